@@ -1,0 +1,508 @@
+//! The one internal configuration model. File formats, env zero-config and (later)
+//! control-plane snapshots all convert into [`RuntimeConfig`] and are validated there;
+//! the request path only ever sees a validated, immutable snapshot.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Protocol family a provider speaks; decides how requests are built and answers translated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    /// api.openai.com and anything speaking its Chat Completions API.
+    OpenAi,
+    /// DeepSeek (OpenAI-compatible wire format).
+    DeepSeek,
+    /// Any OpenAI-compatible server (vLLM, Ollama, LM Studio, ...).
+    OpenAiCompatible,
+    /// Anthropic Messages API.
+    Anthropic,
+    /// Google Gemini generateContent API.
+    Gemini,
+    /// Built-in local echo provider: no network, deterministic answers.
+    Echo,
+}
+
+impl ProviderKind {
+    /// Every kind name accepted in config files and admin APIs.
+    pub const NAMES: &'static [&'static str] = &[
+        "openai",
+        "anthropic",
+        "gemini",
+        "deepseek",
+        "openai_compatible",
+        "echo",
+    ];
+
+    /// Parses a kind name (a few common aliases accepted).
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "openai" => Self::OpenAi,
+            "deepseek" => Self::DeepSeek,
+            "openai_compatible" | "openai-compatible" | "vllm" | "ollama" | "custom" => {
+                Self::OpenAiCompatible
+            }
+            "anthropic" | "claude" => Self::Anthropic,
+            "gemini" | "google" => Self::Gemini,
+            "echo" => Self::Echo,
+            _ => return None,
+        })
+    }
+
+    /// Canonical name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::DeepSeek => "deepseek",
+            Self::OpenAiCompatible => "openai_compatible",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Echo => "echo",
+        }
+    }
+
+    /// The wire protocol used towards the upstream.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Self::OpenAi | Self::DeepSeek | Self::OpenAiCompatible => Protocol::OpenAi,
+            Self::Anthropic => Protocol::Anthropic,
+            Self::Gemini => Protocol::Gemini,
+            Self::Echo => Protocol::Echo,
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Upstream wire protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenAI Chat Completions: forwarded byte for byte.
+    OpenAi,
+    /// Anthropic Messages: translated.
+    Anthropic,
+    /// Gemini generateContent: translated.
+    Gemini,
+    /// Answered inside the gateway.
+    Echo,
+}
+
+/// A parsed upstream base URL (`scheme://host[:port][/path]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    /// `true` for https.
+    pub tls: bool,
+    /// Host name or IP literal (no brackets).
+    pub host: String,
+    /// Port (defaulted from the scheme).
+    pub port: u16,
+    /// Path prefix without trailing slash (may be empty).
+    pub path: String,
+    /// The original text, for display.
+    pub original: String,
+}
+
+impl BaseUrl {
+    /// Parses `http(s)://host[:port][/path]`; rejects other schemes, userinfo, query and fragment.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (tls, rest) = if let Some(r) = s.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(format!("`{s}` must start with http:// or https://"));
+        };
+        if rest.contains(['?', '#', '@', ' ']) {
+            return Err(format!(
+                "`{s}` must not contain a query, fragment, user info or spaces"
+            ));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if authority.is_empty() {
+            return Err(format!("`{s}` has no host"));
+        }
+        let default_port = if tls { 443 } else { 80 };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let end = v6
+                .find(']')
+                .ok_or_else(|| format!("`{s}` has an unterminated IPv6 literal"))?;
+            let host = &v6[..end];
+            let after = &v6[end + 1..];
+            let port = match after.strip_prefix(':') {
+                Some(p) => p
+                    .parse::<u16>()
+                    .map_err(|_| format!("`{s}` has an invalid port"))?,
+                None if after.is_empty() => default_port,
+                None => return Err(format!("`{s}` has an invalid authority")),
+            };
+            (host.to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse::<u16>()
+                        .map_err(|_| format!("`{s}` has an invalid port"))?,
+                ),
+                None => (authority.to_string(), default_port),
+            }
+        };
+        if host.is_empty() || port == 0 {
+            return Err(format!("`{s}` has an empty host or port 0"));
+        }
+        Ok(Self {
+            tls,
+            host,
+            port,
+            path: path.trim_end_matches('/').to_string(),
+            original: s.to_string(),
+        })
+    }
+
+    /// `host` or `host:port` as the Host header wants it.
+    pub fn host_header(&self) -> String {
+        let default = if self.tls { 443 } else { 80 };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// A secret that never prints itself.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The plaintext, for building upstream requests only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `sk-…abcd` style mask for display.
+    pub fn masked(&self) -> String {
+        mask_secret(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.masked())
+    }
+}
+
+/// Masks a secret as `prefix…last4`; short secrets are fully hidden.
+pub fn mask_secret(s: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 8 {
+        return "****".to_string();
+    }
+    let prefix: String = chars.iter().take(3).collect();
+    let suffix: String = chars[chars.len() - 4..].iter().collect();
+    format!("{prefix}…{suffix}")
+}
+
+/// One `{base_url, api_key}` entry of a provider: the unit of health.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Parsed base URL.
+    pub base_url: BaseUrl,
+    /// Upstream credential (may be empty for keyless local servers).
+    pub api_key: Secret,
+    /// Stable key for health tracking across snapshots: `provider|base_url|index`.
+    pub health_key: String,
+}
+
+/// An upstream provider.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// Unique name; what `provider`/`backend` pins refer to.
+    pub name: String,
+    /// Protocol family.
+    pub kind: ProviderKind,
+    /// Models it serves (empty: only reachable through routes, pins and prefix rules).
+    pub models: Vec<String>,
+    /// Disabled providers are never selected.
+    pub enabled: bool,
+    /// Relative weight among equals.
+    pub weight: u32,
+    /// Failover tier: lower is preferred.
+    pub priority: i32,
+    /// Time allowed to the first byte, and between streamed chunks.
+    pub timeout: Duration,
+    /// One or more endpoints.
+    pub endpoints: Vec<Endpoint>,
+    /// Pause between streamed chunks (the `echo` kind only).
+    pub pace: Duration,
+}
+
+/// Load-balancing strategy of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Members in turn.
+    RoundRobin,
+    /// Smooth weighted round robin.
+    Weighted,
+    /// Failover by tiers (lowest priority value first).
+    Priority,
+    /// Lowest latency EWMA.
+    LeastLatency,
+    /// Power of two choices on in-flight requests.
+    P2c,
+}
+
+impl Strategy {
+    /// Parses a strategy name; accepts seed 002's `round-robin` and `failover`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "round_robin" => Self::RoundRobin,
+            "weighted" | "weighted_round_robin" => Self::Weighted,
+            "priority" | "failover" => Self::Priority,
+            "least_latency" => Self::LeastLatency,
+            "p2c" | "power_of_two" | "power_of_two_choices" => Self::P2c,
+            _ => return None,
+        })
+    }
+
+    /// Canonical name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "round_robin",
+            Self::Weighted => "weighted",
+            Self::Priority => "priority",
+            Self::LeastLatency => "least_latency",
+            Self::P2c => "p2c",
+        }
+    }
+}
+
+/// One target of a route.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Index into [`RuntimeConfig::providers`].
+    pub provider: usize,
+    /// Upstream model name.
+    pub model: String,
+    /// Relative weight.
+    pub weight: u32,
+    /// Failover tier (lower first).
+    pub priority: i32,
+}
+
+/// A public model name mapped onto targets.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// What clients send as `model`.
+    pub name: String,
+    /// How targets are chosen.
+    pub strategy: Strategy,
+    /// Default retries (attempts = 1 + retries).
+    pub retries: u32,
+    /// Ordered targets.
+    pub targets: Vec<Target>,
+}
+
+/// Data-plane server settings.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Proxy listen address.
+    pub listen: String,
+    /// Ops (metrics/health) listen address.
+    pub ops_listen: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Upper bound on per-request `retry_count`.
+    pub max_retries: u32,
+    /// Retries when a request resolves without a route.
+    pub default_retries: u32,
+    /// Accepted client API keys; empty means no client authentication.
+    pub api_keys: Vec<Secret>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8000".into(),
+            ops_listen: "0.0.0.0:9090".into(),
+            max_body_bytes: 10 * 1024 * 1024,
+            max_retries: 5,
+            default_retries: 2,
+            api_keys: Vec::new(),
+        }
+    }
+}
+
+/// A model-prefix rule (seed 004): `gpt-*` → openai, ...
+#[derive(Debug, Clone)]
+pub struct PrefixRule {
+    /// Model name prefix.
+    pub prefix: String,
+    /// A provider name, or a provider kind meaning every enabled provider of that kind.
+    pub target: String,
+}
+
+/// Default prefix rules from DESIGN.md.
+pub fn default_prefix_rules() -> Vec<PrefixRule> {
+    [
+        ("gpt-", ProviderKind::OpenAi),
+        ("o1-", ProviderKind::OpenAi),
+        ("o3-", ProviderKind::OpenAi),
+        ("o4-", ProviderKind::OpenAi),
+        ("chatgpt-", ProviderKind::OpenAi),
+        ("claude-", ProviderKind::Anthropic),
+        ("anthropic-", ProviderKind::Anthropic),
+        ("gemini-", ProviderKind::Gemini),
+        ("deepseek-", ProviderKind::DeepSeek),
+    ]
+    .into_iter()
+    .map(|(p, k)| PrefixRule {
+        prefix: p.to_string(),
+        target: k.as_str().to_string(),
+    })
+    .collect()
+}
+
+/// A validated, immutable configuration snapshot.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Monotonic version (file reloads count up; control plane versions are its own).
+    pub version: u64,
+    /// Server settings.
+    pub server: ServerSettings,
+    /// Providers, in declaration order.
+    pub providers: Vec<Provider>,
+    /// Routes.
+    pub routes: Vec<Route>,
+    /// Prefix rules.
+    pub prefix_rules: Vec<PrefixRule>,
+    /// Provider name → index.
+    pub provider_index: HashMap<String, usize>,
+    /// Route name → index.
+    pub route_index: HashMap<String, usize>,
+}
+
+/// Shared handle to a snapshot.
+pub type SharedConfig = Arc<RuntimeConfig>;
+
+impl RuntimeConfig {
+    /// Builds the lookup indexes and checks cross references and uniqueness.
+    pub fn new(
+        server: ServerSettings,
+        providers: Vec<Provider>,
+        routes: Vec<Route>,
+        prefix_rules: Vec<PrefixRule>,
+    ) -> Result<Self, String> {
+        let mut provider_index = HashMap::new();
+        for (i, p) in providers.iter().enumerate() {
+            if provider_index.insert(p.name.clone(), i).is_some() {
+                return Err(format!("duplicate provider name `{}`", p.name));
+            }
+            if p.endpoints.is_empty() && p.kind != ProviderKind::Echo {
+                return Err(format!("provider `{}` has no endpoints", p.name));
+            }
+        }
+        let mut route_index = HashMap::new();
+        for (i, r) in routes.iter().enumerate() {
+            if route_index.insert(r.name.clone(), i).is_some() {
+                return Err(format!("duplicate route name `{}`", r.name));
+            }
+            if r.targets.is_empty() {
+                return Err(format!("route `{}` has no targets", r.name));
+            }
+            for t in &r.targets {
+                if t.provider >= providers.len() {
+                    return Err(format!("route `{}` names an unknown provider", r.name));
+                }
+            }
+        }
+        Ok(Self {
+            version: 0,
+            server,
+            providers,
+            routes,
+            prefix_rules,
+            provider_index,
+            route_index,
+        })
+    }
+
+    /// Provider by name.
+    pub fn provider(&self, name: &str) -> Option<(usize, &Provider)> {
+        self.provider_index
+            .get(name)
+            .map(|&i| (i, &self.providers[i]))
+    }
+
+    /// Route by name.
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.route_index.get(name).map(|&i| &self.routes[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_forms() {
+        let u = BaseUrl::parse("https://api.openai.com/v1/").unwrap();
+        assert!(u.tls);
+        assert_eq!(u.host, "api.openai.com");
+        assert_eq!(u.port, 443);
+        assert_eq!(u.path, "/v1");
+        assert_eq!(u.host_header(), "api.openai.com");
+        let u = BaseUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(u.port, 8080);
+        assert_eq!(u.path, "");
+        assert_eq!(u.host_header(), "127.0.0.1:8080");
+        let u = BaseUrl::parse("http://[::1]:9000/x").unwrap();
+        assert_eq!(u.host, "::1");
+        assert_eq!(u.host_header(), "[::1]:9000");
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://h:99999",
+            "https://u@h",
+            "http://h/?q",
+            "api.openai.com",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_secret("sk-1234567890abcd"), "sk-…abcd");
+        assert_eq!(mask_secret("short"), "****");
+        assert_eq!(
+            format!("{:?}", Secret("sk-1234567890abcd".into())),
+            "Secret(sk-…abcd)"
+        );
+    }
+
+    #[test]
+    fn strategies_and_kinds_parse() {
+        assert_eq!(Strategy::parse("round-robin"), Some(Strategy::RoundRobin));
+        assert_eq!(Strategy::parse("failover"), Some(Strategy::Priority));
+        assert_eq!(Strategy::parse("nope"), None);
+        for n in ProviderKind::NAMES {
+            assert_eq!(ProviderKind::parse(n).unwrap().as_str(), *n);
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The data plane's one error type, mapped to an HTTP status and the unified error
+//! envelope (seed 001 fields plus OpenAI's `type`/`param`, so OpenAI SDKs parse it) in
+//! exactly one place: [`GatewayError::status`] and [`GatewayError::envelope`].
+
+use bytes::Bytes;
+
+/// Everything that can fail a client request.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Malformed or semantically invalid input.
+    #[error("{message}")]
+    InvalidRequest {
+        /// Human-readable problem.
+        message: String,
+        /// The offending parameter.
+        param: Option<String>,
+    },
+    /// Body larger than `max_body_bytes`.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Missing or wrong client key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Unknown path.
+    #[error("{0}")]
+    NotFound(String),
+    /// Method not allowed on a known path.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// No provider serves the model.
+    #[error("{message}")]
+    ModelNotFound {
+        /// The requested model.
+        model: String,
+        /// Human-readable problem.
+        message: String,
+    },
+    /// A `provider`/`backend` pin that cannot be honoured (seed 003 wording).
+    #[error("{0}")]
+    BackendUnavailable(String),
+    /// The upstream answered with an error in OpenAI terms (translated or passed through).
+    #[error("{message}")]
+    Upstream {
+        /// Status to return.
+        status: u16,
+        /// OpenAI error type.
+        error_type: String,
+        /// Error code, if any.
+        code: Option<String>,
+        /// Message.
+        message: String,
+        /// The upstream's own body, when it is already an OpenAI error object.
+        passthrough_body: Option<Bytes>,
+        /// Retry-After to relay (seconds).
+        retry_after: Option<u64>,
+    },
+    /// Every candidate failed or is ejected.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request's deadline passed before an answer started.
+    #[error("{0}")]
+    Timeout(String),
+    /// A bug or an impossible state; never caused by input.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidRequest { .. } | Self::BackendUnavailable(_) => 400,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::Unauthorized(_) => 401,
+            Self::NotFound(_) | Self::ModelNotFound { .. } => 404,
+            Self::MethodNotAllowed => 405,
+            Self::Upstream { status, .. } => *status,
+            Self::Unavailable(_) => 503,
+            Self::Timeout(_) => 504,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    /// OpenAI error `type`.
+    pub fn error_type(&self) -> &str {
+        match self {
+            Self::InvalidRequest { .. }
+            | Self::BackendUnavailable(_)
+            | Self::PayloadTooLarge { .. }
+            | Self::MethodNotAllowed => "invalid_request_error",
+            Self::Unauthorized(_) => "authentication_error",
+            Self::NotFound(_) | Self::ModelNotFound { .. } => "not_found_error",
+            Self::Upstream { error_type, .. } => error_type,
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Timeout(_) => "timeout_error",
+            Self::Internal(_) => "server_error",
+        }
+    }
+
+    /// Error `code` (seed 001 codes, OpenAI's `model_not_found`).
+    pub fn code(&self) -> &str {
+        match self {
+            Self::InvalidRequest { .. } | Self::BackendUnavailable(_) | Self::MethodNotAllowed => {
+                "invalid_request"
+            }
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::NotFound(_) => "not_found",
+            Self::ModelNotFound { .. } => "model_not_found",
+            Self::Upstream { code: Some(c), .. } => c,
+            Self::Upstream { status: 429, .. } => "rate_limit_exceeded",
+            Self::Upstream { .. } => "upstream_error",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Timeout(_) => "timeout",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn param(&self) -> Option<&str> {
+        match self {
+            Self::InvalidRequest { param, .. } => param.as_deref(),
+            Self::ModelNotFound { .. } => Some("model"),
+            Self::BackendUnavailable(_) => Some("backend"),
+            _ => None,
+        }
+    }
+
+    /// The JSON error body: OpenAI's `error{message,type,param,code}` plus seed 001's
+    /// `error.details`, `timestamp` and `request_id`. Upstream OpenAI-style errors are passed
+    /// through untouched.
+    pub fn envelope(&self, request_id: &str) -> Bytes {
+        if let Self::Upstream {
+            passthrough_body: Some(b),
+            ..
+        } = self
+        {
+            return b.clone();
+        }
+        let v = serde_json::json!({
+            "error": {
+                "message": self.to_string(),
+                "type": self.error_type(),
+                "param": self.param(),
+                "code": self.code(),
+                "details": { "request_id": request_id },
+            },
+            "timestamp": now_rfc3339(),
+            "request_id": request_id,
+        });
+        Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+    }
+
+    /// Whether the error should be returned with a `Retry-After` header.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Upstream { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Current UTC time as RFC 3339 with second precision.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Formats unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_openai_and_seed001_fields() {
+        let e = GatewayError::ModelNotFound {
+            model: "x".into(),
+            message: "The model `x` does not exist".into(),
+        };
+        assert_eq!(e.status(), 404);
+        let v: serde_json::Value = serde_json::from_slice(&e.envelope("req-1")).unwrap();
+        assert_eq!(v["error"]["code"], "model_not_found");
+        assert_eq!(v["error"]["type"], "not_found_error");
+        assert_eq!(v["error"]["param"], "model");
+        assert_eq!(v["error"]["details"]["request_id"], "req-1");
+        assert_eq!(v["request_id"], "req-1");
+        assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_735_689_600), "2025-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,42 @@
+//! Sluice data plane: a Pingora server that resolves OpenAI-style chat requests to
+//! upstream providers, forwards or translates them, and streams the answers back.
+#![forbid(unsafe_code)]
+
+pub mod chat_request;
+pub mod config;
+pub mod echo;
+pub mod error;
+pub mod metrics;
+pub mod ops;
+pub mod proxy;
+pub mod resolve;
+pub mod routing;
+pub mod server;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use config::ConfigStore;
+use routing::Router;
+use upstream::UpstreamClient;
+
+/// Everything request handlers share.
+pub struct AppState {
+    /// The live config snapshot.
+    pub config: Arc<ConfigStore>,
+    /// Target planning, endpoint choice and health.
+    pub router: Router,
+    /// Pooled upstream client.
+    pub upstream: UpstreamClient,
+}
+
+impl AppState {
+    /// State serving from `config`.
+    pub fn new(config: Arc<ConfigStore>) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            router: Router::new(),
+            upstream: UpstreamClient::new(),
+        })
+    }
+}

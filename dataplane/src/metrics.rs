@@ -1,0 +1,203 @@
+//! Prometheus metrics of the data plane (names from DESIGN.md; bounded label sets, never
+//! keys or request ids as labels).
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    ttft: HistogramVec,
+    tokens: IntCounterVec,
+    attempts: IntCounterVec,
+    endpoint_healthy: IntGaugeVec,
+    inflight: IntGauge,
+    config_version: IntGauge,
+    config_updates: IntCounterVec,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 120.0,
+];
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let registry = Registry::new();
+    let requests = IntCounterVec::new(
+        Opts::new(
+            "sluice_requests_total",
+            "Chat completion requests by outcome",
+        ),
+        &["route", "provider", "model", "status"],
+    )
+    .expect("static metric definition");
+    let duration = HistogramVec::new(
+        HistogramOpts::new("sluice_request_duration_seconds", "Whole request duration")
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        &["route", "provider"],
+    )
+    .expect("static metric definition");
+    let ttft = HistogramVec::new(
+        HistogramOpts::new(
+            "sluice_time_to_first_token_seconds",
+            "Time to the first streamed byte sent to the client",
+        )
+        .buckets(LATENCY_BUCKETS.to_vec()),
+        &["route", "provider"],
+    )
+    .expect("static metric definition");
+    let tokens = IntCounterVec::new(
+        Opts::new("sluice_tokens_total", "Tokens reported by upstreams"),
+        &["route", "provider", "model", "kind"],
+    )
+    .expect("static metric definition");
+    let attempts = IntCounterVec::new(
+        Opts::new(
+            "sluice_upstream_attempts_total",
+            "Upstream attempts by outcome",
+        ),
+        &["provider", "outcome"],
+    )
+    .expect("static metric definition");
+    let endpoint_healthy = IntGaugeVec::new(
+        Opts::new(
+            "sluice_endpoint_healthy",
+            "1 when the endpoint is eligible for traffic",
+        ),
+        &["provider", "endpoint"],
+    )
+    .expect("static metric definition");
+    let inflight = IntGauge::new("sluice_inflight_requests", "Requests being served")
+        .expect("static metric definition");
+    let config_version = IntGauge::new(
+        "sluice_config_version",
+        "Version of the config snapshot in use",
+    )
+    .expect("static metric definition");
+    let config_updates = IntCounterVec::new(
+        Opts::new("sluice_config_updates_total", "Config updates by result"),
+        &["result"],
+    )
+    .expect("static metric definition");
+    for c in [
+        Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(duration.clone()),
+        Box::new(ttft.clone()),
+        Box::new(tokens.clone()),
+        Box::new(attempts.clone()),
+        Box::new(endpoint_healthy.clone()),
+        Box::new(inflight.clone()),
+        Box::new(config_version.clone()),
+        Box::new(config_updates.clone()),
+    ] {
+        registry.register(c).expect("unique metric names");
+    }
+    Metrics {
+        registry,
+        requests,
+        duration,
+        ttft,
+        tokens,
+        attempts,
+        endpoint_healthy,
+        inflight,
+        config_version,
+        config_updates,
+    }
+});
+
+/// Prometheus text exposition of every data-plane metric.
+pub fn render() -> Vec<u8> {
+    let mut buf = Vec::with_capacity(8192);
+    let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
+    buf
+}
+
+/// Records a finished request.
+pub fn request_done(route: &str, provider: &str, model: &str, status: u16, seconds: f64) {
+    let mut b = itoa::Buffer::new();
+    METRICS
+        .requests
+        .with_label_values(&[route, provider, model, b.format(status)])
+        .inc();
+    METRICS
+        .duration
+        .with_label_values(&[route, provider])
+        .observe(seconds);
+}
+
+/// Records time to first token.
+pub fn first_token(route: &str, provider: &str, seconds: f64) {
+    METRICS
+        .ttft
+        .with_label_values(&[route, provider])
+        .observe(seconds);
+}
+
+/// Records token usage.
+pub fn tokens(route: &str, provider: &str, model: &str, prompt: u64, completion: u64) {
+    METRICS
+        .tokens
+        .with_label_values(&[route, provider, model, "prompt"])
+        .inc_by(prompt);
+    METRICS
+        .tokens
+        .with_label_values(&[route, provider, model, "completion"])
+        .inc_by(completion);
+}
+
+/// Records one upstream attempt's outcome.
+pub fn attempt(provider: &str, outcome: &str) {
+    METRICS
+        .attempts
+        .with_label_values(&[provider, outcome])
+        .inc();
+}
+
+/// Sets an endpoint's health gauge.
+pub fn endpoint_health(provider: &str, endpoint: &str, healthy: bool) {
+    METRICS
+        .endpoint_healthy
+        .with_label_values(&[provider, endpoint])
+        .set(i64::from(healthy));
+}
+
+/// RAII in-flight request gauge.
+pub struct InflightGuard(());
+
+impl InflightGuard {
+    /// Counts one request in flight until dropped.
+    pub fn new() -> Self {
+        METRICS.inflight.inc();
+        Self(())
+    }
+}
+
+impl Default for InflightGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        METRICS.inflight.dec();
+    }
+}
+
+/// Sets the config version gauge.
+pub fn set_config_version(v: u64) {
+    METRICS
+        .config_version
+        .set(i64::try_from(v).unwrap_or(i64::MAX));
+}
+
+/// Counts a config update (`ok` or `rejected`).
+pub fn config_update(result: &str) {
+    METRICS.config_updates.with_label_values(&[result]).inc();
+}

@@ -1,0 +1,677 @@
+//! `POST /v1/chat/completions`: the data plane's own upstream exchange loop. Model
+//! resolution → plan → per attempt: build the request for the target's protocol from the
+//! one parsed body, send, and relay the answer (passthrough or translated) chunk by chunk.
+//! Failures before the first byte reaches the client move on to the next candidate; after
+//! that, a failure ends the stream with an OpenAI-style error event.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+use sluice_translate::{
+    anthropic, gemini, openai, ResponseContext, StreamTranslator, UpstreamError, Usage,
+};
+
+use super::respond;
+use super::RequestCtx;
+use crate::chat_request::{write_json_str, ChatRequest};
+use crate::config::{Endpoint, Protocol, Provider, RuntimeConfig};
+use crate::error::GatewayError;
+use crate::resolve::{resolve, Candidate};
+use crate::routing::Outcome;
+use crate::upstream::{AttemptFailure, InboundResponse, OutboundRequest};
+use crate::{echo, metrics, AppState};
+
+/// Upper bound on a non-streamed upstream answer.
+const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+/// Upper bound on an upstream error body we read.
+const MAX_ERROR_BODY: usize = 1024 * 1024;
+
+/// How a streamed attempt ended.
+enum StreamEnd {
+    /// Answer relayed to the end (or the client went away).
+    Done,
+    /// Failed before anything reached the client: try the next candidate.
+    Retry(GatewayError, Outcome),
+}
+
+/// Serves one chat completion. `Err` only when nothing was written to the client yet.
+pub async fn serve(
+    state: &AppState,
+    session: &mut Session,
+    rctx: &mut RequestCtx,
+    cfg: &RuntimeConfig,
+    req: ChatRequest,
+) -> Result<(), GatewayError> {
+    let res = resolve(cfg, &req)?;
+    rctx.route = res.route.clone();
+    let plan = state.router.plan(cfg, &res);
+    if plan.is_empty() {
+        return Err(GatewayError::Unavailable(
+            "no enabled provider for this model".into(),
+        ));
+    }
+    let retries = req
+        .retry_count
+        .unwrap_or(res.retries)
+        .min(cfg.server.max_retries);
+    // Every named fallback gets its turn even when retries are fewer.
+    let attempts = (1 + retries as usize).max(1 + res.fallbacks.len());
+    let deadline = req.timeout.map(|t| rctx.start + t);
+    let mut last_err: Option<GatewayError> = None;
+    let mut translate_err: Option<GatewayError> = None;
+
+    for n in 0..attempts {
+        let cand = &plan[n % plan.len()];
+        let provider = &cfg.providers[cand.provider];
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if remaining == Some(Duration::ZERO) {
+            last_err = Some(GatewayError::Timeout(
+                "the request's timeout expired before an answer started".into(),
+            ));
+            break;
+        }
+        let timeout = remaining.map_or(provider.timeout, |r| r.min(provider.timeout));
+        rctx.provider = Some(provider.name.clone());
+        rctx.model = Some(cand.model.clone());
+        rctx.attempts += 1;
+
+        if provider.kind.protocol() == Protocol::Echo {
+            return serve_echo(session, rctx, provider, cand, &req).await;
+        }
+        let Some(ep_idx) = state.router.pick_endpoint(cfg, cand.provider) else {
+            last_err = Some(GatewayError::Unavailable(format!(
+                "provider '{}' has no available endpoint",
+                provider.name
+            )));
+            continue;
+        };
+        let ep = &provider.endpoints[ep_idx];
+        let outbound = match build_outbound(provider, ep, cand, &req) {
+            Ok(o) => o,
+            Err(e) => {
+                // This provider cannot express the request; another candidate may.
+                translate_err.get_or_insert(e);
+                continue;
+            }
+        };
+        let t0 = Instant::now();
+        let mut resp = match state.upstream.send(outbound, timeout).await {
+            Ok(r) => r,
+            Err(f) => {
+                let outcome = failure_outcome(&f);
+                record(state, provider, ep, outcome, t0.elapsed());
+                tracing::warn!(request_id = %rctx.request_id, provider = %provider.name, error = %f, "upstream attempt failed");
+                last_err = Some(failure_error(&f, &provider.name));
+                continue;
+            }
+        };
+        if !(200..300).contains(&resp.status) {
+            let body = resp
+                .read_all(MAX_ERROR_BODY, timeout)
+                .await
+                .unwrap_or_default();
+            let status = resp.status;
+            let retry_after = resp.retry_after.clone();
+            state.upstream.release(resp).await;
+            let err = upstream_error(provider, status, &body, retry_after.as_deref());
+            if status == 429 || status >= 500 {
+                let pause = match &err {
+                    GatewayError::Upstream {
+                        retry_after: Some(s),
+                        ..
+                    } => Some(Duration::from_secs(*s)),
+                    _ => None,
+                };
+                let outcome = if status == 429 {
+                    Outcome::RateLimited(pause)
+                } else {
+                    Outcome::ServerError(status)
+                };
+                record(state, provider, ep, outcome, t0.elapsed());
+                tracing::warn!(request_id = %rctx.request_id, provider = %provider.name, status, "upstream error; trying next candidate");
+                last_err = Some(err);
+                continue;
+            }
+            record(
+                state,
+                provider,
+                ep,
+                Outcome::ClientError(status),
+                t0.elapsed(),
+            );
+            return Err(err);
+        }
+        if req.stream {
+            match relay_stream(
+                state, session, rctx, provider, cand, &req, &mut resp, timeout, deadline,
+            )
+            .await
+            {
+                StreamEnd::Done => {
+                    record(state, provider, ep, Outcome::Success, t0.elapsed());
+                    state.upstream.release(resp).await;
+                    return Ok(());
+                }
+                StreamEnd::Retry(err, outcome) => {
+                    record(state, provider, ep, outcome, t0.elapsed());
+                    last_err = Some(err);
+                    continue;
+                }
+            }
+        }
+        let body = match resp.read_all(MAX_UPSTREAM_BODY, timeout).await {
+            Ok(b) => b,
+            Err(f) => {
+                record(state, provider, ep, failure_outcome(&f), t0.elapsed());
+                last_err = Some(failure_error(&f, &provider.name));
+                continue;
+            }
+        };
+        state.upstream.release(resp).await;
+        let (body, usage) = match provider.kind.protocol() {
+            Protocol::OpenAi => {
+                let usage = openai::scan_usage(&body);
+                (body, usage)
+            }
+            Protocol::Anthropic | Protocol::Gemini => {
+                let ctx = response_ctx(rctx, cand, &req);
+                let r = if provider.kind.protocol() == Protocol::Anthropic {
+                    anthropic::translate_response(&body, &ctx)
+                } else {
+                    gemini::translate_response(&body, &ctx)
+                };
+                match r {
+                    Ok((b, u)) => (Bytes::from(b), u),
+                    Err(e) => {
+                        let retry = e.is_retryable();
+                        let err = from_upstream_error(e);
+                        if retry {
+                            record(state, provider, ep, Outcome::StreamError, t0.elapsed());
+                            last_err = Some(err);
+                            continue;
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+            Protocol::Echo => (body, None),
+        };
+        record(state, provider, ep, Outcome::Success, t0.elapsed());
+        rctx.usage = usage;
+        let latency_ms = rctx.start.elapsed().as_millis() as u64;
+        let body = add_response_extras(body, &provider.name, latency_ms);
+        rctx.status = 200;
+        if let Err(e) = respond::send_body(
+            session,
+            200,
+            "application/json",
+            body,
+            &rctx.request_id,
+            Some(&provider.name),
+            &[],
+        )
+        .await
+        {
+            tracing::debug!(error = %e, "client went away");
+        }
+        return Ok(());
+    }
+    Err(last_err
+        .or(translate_err)
+        .unwrap_or_else(|| GatewayError::Unavailable("no provider could serve the request".into())))
+}
+
+fn record(
+    state: &AppState,
+    provider: &Provider,
+    ep: &Endpoint,
+    outcome: Outcome,
+    latency: Duration,
+) {
+    metrics::attempt(&provider.name, outcome.label());
+    state.router.record(&provider.name, ep, outcome, latency);
+}
+
+fn failure_outcome(f: &AttemptFailure) -> Outcome {
+    match f {
+        AttemptFailure::Connect(_) => Outcome::ConnectError,
+        AttemptFailure::Timeout => Outcome::Timeout,
+        AttemptFailure::Io(_) => Outcome::StreamError,
+    }
+}
+
+fn failure_error(f: &AttemptFailure, provider: &str) -> GatewayError {
+    match f {
+        AttemptFailure::Timeout => {
+            GatewayError::Timeout(format!("provider '{provider}' did not answer in time"))
+        }
+        other => GatewayError::Upstream {
+            status: 502,
+            error_type: "server_error".into(),
+            code: Some("upstream_unreachable".into()),
+            message: format!("provider '{provider}': {other}"),
+            passthrough_body: None,
+            retry_after: None,
+        },
+    }
+}
+
+fn from_upstream_error(e: UpstreamError) -> GatewayError {
+    GatewayError::Upstream {
+        status: e.status,
+        error_type: e.error_type.to_string(),
+        code: e.code,
+        message: e.message,
+        passthrough_body: None,
+        retry_after: e.retry_after_secs,
+    }
+}
+
+/// An upstream error status in OpenAI terms: OpenAI-compatible bodies pass through as they
+/// are; Anthropic/Gemini errors are translated (429 stays 429, 529 → 503, ...).
+fn upstream_error(
+    provider: &Provider,
+    status: u16,
+    body: &[u8],
+    retry_after: Option<&str>,
+) -> GatewayError {
+    let retry_after_secs = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
+    match provider.kind.protocol() {
+        Protocol::Anthropic | Protocol::Gemini => {
+            let mut e = if provider.kind.protocol() == Protocol::Anthropic {
+                anthropic::translate_error(status, body)
+            } else {
+                gemini::translate_error(status, body)
+            };
+            if e.retry_after_secs.is_none() {
+                e.retry_after_secs = retry_after_secs;
+            }
+            from_upstream_error(e)
+        }
+        _ => {
+            let is_openai_error = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .is_some_and(|v| v.get("error").is_some_and(|e| e.is_object()));
+            GatewayError::Upstream {
+                status,
+                error_type: UpstreamError::type_for_status(status).to_string(),
+                code: None,
+                message: format!(
+                    "provider '{}' answered {status}: {}",
+                    provider.name,
+                    String::from_utf8_lossy(&body[..body.len().min(512)])
+                ),
+                passthrough_body: is_openai_error.then(|| Bytes::copy_from_slice(body)),
+                retry_after: retry_after_secs,
+            }
+        }
+    }
+}
+
+fn join_path(base: &str, suffix: &str) -> String {
+    let mut p = String::with_capacity(base.len() + suffix.len());
+    p.push_str(base);
+    p.push_str(suffix);
+    p
+}
+
+/// Builds the upstream request for the candidate's protocol from the one parsed body.
+fn build_outbound<'a>(
+    provider: &Provider,
+    ep: &'a Endpoint,
+    cand: &Candidate,
+    req: &ChatRequest,
+) -> Result<OutboundRequest<'a>, GatewayError> {
+    let key = ep.api_key.expose();
+    let translate_err = |e: sluice_translate::TranslateError| GatewayError::InvalidRequest {
+        message: format!(
+            "provider '{}' cannot serve this request: {}",
+            provider.name, e.message
+        ),
+        param: e.param,
+    };
+    match provider.kind.protocol() {
+        Protocol::OpenAi | Protocol::Echo => {
+            let mut headers = Vec::with_capacity(2);
+            if !key.is_empty() {
+                headers.push(("authorization", format!("Bearer {key}")));
+            }
+            if req.stream {
+                headers.push(("accept", "text/event-stream".to_string()));
+            }
+            Ok(OutboundRequest {
+                base: &ep.base_url,
+                path: join_path(&ep.base_url.path, "/chat/completions"),
+                headers,
+                body: req.passthrough_body(&cand.model),
+            })
+        }
+        Protocol::Anthropic => {
+            let built = anthropic::build_request(&req.body, &cand.model).map_err(translate_err)?;
+            // Seed 003 configures `https://api.anthropic.com/v1`; the path already has /v1.
+            let base = ep
+                .base_url
+                .path
+                .strip_suffix("/v1")
+                .unwrap_or(&ep.base_url.path);
+            let mut headers = vec![("anthropic-version", anthropic::VERSION.to_string())];
+            if !key.is_empty() {
+                headers.push(("x-api-key", key.to_string()));
+            }
+            if req.stream {
+                headers.push(("accept", "text/event-stream".to_string()));
+            }
+            Ok(OutboundRequest {
+                base: &ep.base_url,
+                path: join_path(base, anthropic::PATH),
+                headers,
+                body: Bytes::from(built.body),
+            })
+        }
+        Protocol::Gemini => {
+            let built = gemini::build_request(&req.body, &cand.model).map_err(translate_err)?;
+            let base = ep
+                .base_url
+                .path
+                .strip_suffix("/v1beta")
+                .or_else(|| ep.base_url.path.strip_suffix("/v1"))
+                .unwrap_or(&ep.base_url.path);
+            let mut headers = Vec::with_capacity(1);
+            if !key.is_empty() {
+                headers.push(("x-goog-api-key", key.to_string()));
+            }
+            Ok(OutboundRequest {
+                base: &ep.base_url,
+                path: join_path(base, &gemini::path(&cand.model, req.stream)),
+                headers,
+                body: Bytes::from(built.body),
+            })
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn response_ctx(rctx: &RequestCtx, cand: &Candidate, req: &ChatRequest) -> ResponseContext {
+    ResponseContext {
+        model: cand.model.clone(),
+        include_usage: req.include_usage,
+        created: unix_now(),
+        id: format!("chatcmpl-{}", rctx.request_id),
+    }
+}
+
+/// Adds seed 001's `provider` and `latency_ms` to a JSON object body without re-serialising it.
+pub fn add_response_extras(body: Bytes, provider: &str, latency_ms: u64) -> Bytes {
+    let Some(end) = body.iter().rposition(|&b| b == b'}') else {
+        return body;
+    };
+    let head = &body[..end];
+    let inner_empty = head.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if !body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{')
+    {
+        return body;
+    }
+    let mut out = BytesMut::with_capacity(body.len() + provider.len() + 40);
+    out.extend_from_slice(head);
+    if !inner_empty {
+        out.extend_from_slice(b",");
+    }
+    out.extend_from_slice(b"\"provider\":");
+    write_json_str(&mut out, provider);
+    out.extend_from_slice(b",\"latency_ms\":");
+    out.extend_from_slice(itoa::Buffer::new().format(latency_ms).as_bytes());
+    out.extend_from_slice(&body[end..]);
+    out.freeze()
+}
+
+enum Relay {
+    Passthrough(openai::PassthroughScanner),
+    Translate(Box<dyn StreamTranslator>),
+}
+
+impl Relay {
+    fn usage(&self) -> Option<Usage> {
+        match self {
+            Self::Passthrough(s) => s.usage(),
+            Self::Translate(t) => t.usage(),
+        }
+    }
+}
+
+fn sse_header(rctx: &RequestCtx, provider: &str) -> Box<pingora_http::ResponseHeader> {
+    let mut h = respond::header(200, "text/event-stream", &rctx.request_id, Some(provider));
+    let _ = h.insert_header("cache-control", "no-cache");
+    let _ = h.insert_header("x-accel-buffering", "no");
+    h
+}
+
+/// Relays a streamed answer. Response headers are written only with the first bytes for
+/// the client, so that a failure before then can still move to another candidate.
+#[allow(clippy::too_many_arguments)]
+async fn relay_stream(
+    state: &AppState,
+    session: &mut Session,
+    rctx: &mut RequestCtx,
+    provider: &Provider,
+    cand: &Candidate,
+    req: &ChatRequest,
+    resp: &mut InboundResponse,
+    idle_timeout: Duration,
+    deadline: Option<Instant>,
+) -> StreamEnd {
+    let _ = state;
+    let mut relay = match provider.kind.protocol() {
+        Protocol::Anthropic => Relay::Translate(Box::new(
+            anthropic::AnthropicStreamTranslator::new(response_ctx(rctx, cand, req)),
+        )),
+        Protocol::Gemini => Relay::Translate(Box::new(gemini::GeminiStreamTranslator::new(
+            response_ctx(rctx, cand, req),
+        ))),
+        _ => Relay::Passthrough(openai::PassthroughScanner::new(!req.include_usage)),
+    };
+    let mut out = BytesMut::with_capacity(4096);
+    let mut started = false;
+    loop {
+        let timeout = deadline.map_or(idle_timeout, |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(idle_timeout)
+        });
+        let next = resp.next_chunk(timeout).await;
+        let mut failure: Option<(UpstreamError, Outcome)> = None;
+        let mut finished = false;
+        match next {
+            Ok(Some(chunk)) => match &mut relay {
+                Relay::Passthrough(s) => {
+                    if let Some(b) = s.scan(&chunk) {
+                        out.extend_from_slice(&b);
+                    }
+                }
+                Relay::Translate(t) => {
+                    if let Err(e) = t.feed(chunk, &mut out) {
+                        failure = Some((e, Outcome::StreamError));
+                    }
+                }
+            },
+            Ok(None) => {
+                finished = true;
+                match &mut relay {
+                    Relay::Passthrough(s) => {
+                        if let Some(b) = s.finish() {
+                            out.extend_from_slice(&b);
+                        }
+                        if !s.saw_done() {
+                            failure = Some((
+                                UpstreamError::new(
+                                    502,
+                                    "server_error",
+                                    "upstream stream ended before [DONE]",
+                                ),
+                                Outcome::StreamError,
+                            ));
+                        }
+                    }
+                    Relay::Translate(t) => {
+                        if let Err(e) = t.finish(&mut out) {
+                            failure = Some((e, Outcome::StreamError));
+                        }
+                    }
+                }
+            }
+            Err(f) => {
+                let outcome = failure_outcome(&f);
+                let (status, kind) = match f {
+                    AttemptFailure::Timeout => (504, "timeout_error"),
+                    _ => (502, "server_error"),
+                };
+                failure = Some((
+                    UpstreamError::new(status, kind, format!("provider '{}': {f}", provider.name)),
+                    outcome,
+                ));
+            }
+        }
+        if !started && failure.is_some() && out.is_empty() {
+            let (e, outcome) = failure.take().expect("checked above");
+            let retryable = e.is_retryable() || outcome != Outcome::StreamError;
+            let err = from_upstream_error(e);
+            if retryable {
+                return StreamEnd::Retry(err, outcome);
+            }
+            // A non-retryable error before any content: answer it as a plain error.
+            rctx.status = err.status();
+            let _ =
+                respond::send_error(session, &err, &rctx.request_id, Some(&provider.name)).await;
+            return StreamEnd::Done;
+        }
+        if !out.is_empty() {
+            if !started {
+                started = true;
+                rctx.status = 200;
+                metrics::first_token(
+                    rctx.route_label(),
+                    &provider.name,
+                    rctx.start.elapsed().as_secs_f64(),
+                );
+                if session
+                    .write_response_header(sse_header(rctx, &provider.name), false)
+                    .await
+                    .is_err()
+                {
+                    return StreamEnd::Done;
+                }
+            }
+            if let Some((e, _)) = &failure {
+                openai::write_error_event(e, &mut out);
+                tracing::warn!(request_id = %rctx.request_id, provider = %provider.name, error = %e, "stream failed after content was sent");
+            }
+            let data = out.split().freeze();
+            if session
+                .write_response_body(Some(data), false)
+                .await
+                .is_err()
+            {
+                // Client went away; stop reading upstream.
+                rctx.usage = relay.usage();
+                return StreamEnd::Done;
+            }
+        } else if let Some((e, _)) = &failure {
+            openai::write_error_event(e, &mut out);
+            let _ = session
+                .write_response_body(Some(out.split().freeze()), false)
+                .await;
+        }
+        if finished || failure.is_some() {
+            rctx.usage = relay.usage();
+            let _ = session.write_response_body(None, true).await;
+            return StreamEnd::Done;
+        }
+    }
+}
+
+async fn serve_echo(
+    session: &mut Session,
+    rctx: &mut RequestCtx,
+    provider: &Provider,
+    cand: &Candidate,
+    req: &ChatRequest,
+) -> Result<(), GatewayError> {
+    let answer = echo::answer(req);
+    let id = format!("chatcmpl-{}", rctx.request_id);
+    rctx.usage = Some(Usage {
+        prompt_tokens: answer.prompt_tokens,
+        completion_tokens: answer.completion_tokens,
+        total_tokens: answer.prompt_tokens + answer.completion_tokens,
+        ..Usage::default()
+    });
+    rctx.status = 200;
+    if !req.stream {
+        let body = add_response_extras(
+            echo::completion(&answer, &id, &cand.model),
+            &provider.name,
+            rctx.start.elapsed().as_millis() as u64,
+        );
+        let _ = respond::send_body(
+            session,
+            200,
+            "application/json",
+            body,
+            &rctx.request_id,
+            Some(&provider.name),
+            &[],
+        )
+        .await;
+        return Ok(());
+    }
+    if session
+        .write_response_header(sse_header(rctx, &provider.name), false)
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+    metrics::first_token(
+        rctx.route_label(),
+        &provider.name,
+        rctx.start.elapsed().as_secs_f64(),
+    );
+    for (i, ev) in echo::stream_events(&answer, &id, &cand.model, req.include_usage)
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 && !provider.pace.is_zero() {
+            tokio::time::sleep(provider.pace).await;
+        }
+        if session.write_response_body(Some(ev), false).await.is_err() {
+            return Ok(());
+        }
+    }
+    let _ = session.write_response_body(None, true).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extras_are_appended_without_reserialising() {
+        let b = add_response_extras(Bytes::from_static(b"{\"a\": [1, 2]}\n"), "p\"1", 12);
+        assert_eq!(
+            &b[..],
+            b"{\"a\": [1, 2],\"provider\":\"p\\\"1\",\"latency_ms\":12}\n"
+        );
+        let b = add_response_extras(Bytes::from_static(b" { } "), "p", 1);
+        assert_eq!(&b[..], b" { \"provider\":\"p\",\"latency_ms\":1} ");
+        let b = add_response_extras(Bytes::from_static(b"[1]"), "p", 1);
+        assert_eq!(&b[..], b"[1]");
+    }
+}

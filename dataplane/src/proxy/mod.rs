@@ -1,0 +1,415 @@
+//! The proxy service: Pingora `ProxyHttp` whose `request_filter` serves every endpoint
+//! itself. LLM endpoints read the (bounded) body before any upstream is chosen, so the
+//! data plane drives the upstream exchange in [`chat`] rather than Pingora's proxy pipeline
+//! (which can only replay 64 KiB of a body read this early; see DESIGN.md).
+
+pub mod chat;
+pub mod models;
+pub mod respond;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora::prelude::*;
+use pingora::proxy::{ProxyHttp, Session};
+use sluice_translate::Usage;
+
+use crate::chat_request::ChatRequest;
+use crate::config::RuntimeConfig;
+use crate::error::GatewayError;
+use crate::{metrics, AppState};
+
+/// Per-request state, created in `new_ctx` and carried through every phase.
+pub struct RequestCtx {
+    /// Client-supplied or generated request id.
+    pub request_id: String,
+    /// When the request arrived.
+    pub start: Instant,
+    /// Route that matched, if any.
+    pub route: Option<String>,
+    /// Provider of the last attempt.
+    pub provider: Option<String>,
+    /// Model the client asked for.
+    pub model: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Status sent to the client.
+    pub status: u16,
+    /// Usage reported by the upstream.
+    pub usage: Option<Usage>,
+    /// Whether this is a chat request (metrics are recorded for those).
+    pub is_chat: bool,
+    _inflight: Option<metrics::InflightGuard>,
+}
+
+impl RequestCtx {
+    /// Route label for metrics (`-` when the model resolved without a route).
+    pub fn route_label(&self) -> &str {
+        self.route.as_deref().unwrap_or("-")
+    }
+}
+
+/// The Pingora proxy application.
+pub struct SluiceProxy {
+    state: Arc<AppState>,
+}
+
+impl SluiceProxy {
+    /// Serves from `state`.
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+fn valid_request_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn authorized(cfg: &RuntimeConfig, session: &Session) -> bool {
+    if cfg.server.api_keys.is_empty() {
+        return true;
+    }
+    let h = session.req_header();
+    let presented = h
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .or_else(|| h.headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim);
+    let Some(presented) = presented else {
+        return false;
+    };
+    cfg.server
+        .api_keys
+        .iter()
+        .any(|k| constant_time_eq(k.expose().as_bytes(), presented.as_bytes()))
+}
+
+/// Compares secrets without leaking where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, GatewayError> {
+    if let Some(len) = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(GatewayError::PayloadTooLarge { limit });
+        }
+    }
+    let mut buf = BytesMut::new();
+    let mut single: Option<Bytes> = None;
+    loop {
+        let chunk =
+            session
+                .read_request_body()
+                .await
+                .map_err(|e| GatewayError::InvalidRequest {
+                    message: format!("could not read the request body: {e}"),
+                    param: None,
+                })?;
+        let Some(chunk) = chunk else { break };
+        if single.is_none() && buf.is_empty() {
+            if chunk.len() > limit {
+                return Err(GatewayError::PayloadTooLarge { limit });
+            }
+            single = Some(chunk);
+            continue;
+        }
+        if let Some(s) = single.take() {
+            buf.extend_from_slice(&s);
+        }
+        if buf.len() + chunk.len() > limit {
+            return Err(GatewayError::PayloadTooLarge { limit });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(single.unwrap_or_else(|| buf.freeze()))
+}
+
+enum Endpoint {
+    Chat,
+    Models,
+    Model(String),
+    Health,
+    Ping,
+    NotFound,
+    MethodNotAllowed,
+}
+
+fn classify(method: &str, path: &str) -> Endpoint {
+    let path = path.split('?').next().unwrap_or(path);
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let get = method == "GET" || method == "HEAD";
+    match path {
+        "/v1/chat/completions" | "/api/v1/chat/completions" | "/chat/completions" => {
+            if method == "POST" {
+                Endpoint::Chat
+            } else {
+                Endpoint::MethodNotAllowed
+            }
+        }
+        "/v1/models" | "/api/v1/models" | "/models" => {
+            if get {
+                Endpoint::Models
+            } else {
+                Endpoint::MethodNotAllowed
+            }
+        }
+        "/health" | "/healthz" => Endpoint::Health,
+        "/ping" => Endpoint::Ping,
+        _ => {
+            for prefix in ["/v1/models/", "/api/v1/models/"] {
+                if let Some(id) = path.strip_prefix(prefix) {
+                    return if get {
+                        Endpoint::Model(percent_decode(id))
+                    } else {
+                        Endpoint::MethodNotAllowed
+                    };
+                }
+            }
+            Endpoint::NotFound
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl SluiceProxy {
+    async fn handle(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), GatewayError> {
+        let cfg = self.state.config.load();
+        let (method, path) = {
+            let h = session.req_header();
+            (h.method.as_str().to_string(), h.uri.path().to_string())
+        };
+        let endpoint = classify(&method, &path);
+        match endpoint {
+            Endpoint::Health => {
+                ctx.status = 200;
+                let _ = respond::send_json(
+                    session,
+                    200,
+                    Bytes::from_static(br#"{"status":"healthy","service":"sluice"}"#),
+                    &ctx.request_id,
+                )
+                .await;
+                return Ok(());
+            }
+            Endpoint::Ping => {
+                ctx.status = 200;
+                let _ = respond::send_json(
+                    session,
+                    200,
+                    Bytes::from_static(br#"{"status":"ok","message":"pong"}"#),
+                    &ctx.request_id,
+                )
+                .await;
+                return Ok(());
+            }
+            Endpoint::NotFound => {
+                return Err(GatewayError::NotFound(format!(
+                    "no such endpoint: {method} {path}"
+                )))
+            }
+            Endpoint::MethodNotAllowed => return Err(GatewayError::MethodNotAllowed),
+            _ => {}
+        }
+        if !authorized(&cfg, session) {
+            return Err(GatewayError::Unauthorized(
+                "missing or invalid API key".into(),
+            ));
+        }
+        match endpoint {
+            Endpoint::Models => {
+                ctx.status = 200;
+                let _ = respond::send_json(
+                    session,
+                    200,
+                    Bytes::from(models::list_body(&cfg)),
+                    &ctx.request_id,
+                )
+                .await;
+                Ok(())
+            }
+            Endpoint::Model(id) => match models::get(&cfg, &id) {
+                Some(m) => {
+                    ctx.status = 200;
+                    let body = serde_json::to_vec(&m).unwrap_or_default();
+                    let _ =
+                        respond::send_json(session, 200, Bytes::from(body), &ctx.request_id).await;
+                    Ok(())
+                }
+                None => Err(GatewayError::ModelNotFound {
+                    model: id.clone(),
+                    message: format!("The model `{id}` does not exist"),
+                }),
+            },
+            Endpoint::Chat => {
+                ctx.is_chat = true;
+                let body = read_body(session, cfg.server.max_body_bytes).await?;
+                let req = ChatRequest::parse(body)?;
+                chat::serve(&self.state, session, ctx, &cfg, req).await
+            }
+            _ => Err(GatewayError::Internal("unroutable endpoint".into())),
+        }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for SluiceProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> Self::CTX {
+        RequestCtx {
+            request_id: String::new(),
+            start: Instant::now(),
+            route: None,
+            provider: None,
+            model: None,
+            attempts: 0,
+            status: 0,
+            usage: None,
+            is_chat: false,
+            _inflight: None,
+        }
+    }
+
+    /// Runs first for every request; serves it completely and returns `Ok(true)`, so
+    /// Pingora's own upstream phases never run.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        ctx.start = Instant::now();
+        ctx._inflight = Some(metrics::InflightGuard::new());
+        ctx.request_id = session
+            .req_header()
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| valid_request_id(v))
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        if let Err(err) = self.handle(session, ctx).await {
+            ctx.status = err.status();
+            if matches!(err, GatewayError::PayloadTooLarge { .. }) {
+                // The rest of the body was not read: the connection cannot be reused.
+                session.set_keepalive(None);
+            }
+            if err.status() >= 500 {
+                tracing::warn!(request_id = %ctx.request_id, error = %err, "request failed");
+            }
+            let provider = ctx.provider.clone();
+            if let Err(e) =
+                respond::send_error(session, &err, &ctx.request_id, provider.as_deref()).await
+            {
+                tracing::debug!(error = %e, "could not write error response");
+            }
+        }
+        Ok(true)
+    }
+
+    /// Never reached: `request_filter` answers every request.
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
+        Err(Error::explain(
+            ErrorType::InternalError,
+            "upstream_peer is not used",
+        ))
+    }
+
+    /// Records request metrics once the response is complete.
+    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, ctx: &mut Self::CTX) {
+        if !ctx.is_chat {
+            return;
+        }
+        let provider = ctx.provider.as_deref().unwrap_or("-");
+        let model = ctx.model.as_deref().unwrap_or("-");
+        let route = ctx.route_label();
+        metrics::request_done(
+            route,
+            provider,
+            model,
+            ctx.status,
+            ctx.start.elapsed().as_secs_f64(),
+        );
+        if let Some(u) = ctx.usage {
+            metrics::tokens(route, provider, model, u.prompt_tokens, u.completion_tokens);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert!(matches!(
+            classify("POST", "/v1/chat/completions"),
+            Endpoint::Chat
+        ));
+        assert!(matches!(
+            classify("POST", "/api/v1/chat/completions/"),
+            Endpoint::Chat
+        ));
+        assert!(matches!(
+            classify("GET", "/v1/chat/completions"),
+            Endpoint::MethodNotAllowed
+        ));
+        assert!(matches!(
+            classify("GET", "/v1/models?x=1"),
+            Endpoint::Models
+        ));
+        assert!(
+            matches!(classify("GET", "/v1/models/openai%3Agpt-4o"), Endpoint::Model(m) if m == "openai:gpt-4o")
+        );
+        assert!(matches!(classify("GET", "/nope"), Endpoint::NotFound));
+        assert!(matches!(classify("GET", "/ping"), Endpoint::Ping));
+    }
+
+    #[test]
+    fn ct_eq() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

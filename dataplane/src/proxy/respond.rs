@@ -1,0 +1,89 @@
+//! Writing complete responses (JSON bodies and error envelopes) to the client.
+
+use bytes::Bytes;
+use pingora::proxy::Session;
+use pingora::Result;
+use pingora_http::ResponseHeader;
+
+use crate::error::GatewayError;
+
+/// Builds a response header with the gateway's standard headers.
+pub fn header(
+    status: u16,
+    content_type: &str,
+    request_id: &str,
+    provider: Option<&str>,
+) -> Box<ResponseHeader> {
+    // Status codes here are all valid; fall back to 500 rather than panic.
+    let mut h = match ResponseHeader::build(status, Some(6)) {
+        Ok(h) => h,
+        Err(_) => ResponseHeader::build(500, Some(6)).expect("500 is a valid status"),
+    };
+    let _ = h.insert_header("content-type", content_type);
+    let _ = h.insert_header("x-request-id", request_id);
+    if let Some(p) = provider {
+        let _ = h.insert_header("x-sluice-provider", p);
+    }
+    Box::new(h)
+}
+
+/// Writes a complete body with `content-length`.
+pub async fn send_body(
+    session: &mut Session,
+    status: u16,
+    content_type: &str,
+    body: Bytes,
+    request_id: &str,
+    provider: Option<&str>,
+    extra: &[(&'static str, String)],
+) -> Result<()> {
+    let mut h = header(status, content_type, request_id, provider);
+    let _ = h.insert_header("content-length", body.len());
+    for (k, v) in extra {
+        let _ = h.insert_header(*k, v.as_str());
+    }
+    session.write_response_header(h, false).await?;
+    session.write_response_body(Some(body), true).await
+}
+
+/// Writes a JSON body.
+pub async fn send_json(
+    session: &mut Session,
+    status: u16,
+    body: Bytes,
+    request_id: &str,
+) -> Result<()> {
+    send_body(
+        session,
+        status,
+        "application/json",
+        body,
+        request_id,
+        None,
+        &[],
+    )
+    .await
+}
+
+/// Writes the unified error envelope for `err`.
+pub async fn send_error(
+    session: &mut Session,
+    err: &GatewayError,
+    request_id: &str,
+    provider: Option<&str>,
+) -> Result<()> {
+    let mut extra = Vec::new();
+    if let Some(s) = err.retry_after() {
+        extra.push(("retry-after", s.to_string()));
+    }
+    send_body(
+        session,
+        err.status(),
+        "application/json",
+        err.envelope(request_id),
+        request_id,
+        provider,
+        &extra,
+    )
+    .await
+}

@@ -1,0 +1,84 @@
+//! Wiring the data plane's Pingora server: proxy service, ops service and config sync.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pingora::server::configuration::ServerConf;
+use pingora::server::Server;
+use pingora::services::background::background_service;
+use pingora::services::listening::Service;
+
+use crate::config::watch::FileWatcher;
+use crate::config::ConfigStore;
+use crate::ops::OpsApp;
+use crate::proxy::SluiceProxy;
+use crate::AppState;
+
+/// How the data plane gets its configuration.
+pub enum ConfigSource {
+    /// A TOML file, reloaded when it changes.
+    File(PathBuf),
+    /// A fixed snapshot (embedded defaults).
+    Fixed,
+}
+
+/// Options for [`run`].
+pub struct DataPlaneOptions {
+    /// The initial, validated config.
+    pub store: Arc<ConfigStore>,
+    /// Where updates come from.
+    pub source: ConfigSource,
+    /// Proxy listen address override.
+    pub listen: Option<String>,
+    /// Ops listen address override.
+    pub ops_listen: Option<String>,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+}
+
+/// Builds the Pingora server with every data-plane service.
+pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
+    let mut conf = ServerConf::default();
+    conf.threads = if opts.threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        opts.threads
+    };
+    conf.grace_period_seconds = Some(0);
+    conf.graceful_shutdown_timeout_seconds = Some(5);
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let cfg = opts.store.load();
+    let listen = opts.listen.unwrap_or_else(|| cfg.server.listen.clone());
+    let ops_listen = opts
+        .ops_listen
+        .unwrap_or_else(|| cfg.server.ops_listen.clone());
+
+    let state = AppState::new(opts.store.clone());
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        SluiceProxy::new(state),
+        "proxy",
+    );
+    proxy.add_tcp(&listen);
+    server.add_service(proxy);
+
+    let mut ops = Service::new(
+        "ops".to_string(),
+        pingora::apps::http_app::HttpServer::new_app(OpsApp::new(opts.store.clone())),
+    );
+    ops.add_tcp(&ops_listen);
+    server.add_service(ops);
+
+    if let ConfigSource::File(path) = opts.source {
+        server.add_service(background_service(
+            "config-watch",
+            FileWatcher::new(path, opts.store),
+        ));
+    }
+    tracing::info!(%listen, %ops_listen, "sluice data plane starting");
+    Ok(server)
+}

@@ -1,0 +1,827 @@
+//! OpenAI Chat Completions ⇄ Anthropic Messages.
+//!
+//! Mapping choices (see the crate README section "Protocol translation"):
+//! - `system` and `developer` messages anywhere in the list go to the top-level `system`.
+//! - `temperature` is clamped into Anthropic's 0..=1 range (OpenAI allows 0..=2).
+//! - `n > 1` is rejected with 400 (`param: "n"`): Anthropic has no multiple choices.
+//! - `max_tokens` defaults to 4096 (Anthropic requires it).
+//! - `reasoning_effort` low/medium/high/xhigh enables extended thinking with a budget of
+//!   1024/2048/4096/8192 tokens; `max_tokens` is raised to budget + requested so the answer
+//!   keeps its room, and a temperature other than 1 is dropped (thinking requires 1).
+//! - Thinking is exposed as `reasoning_content` (message field / `delta.reasoning_content`);
+//!   `redacted_thinking` blocks and signatures are dropped.
+
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
+
+use crate::json_out;
+use crate::openai::{write_usage, ChunkWriter};
+use crate::request::{self, ChatRequest, Media, Part, Role, ToolChoice};
+use crate::sse::{SseError, SseParser};
+use crate::{
+    ResponseContext, StreamTranslator, TranslateError, UpstreamError, UpstreamRequest, Usage,
+};
+
+/// Path of the Messages endpoint, relative to the provider's base URL.
+pub const PATH: &str = "/v1/messages";
+/// Value for the `anthropic-version` header.
+pub const VERSION: &str = "2023-06-01";
+/// `max_tokens` sent when the client gives none (Anthropic requires the field).
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+impl From<SseError> for UpstreamError {
+    fn from(e: SseError) -> Self {
+        UpstreamError::malformed(e.to_string())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Request
+// ---------------------------------------------------------------------------------------
+
+fn media_block(media: &Media, param: &str) -> Result<Value, TranslateError> {
+    let (is_doc, source) = match media {
+        Media::Inline { mime, data } => {
+            let is_doc = mime == "application/pdf";
+            if !is_doc
+                && !matches!(
+                    mime.as_str(),
+                    "image/jpeg" | "image/png" | "image/gif" | "image/webp"
+                )
+            {
+                return Err(TranslateError::new(
+                    format!("Anthropic does not accept media type '{mime}' (jpeg, png, gif, webp or pdf)"),
+                    param,
+                ));
+            }
+            (
+                is_doc,
+                json!({"type": "base64", "media_type": mime, "data": data}),
+            )
+        }
+        Media::Url { url, mime } => (
+            mime.as_deref() == Some("application/pdf"),
+            json!({"type": "url", "url": url}),
+        ),
+    };
+    let ty = if is_doc { "document" } else { "image" };
+    Ok(json!({"type": ty, "source": source}))
+}
+
+/// Translate the client's raw OpenAI Chat Completions body into an Anthropic Messages body.
+///
+/// Gateway-only fields (`provider`, `backend`, `fallback_providers`, `timeout`,
+/// `retry_count`) and OpenAI fields without an Anthropic equivalent (penalties, seed,
+/// logprobs, ...) are ignored.
+pub fn build_request(
+    openai_body: &[u8],
+    upstream_model: &str,
+) -> Result<UpstreamRequest, TranslateError> {
+    let req = ChatRequest::parse(openai_body)?;
+    if req.n.is_some_and(|n| n > 1) {
+        return Err(TranslateError::new(
+            "Anthropic does not support n > 1 (multiple choices)",
+            "n",
+        ));
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), Value::from(upstream_model));
+
+    // Messages, with consecutive same-role turns merged (tool results become user turns).
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    let last = req.messages.len().saturating_sub(1);
+    for (k, m) in req.messages.iter().enumerate() {
+        let param = format!("messages[{}].content", m.index);
+        let mut blocks = Vec::new();
+        let role = match m.role {
+            Role::User | Role::Assistant => {
+                for part in &m.parts {
+                    match part {
+                        Part::Text(t) => {
+                            // Anthropic rejects empty text blocks and a final assistant turn
+                            // (prefill) that ends in whitespace.
+                            let t = if k == last && m.role == Role::Assistant {
+                                t.trim_end()
+                            } else {
+                                t
+                            };
+                            if !t.is_empty() {
+                                blocks.push(json!({"type": "text", "text": t}));
+                            }
+                        }
+                        Part::Image(media) => blocks.push(media_block(media, &param)?),
+                    }
+                }
+                for call in &m.tool_calls {
+                    blocks.push(json!({
+                        "type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments
+                    }));
+                }
+                if m.role == Role::User {
+                    "user"
+                } else {
+                    "assistant"
+                }
+            }
+            Role::Tool => {
+                let mut block = Map::new();
+                block.insert("type".into(), "tool_result".into());
+                block.insert(
+                    "tool_use_id".into(),
+                    m.tool_call_id.clone().unwrap_or_default().into(),
+                );
+                let text = request::tool_result_text(&m.parts);
+                if !text.is_empty() {
+                    block.insert("content".into(), text.into());
+                }
+                blocks.push(Value::Object(block));
+                "user"
+            }
+        };
+        if blocks.is_empty() {
+            continue;
+        }
+        match turns.last_mut() {
+            Some((r, existing)) if *r == role => existing.extend(blocks),
+            _ => turns.push((role, blocks)),
+        }
+    }
+    if turns.is_empty() {
+        return Err(TranslateError::new(
+            "'messages' has no content to send",
+            "messages",
+        ));
+    }
+    let messages: Vec<Value> = turns
+        .into_iter()
+        .map(|(role, content)| json!({"role": role, "content": content}))
+        .collect();
+    body.insert("messages".into(), Value::Array(messages));
+
+    match req.system.len() {
+        0 => {}
+        1 => {
+            body.insert("system".into(), Value::from(req.system[0].clone()));
+        }
+        _ => {
+            let blocks: Vec<Value> = req
+                .system
+                .iter()
+                .map(|t| json!({"type": "text", "text": t}))
+                .collect();
+            body.insert("system".into(), Value::Array(blocks));
+        }
+    }
+
+    let budget = req
+        .reasoning_effort
+        .as_deref()
+        .and_then(request::thinking_budget);
+    let mut max_tokens = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    if let Some(budget) = budget {
+        max_tokens = max_tokens.saturating_add(budget);
+        body.insert(
+            "thinking".into(),
+            json!({"type": "enabled", "budget_tokens": budget}),
+        );
+    }
+    body.insert("max_tokens".into(), Value::from(max_tokens));
+    if let Some(t) = req.temperature {
+        let t = t.clamp(0.0, 1.0);
+        if budget.is_none() || t == 1.0 {
+            body.insert("temperature".into(), Value::from(t));
+        }
+    }
+    if let Some(p) = req.top_p {
+        if budget.is_none() || p >= 0.95 {
+            body.insert("top_p".into(), Value::from(p));
+        }
+    }
+    if !req.stop.is_empty() {
+        body.insert("stop_sequences".into(), Value::from(req.stop.clone()));
+    }
+    if req.stream {
+        body.insert("stream".into(), Value::Bool(true));
+    }
+    if let Some(user) = &req.user {
+        body.insert("metadata".into(), json!({"user_id": user}));
+    }
+
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| {
+                let mut tool = Map::new();
+                tool.insert("name".into(), t.name.clone().into());
+                if let Some(d) = &t.description {
+                    tool.insert("description".into(), d.clone().into());
+                }
+                tool.insert(
+                    "input_schema".into(),
+                    t.parameters
+                        .clone()
+                        .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                );
+                Value::Object(tool)
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+        let mut choice = match &req.tool_choice {
+            None | Some(ToolChoice::Auto) => json!({"type": "auto"}),
+            Some(ToolChoice::None) => json!({"type": "none"}),
+            Some(ToolChoice::Required) => json!({"type": "any"}),
+            Some(ToolChoice::Function(name)) => {
+                if !req.tools.iter().any(|t| &t.name == name) {
+                    return Err(TranslateError::new(
+                        format!("tool_choice names function '{name}' which is not in 'tools'"),
+                        "tool_choice",
+                    ));
+                }
+                json!({"type": "tool", "name": name})
+            }
+        };
+        if req.parallel_tool_calls == Some(false) {
+            if let Value::Object(o) = &mut choice {
+                if o.get("type").and_then(Value::as_str) != Some("none") {
+                    o.insert("disable_parallel_tool_use".into(), Value::Bool(true));
+                }
+            }
+        }
+        if req.tool_choice.is_some() || req.parallel_tool_calls == Some(false) {
+            body.insert("tool_choice".into(), choice);
+        }
+    } else if let Some(ToolChoice::Function(name)) = &req.tool_choice {
+        return Err(TranslateError::new(
+            format!("tool_choice names function '{name}' but no tools were given"),
+            "tool_choice",
+        ));
+    }
+
+    let body = serde_json::to_vec(&Value::Object(body))
+        .map_err(|e| TranslateError::body(format!("cannot encode request: {e}")))?;
+    Ok(UpstreamRequest {
+        body,
+        stream: req.stream,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared wire types (borrowed)
+// ---------------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct WireError<'a> {
+    #[serde(rename = "type", default, borrow)]
+    ty: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
+/// Running usage, merged from `message_start` and the cumulative `message_delta`s.
+#[derive(Debug, Default, Clone, Copy)]
+struct UsageAcc {
+    input: u64,
+    output: u64,
+    cache_creation: u64,
+    cache_read: u64,
+    seen: bool,
+}
+
+impl UsageAcc {
+    fn merge(&mut self, u: &WireUsage) {
+        self.seen = true;
+        if let Some(v) = u.input_tokens {
+            self.input = v;
+        }
+        if let Some(v) = u.output_tokens {
+            self.output = v;
+        }
+        if let Some(v) = u.cache_creation_input_tokens {
+            self.cache_creation = v;
+        }
+        if let Some(v) = u.cache_read_input_tokens {
+            self.cache_read = v;
+        }
+    }
+
+    fn usage(&self) -> Usage {
+        let prompt = self.input + self.cache_creation + self.cache_read;
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: self.output,
+            total_tokens: prompt + self.output,
+            cached_tokens: self.cache_read,
+            reasoning_tokens: 0,
+        }
+    }
+}
+
+/// OpenAI finish reason for an Anthropic `stop_reason`.
+pub fn finish_reason(stop_reason: &str) -> &'static str {
+    match stop_reason {
+        "max_tokens" | "model_context_window_exceeded" => "length",
+        "tool_use" => "tool_calls",
+        "refusal" => "content_filter",
+        // end_turn, stop_sequence, pause_turn and anything new.
+        _ => "stop",
+    }
+}
+
+/// (status, OpenAI type) for an Anthropic error type.
+fn map_error_type(ty: &str) -> Option<(u16, &'static str)> {
+    Some(match ty {
+        "invalid_request_error" => (400, "invalid_request_error"),
+        "authentication_error" => (401, "authentication_error"),
+        "billing_error" => (402, "insufficient_quota"),
+        "permission_error" => (403, "permission_error"),
+        "not_found_error" => (404, "not_found_error"),
+        "request_too_large" => (413, "invalid_request_error"),
+        "rate_limit_error" => (429, "rate_limit_error"),
+        "timeout_error" => (504, "timeout_error"),
+        "api_error" => (500, "server_error"),
+        "overloaded_error" => (503, "server_error"),
+        _ => return None,
+    })
+}
+
+fn error_from_wire(status: Option<u16>, err: Option<&WireError<'_>>) -> UpstreamError {
+    let ty = err.and_then(|e| e.ty.as_deref());
+    let mapped = ty.and_then(map_error_type);
+    let status = match (status, mapped) {
+        (Some(529), _) => 503,
+        (Some(s), _) if s >= 400 => s,
+        (_, Some((s, _))) => s,
+        _ => 502,
+    };
+    let error_type = match mapped {
+        Some((s, t)) if s == status || status == 503 && s == 503 => t,
+        _ => UpstreamError::type_for_status(status),
+    };
+    let message = err
+        .and_then(|e| e.message.as_deref())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("Anthropic returned HTTP {status}"));
+    let mut e = UpstreamError::new(status, error_type, message);
+    e.code = ty.map(str::to_owned);
+    e
+}
+
+/// Translate an Anthropic error response (any status, any body) into OpenAI terms.
+///
+/// 529 `overloaded_error` becomes 503, 429 stays 429 `rate_limit_error`, other 5xx are
+/// `server_error`; the Anthropic error type is kept as `code`. A body that is not an
+/// Anthropic error still yields an error for the HTTP status.
+pub fn translate_error(status: u16, body: &[u8]) -> UpstreamError {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(default, borrow)]
+        error: Option<WireError<'a>>,
+    }
+    match serde_json::from_slice::<Envelope<'_>>(body) {
+        Ok(Envelope { error: Some(err) }) => error_from_wire(Some(status), Some(&err)),
+        _ => {
+            let mut e = error_from_wire(Some(status), None);
+            let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
+            let text = text.trim();
+            if !text.is_empty() {
+                e.message = format!("Anthropic returned HTTP {status}: {text}");
+            }
+            e
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Non-streamed response
+// ---------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct WireBlock<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    input: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct WireMessage<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Vec<WireBlock<'a>>,
+    #[serde(default, borrow)]
+    stop_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default, borrow)]
+    error: Option<WireError<'a>>,
+}
+
+/// Translate a non-streamed Anthropic Messages response into an OpenAI `chat.completion`.
+pub fn translate_response(
+    body: &[u8],
+    ctx: &ResponseContext,
+) -> Result<(Vec<u8>, Option<Usage>), UpstreamError> {
+    let msg: WireMessage<'_> = serde_json::from_slice(body)
+        .map_err(|e| UpstreamError::malformed(format!("invalid Anthropic response: {e}")))?;
+    if let Some(err) = &msg.error {
+        return Err(error_from_wire(None, Some(err)));
+    }
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut has_text = false;
+    let mut calls: Vec<(&str, &str, &[u8])> = Vec::new();
+    for block in &msg.content {
+        match block.ty.as_ref() {
+            "text" => {
+                has_text = true;
+                text.push_str(block.text.as_deref().unwrap_or(""));
+            }
+            "thinking" => reasoning.push_str(block.thinking.as_deref().unwrap_or("")),
+            "tool_use" => calls.push((
+                block.id.as_deref().unwrap_or(""),
+                block.name.as_deref().unwrap_or(""),
+                block.input.map_or(&b"{}"[..], |r| r.get().as_bytes()),
+            )),
+            _ => {}
+        }
+    }
+    let usage = msg.usage.as_ref().map(|u| {
+        let mut acc = UsageAcc::default();
+        acc.merge(u);
+        acc.usage()
+    });
+    let finish = msg.stop_reason.as_deref().map_or("stop", finish_reason);
+
+    let mut out = Vec::with_capacity(256 + text.len() + reasoning.len());
+    out.extend_from_slice(b"{\"id\":");
+    json_out::string(&mut out, msg.id.as_deref().unwrap_or(&ctx.id).as_bytes());
+    out.extend_from_slice(b",\"object\":\"chat.completion\",\"created\":");
+    json_out::uint(&mut out, ctx.created);
+    out.extend_from_slice(b",\"model\":");
+    json_out::string(&mut out, ctx.model.as_bytes());
+    out.extend_from_slice(
+        b",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":",
+    );
+    if has_text || calls.is_empty() {
+        json_out::string(&mut out, text.as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+    if !reasoning.is_empty() {
+        out.extend_from_slice(b",\"reasoning_content\":");
+        json_out::string(&mut out, reasoning.as_bytes());
+    }
+    if !calls.is_empty() {
+        out.extend_from_slice(b",\"tool_calls\":[");
+        for (i, (id, name, input)) in calls.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"id\":");
+            json_out::string(&mut out, id.as_bytes());
+            out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
+            json_out::string(&mut out, name.as_bytes());
+            out.extend_from_slice(b",\"arguments\":");
+            json_out::json_as_string(&mut out, input);
+            out.extend_from_slice(b"}}");
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":\"");
+    out.extend_from_slice(finish.as_bytes());
+    out.extend_from_slice(b"\"}]");
+    if let Some(u) = &usage {
+        out.extend_from_slice(b",\"usage\":");
+        write_usage(&mut out, u);
+    }
+    out.push(b'}');
+    Ok((out, usage))
+}
+
+// ---------------------------------------------------------------------------------------
+// Stream
+// ---------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct StreamMessage<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct StreamBlock<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    input: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    thinking: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct StreamDelta<'a> {
+    #[serde(rename = "type", default, borrow)]
+    ty: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    partial_json: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    thinking: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    stop_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct StreamEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+    #[serde(default, borrow)]
+    message: Option<StreamMessage<'a>>,
+    #[serde(default, borrow)]
+    content_block: Option<StreamBlock<'a>>,
+    #[serde(default, borrow)]
+    delta: Option<StreamDelta<'a>>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default, borrow)]
+    error: Option<WireError<'a>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    None,
+    Text,
+    Thinking,
+    Tool { index: u32, has_args: bool },
+}
+
+/// Per-stream state; everything here is fixed-size except the SSE parser's capped buffers
+/// and the chunk head rendered once.
+#[derive(Debug)]
+struct State {
+    ctx: ResponseContext,
+    writer: Option<ChunkWriter>,
+    block: Block,
+    next_tool: u32,
+    finish: Option<&'static str>,
+    finish_sent: bool,
+    stopped: bool,
+    usage: UsageAcc,
+    failed: Option<UpstreamError>,
+}
+
+/// Incremental Anthropic Messages SSE → OpenAI `chat.completion.chunk` translator.
+#[derive(Debug)]
+pub struct AnthropicStreamTranslator {
+    sse: SseParser,
+    state: State,
+}
+
+impl AnthropicStreamTranslator {
+    /// A translator for one response stream.
+    pub fn new(ctx: ResponseContext) -> Self {
+        Self {
+            sse: SseParser::new(),
+            state: State {
+                ctx,
+                writer: None,
+                block: Block::None,
+                next_tool: 0,
+                finish: None,
+                finish_sent: false,
+                stopped: false,
+                usage: UsageAcc::default(),
+                failed: None,
+            },
+        }
+    }
+}
+
+fn raw_nonempty_string(raw: Option<&RawValue>) -> Option<&[u8]> {
+    raw.and_then(json_out::raw_string)
+        .filter(|s| !json_out::raw_is_empty_string(s))
+}
+
+impl State {
+    /// The chunk writer, creating it (and sending the role chunk) on first use.
+    fn writer(&mut self, out: &mut BytesMut, id: Option<&str>) -> &ChunkWriter {
+        if self.writer.is_none() {
+            let id = id.unwrap_or(&self.ctx.id);
+            let w = ChunkWriter::new(id.as_bytes(), self.ctx.created, &self.ctx.model);
+            w.role(out, 0);
+            self.writer = Some(w);
+        }
+        self.writer.get_or_insert_with(ChunkWriter::default)
+    }
+
+    fn close_block(&mut self, out: &mut BytesMut) {
+        if let Block::Tool {
+            index,
+            has_args: false,
+        } = self.block
+        {
+            self.writer(out, None)
+                .tool_args_raw(out, 0, index, b"\"{}\"");
+        }
+        self.block = Block::None;
+    }
+
+    fn on_event(&mut self, data: &[u8], out: &mut BytesMut) -> Result<(), UpstreamError> {
+        let ev: StreamEvent<'_> = serde_json::from_slice(data).map_err(|e| {
+            UpstreamError::malformed(format!("invalid Anthropic stream event: {e}"))
+        })?;
+        match ev.ty.as_ref() {
+            "message_start" => {
+                let id = ev.message.as_ref().and_then(|m| m.id.as_deref());
+                self.writer(out, id);
+                if let Some(u) = ev.message.as_ref().and_then(|m| m.usage.as_ref()) {
+                    self.usage.merge(u);
+                }
+            }
+            "content_block_start" => {
+                self.close_block(out);
+                let Some(block) = ev.content_block else {
+                    return Ok(());
+                };
+                match block.ty.as_ref() {
+                    "text" => {
+                        self.block = Block::Text;
+                        if let Some(raw) = raw_nonempty_string(block.text) {
+                            self.writer(out, None).raw_text(out, 0, b"content", raw);
+                        }
+                    }
+                    "thinking" => {
+                        self.block = Block::Thinking;
+                        if let Some(raw) = raw_nonempty_string(block.thinking) {
+                            self.writer(out, None)
+                                .raw_text(out, 0, b"reasoning_content", raw);
+                        }
+                    }
+                    "tool_use" => {
+                        let index = self.next_tool;
+                        self.next_tool += 1;
+                        let id = block.id.as_deref().unwrap_or("");
+                        let name = block.name.as_deref().unwrap_or("");
+                        let w = self.writer(out, None);
+                        w.tool_start(
+                            out,
+                            0,
+                            index,
+                            &mut |o| json_out::escaped(o, id.as_bytes()),
+                            name.as_bytes(),
+                        );
+                        let input = block.input.map(|r| r.get().trim()).unwrap_or("{}");
+                        let has_args = !(input == "{}" || input.is_empty() || input == "null");
+                        if has_args {
+                            w.tool_args_json(out, 0, index, input.as_bytes());
+                        }
+                        self.block = Block::Tool { index, has_args };
+                    }
+                    // redacted_thinking, server tool blocks, ...: nothing the client can use.
+                    _ => self.block = Block::None,
+                }
+            }
+            "content_block_delta" => {
+                let Some(delta) = ev.delta else {
+                    return Ok(());
+                };
+                match delta.ty.as_deref() {
+                    Some("text_delta") => {
+                        if let Some(raw) = raw_nonempty_string(delta.text) {
+                            self.writer(out, None).raw_text(out, 0, b"content", raw);
+                        }
+                    }
+                    Some("thinking_delta") => {
+                        if let Some(raw) = raw_nonempty_string(delta.thinking) {
+                            self.writer(out, None)
+                                .raw_text(out, 0, b"reasoning_content", raw);
+                        }
+                    }
+                    Some("input_json_delta") => {
+                        if let (Block::Tool { index, .. }, Some(raw)) =
+                            (self.block, raw_nonempty_string(delta.partial_json))
+                        {
+                            self.writer(out, None).tool_args_raw(out, 0, index, raw);
+                            self.block = Block::Tool {
+                                index,
+                                has_args: true,
+                            };
+                        }
+                    }
+                    // signature_delta, citations_delta, ...
+                    _ => {}
+                }
+            }
+            "content_block_stop" => self.close_block(out),
+            "message_delta" => {
+                if let Some(u) = &ev.usage {
+                    self.usage.merge(u);
+                }
+                if let Some(reason) = ev.delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
+                    self.finish = Some(finish_reason(reason));
+                }
+                self.send_finish(out);
+            }
+            "message_stop" => {
+                self.close_block(out);
+                self.send_finish(out);
+                self.stopped = true;
+            }
+            "error" => return Err(error_from_wire(None, ev.error.as_ref())),
+            // ping and future event types.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn send_finish(&mut self, out: &mut BytesMut) {
+        if self.finish_sent {
+            return;
+        }
+        if let Some(reason) = self.finish {
+            self.close_block(out);
+            self.writer(out, None).finish(out, 0, reason);
+            self.finish_sent = true;
+        }
+    }
+}
+
+impl StreamTranslator for AnthropicStreamTranslator {
+    fn feed(&mut self, chunk: Bytes, out: &mut BytesMut) -> Result<(), UpstreamError> {
+        if let Some(e) = &self.state.failed {
+            return Err(e.clone());
+        }
+        let state = &mut self.state;
+        let result = self.sse.feed(&chunk, |ev| state.on_event(ev.data, out));
+        if let Err(e) = &result {
+            self.state.failed = Some(e.clone());
+        }
+        result
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) -> Result<(), UpstreamError> {
+        if let Some(e) = &self.state.failed {
+            return Err(e.clone());
+        }
+        let state = &mut self.state;
+        if let Err(e) = self.sse.finish(|ev| state.on_event(ev.data, out)) {
+            self.state.failed = Some(e.clone());
+            return Err(e);
+        }
+        let state = &mut self.state;
+        if !state.stopped {
+            let e = UpstreamError::malformed("Anthropic stream ended before message_stop");
+            state.failed = Some(e.clone());
+            return Err(e);
+        }
+        if state.finish.is_none() {
+            state.finish = Some("stop");
+            state.send_finish(out);
+        }
+        if state.ctx.include_usage {
+            let usage = state.usage.usage();
+            state.writer(out, None).usage(out, &usage);
+        }
+        ChunkWriter::done(out);
+        Ok(())
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.state.usage.seen.then(|| self.state.usage.usage())
+    }
+}

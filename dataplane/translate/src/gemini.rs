@@ -1,0 +1,1174 @@
+//! OpenAI Chat Completions ⇄ Gemini `generateContent` / `streamGenerateContent`.
+//!
+//! Mapping choices (see the crate README section "Protocol translation"):
+//! - `system`/`developer` messages anywhere go to `systemInstruction` (one part each).
+//! - Tool schemas and `response_format.json_schema` are reduced to the OpenAPI subset
+//!   Gemini's `Schema` accepts ([`schema`]): local `$ref`s are inlined, `type: [T, "null"]`
+//!   becomes `nullable`, `const` becomes a one-value `enum`, `oneOf` becomes `anyOf`, and
+//!   every other keyword (`$schema`, `$id`, `$defs`, `definitions`, `additionalProperties`,
+//!   `patternProperties`, `unevaluatedProperties`, `examples`, `exclusiveMinimum`, `not`,
+//!   `if/then/else`, `strict`, ...) is stripped; type names are upper-cased (`OBJECT`).
+//! - Thought parts (`thought: true`) are exposed as `reasoning_content`.
+//! - A function call's `thoughtSignature` is carried inside the OpenAI tool-call id
+//!   (`<id>__thought__<signature>`) and replayed when the client sends the call back.
+//! - A blocked prompt (`promptFeedback.blockReason`, no candidates) is an ordinary answer
+//!   with empty content and `finish_reason: "content_filter"`, streamed or not.
+
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
+
+use crate::json_out;
+use crate::openai::{write_usage, ChunkWriter};
+use crate::request::{self, ChatRequest, Media, Part, ResponseFormat, Role, ToolChoice};
+use crate::sse::{SseParser, DEFAULT_MAX_EVENT_BYTES};
+use crate::{
+    ResponseContext, StreamTranslator, TranslateError, UpstreamError, UpstreamRequest, Usage,
+};
+
+/// Request path for `model`: `/v1beta/models/{model}:generateContent`, or
+/// `:streamGenerateContent?alt=sse` when streaming.
+pub fn path(model: &str, stream: bool) -> String {
+    if stream {
+        format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+    } else {
+        format!("/v1beta/models/{model}:generateContent")
+    }
+}
+
+/// Most candidates a response may carry (Gemini's `candidateCount` limit is 8).
+const MAX_CANDIDATES: usize = 16;
+
+// ---------------------------------------------------------------------------------------
+// Request
+// ---------------------------------------------------------------------------------------
+
+const SCHEMA_MAX_DEPTH: usize = 32;
+
+/// Reduce a JSON Schema to the subset Gemini's `Schema` object accepts (see module docs).
+pub fn schema(json_schema: &Value) -> Value {
+    let defs = json_schema
+        .get("$defs")
+        .or_else(|| json_schema.get("definitions"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    convert_schema(json_schema, &defs, 0)
+}
+
+fn convert_schema(v: &Value, defs: &Value, depth: usize) -> Value {
+    let Value::Object(src) = v else {
+        return json!({});
+    };
+    if depth > SCHEMA_MAX_DEPTH {
+        return json!({"type": "object"});
+    }
+    if let Some(r) = src.get("$ref").and_then(Value::as_str) {
+        let name = r
+            .strip_prefix("#/$defs/")
+            .or_else(|| r.strip_prefix("#/definitions/"));
+        let target = name.and_then(|n| defs.get(n));
+        let mut resolved = match target {
+            Some(t) => convert_schema(t, defs, depth + 1),
+            None => json!({"type": "object"}),
+        };
+        if let (Value::Object(o), Some(d)) = (&mut resolved, src.get("description")) {
+            o.insert("description".into(), d.clone());
+        }
+        return resolved;
+    }
+    let mut out = Map::new();
+    for (k, val) in src {
+        match k.as_str() {
+            "type" => match val {
+                Value::String(t) => {
+                    out.insert("type".into(), Value::from(t.to_ascii_uppercase()));
+                }
+                Value::Array(types) => {
+                    let mut non_null = types.iter().filter(|t| t.as_str() != Some("null"));
+                    if let Some(t) = non_null.next().and_then(Value::as_str) {
+                        out.insert("type".into(), Value::from(t.to_ascii_uppercase()));
+                    }
+                    if types.iter().any(|t| t.as_str() == Some("null")) {
+                        out.insert("nullable".into(), Value::Bool(true));
+                    }
+                }
+                _ => {}
+            },
+            "format" | "title" | "description" | "nullable" | "maxItems" | "minItems"
+            | "required" | "minProperties" | "maxProperties" | "minLength" | "maxLength"
+            | "pattern" | "example" | "propertyOrdering" | "default" | "minimum" | "maximum" => {
+                out.insert(k.clone(), val.clone());
+            }
+            "enum" => {
+                if let Value::Array(items) = val {
+                    if items.iter().all(Value::is_string) {
+                        out.insert("enum".into(), val.clone());
+                    }
+                }
+            }
+            "const" if val.is_string() => {
+                out.insert("enum".into(), Value::Array(vec![val.clone()]));
+            }
+            "properties" => {
+                if let Value::Object(props) = val {
+                    let props: Map<String, Value> = props
+                        .iter()
+                        .map(|(name, s)| (name.clone(), convert_schema(s, defs, depth + 1)))
+                        .collect();
+                    out.insert("properties".into(), Value::Object(props));
+                }
+            }
+            "items" if val.is_object() => {
+                out.insert("items".into(), convert_schema(val, defs, depth + 1));
+            }
+            "anyOf" | "oneOf" => {
+                if let Value::Array(items) = val {
+                    let items: Vec<Value> = items
+                        .iter()
+                        .map(|s| convert_schema(s, defs, depth + 1))
+                        .collect();
+                    out.insert("anyOf".into(), Value::Array(items));
+                }
+            }
+            "allOf" => {
+                if let Value::Array(items) = val {
+                    if let [single] = items.as_slice() {
+                        if let Value::Object(inner) = convert_schema(single, defs, depth + 1) {
+                            for (ik, iv) in inner {
+                                out.entry(ik).or_insert(iv);
+                            }
+                        }
+                    }
+                }
+            }
+            // Everything else is unknown to Gemini and would make it reject the request.
+            _ => {}
+        }
+    }
+    Value::Object(out)
+}
+
+fn media_part(media: &Media) -> Value {
+    match media {
+        Media::Inline { mime, data } => json!({"inlineData": {"mimeType": mime, "data": data}}),
+        Media::Url { url, mime } => json!({"fileData": {
+            "mimeType": mime.as_deref().unwrap_or("image/jpeg"),
+            "fileUri": url
+        }}),
+    }
+}
+
+/// Split an OpenAI tool-call id into (Gemini id, thought signature).
+fn split_call_id(id: &str) -> (&str, Option<&str>) {
+    match id.split_once(request::THOUGHT_SIGNATURE_SEPARATOR) {
+        Some((id, sig)) => (id, Some(sig)),
+        None => (id, None),
+    }
+}
+
+/// Translate the client's raw OpenAI Chat Completions body into a Gemini
+/// `generateContent` body. Streaming is chosen by the URL ([`path`]), not the body.
+pub fn build_request(
+    openai_body: &[u8],
+    upstream_model: &str,
+) -> Result<UpstreamRequest, TranslateError> {
+    let _ = upstream_model; // Gemini names the model in the URL path.
+    let req = ChatRequest::parse(openai_body)?;
+    let mut body = Map::new();
+
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    for m in &req.messages {
+        let mut parts = Vec::new();
+        let role = match m.role {
+            Role::User | Role::Assistant => {
+                for part in &m.parts {
+                    match part {
+                        Part::Text(t) if t.is_empty() => {}
+                        Part::Text(t) => parts.push(json!({"text": t})),
+                        Part::Image(media) => parts.push(media_part(media)),
+                    }
+                }
+                for call in &m.tool_calls {
+                    let (id, signature) = split_call_id(&call.id);
+                    let mut part = Map::new();
+                    part.insert(
+                        "functionCall".into(),
+                        json!({"id": id, "name": call.name, "args": call.arguments}),
+                    );
+                    if let Some(sig) = signature {
+                        part.insert("thoughtSignature".into(), sig.into());
+                    }
+                    parts.push(Value::Object(part));
+                }
+                if m.role == Role::User {
+                    "user"
+                } else {
+                    "model"
+                }
+            }
+            Role::Tool => {
+                let call_id = m.tool_call_id.as_deref().unwrap_or("");
+                let name = m.tool_name.as_deref().ok_or_else(|| {
+                    TranslateError::new(
+                        format!(
+                            "tool message answers unknown tool_call_id '{call_id}': Gemini needs the \
+                             function name, which is taken from the earlier assistant tool call"
+                        ),
+                        format!("messages[{}].tool_call_id", m.index),
+                    )
+                })?;
+                let text = request::tool_result_text(&m.parts);
+                let response = match serde_json::from_str::<Value>(&text) {
+                    Ok(v @ Value::Object(_)) => v,
+                    Ok(v) => json!({"result": v}),
+                    Err(_) => json!({"result": text}),
+                };
+                let (id, _) = split_call_id(call_id);
+                parts.push(
+                    json!({"functionResponse": {"id": id, "name": name, "response": response}}),
+                );
+                "user"
+            }
+        };
+        if parts.is_empty() {
+            continue;
+        }
+        match turns.last_mut() {
+            Some((r, existing)) if *r == role => existing.extend(parts),
+            _ => turns.push((role, parts)),
+        }
+    }
+    if turns.is_empty() {
+        return Err(TranslateError::new(
+            "'messages' has no content to send",
+            "messages",
+        ));
+    }
+    let contents: Vec<Value> = turns
+        .into_iter()
+        .map(|(role, parts)| json!({"role": role, "parts": parts}))
+        .collect();
+    body.insert("contents".into(), Value::Array(contents));
+
+    if !req.system.is_empty() {
+        let parts: Vec<Value> = req.system.iter().map(|t| json!({"text": t})).collect();
+        body.insert("systemInstruction".into(), json!({"parts": parts}));
+    }
+
+    let mut gen = Map::new();
+    if let Some(t) = req.temperature {
+        gen.insert("temperature".into(), Value::from(t));
+    }
+    if let Some(p) = req.top_p {
+        gen.insert("topP".into(), Value::from(p));
+    }
+    if let Some(n) = req.max_tokens {
+        gen.insert("maxOutputTokens".into(), Value::from(n));
+    }
+    if !req.stop.is_empty() {
+        gen.insert("stopSequences".into(), Value::from(req.stop.clone()));
+    }
+    if let Some(n) = req.n {
+        if n > 8 {
+            return Err(TranslateError::new(
+                "Gemini supports at most n = 8 candidates",
+                "n",
+            ));
+        }
+        if n > 1 {
+            gen.insert("candidateCount".into(), Value::from(n));
+        }
+    }
+    if let Some(seed) = req.seed {
+        gen.insert("seed".into(), Value::from(seed));
+    }
+    if let Some(p) = req.presence_penalty {
+        gen.insert("presencePenalty".into(), Value::from(p));
+    }
+    if let Some(p) = req.frequency_penalty {
+        gen.insert("frequencyPenalty".into(), Value::from(p));
+    }
+    match &req.response_format {
+        Some(ResponseFormat::JsonObject) => {
+            gen.insert("responseMimeType".into(), "application/json".into());
+        }
+        Some(ResponseFormat::JsonSchema(s)) => {
+            gen.insert("responseMimeType".into(), "application/json".into());
+            gen.insert("responseSchema".into(), schema(s));
+        }
+        Some(ResponseFormat::Text) | None => {}
+    }
+    if let Some(effort) = req.reasoning_effort.as_deref() {
+        match request::thinking_budget(effort) {
+            Some(budget) => {
+                gen.insert(
+                    "thinkingConfig".into(),
+                    json!({"thinkingBudget": budget, "includeThoughts": true}),
+                );
+            }
+            None if matches!(effort, "none" | "minimal") => {
+                gen.insert("thinkingConfig".into(), json!({"thinkingBudget": 0}));
+            }
+            None => {}
+        }
+    }
+    if !gen.is_empty() {
+        body.insert("generationConfig".into(), Value::Object(gen));
+    }
+
+    if !req.tools.is_empty() {
+        let decls: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| {
+                let mut d = Map::new();
+                d.insert("name".into(), t.name.clone().into());
+                if let Some(desc) = &t.description {
+                    d.insert("description".into(), desc.clone().into());
+                }
+                if let Some(p) = &t.parameters {
+                    d.insert("parameters".into(), schema(p));
+                }
+                Value::Object(d)
+            })
+            .collect();
+        body.insert("tools".into(), json!([{"functionDeclarations": decls}]));
+        let config = match &req.tool_choice {
+            None => None,
+            Some(ToolChoice::Auto) => Some(json!({"mode": "AUTO"})),
+            Some(ToolChoice::None) => Some(json!({"mode": "NONE"})),
+            Some(ToolChoice::Required) => Some(json!({"mode": "ANY"})),
+            Some(ToolChoice::Function(name)) => {
+                if !req.tools.iter().any(|t| &t.name == name) {
+                    return Err(TranslateError::new(
+                        format!("tool_choice names function '{name}' which is not in 'tools'"),
+                        "tool_choice",
+                    ));
+                }
+                Some(json!({"mode": "ANY", "allowedFunctionNames": [name]}))
+            }
+        };
+        if let Some(c) = config {
+            body.insert("toolConfig".into(), json!({"functionCallingConfig": c}));
+        }
+    } else if let Some(ToolChoice::Function(name)) = &req.tool_choice {
+        return Err(TranslateError::new(
+            format!("tool_choice names function '{name}' but no tools were given"),
+            "tool_choice",
+        ));
+    }
+
+    let body = serde_json::to_vec(&Value::Object(body))
+        .map_err(|e| TranslateError::body(format!("cannot encode request: {e}")))?;
+    Ok(UpstreamRequest {
+        body,
+        stream: req.stream,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Wire types (borrowed) and shared mapping
+// ---------------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default, Clone, Copy, Debug)]
+#[serde(rename_all = "camelCase")]
+struct WireUsage {
+    #[serde(default)]
+    prompt_token_count: Option<u64>,
+    #[serde(default)]
+    candidates_token_count: Option<u64>,
+    #[serde(default)]
+    thoughts_token_count: Option<u64>,
+    #[serde(default)]
+    cached_content_token_count: Option<u64>,
+    #[serde(default)]
+    tool_use_prompt_token_count: Option<u64>,
+}
+
+impl WireUsage {
+    fn usage(&self) -> Usage {
+        let prompt =
+            self.prompt_token_count.unwrap_or(0) + self.tool_use_prompt_token_count.unwrap_or(0);
+        let reasoning = self.thoughts_token_count.unwrap_or(0);
+        let completion = self.candidates_token_count.unwrap_or(0) + reasoning;
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+            cached_tokens: self.cached_content_token_count.unwrap_or(0),
+            reasoning_tokens: reasoning,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireFunctionCall<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    args: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePart<'a> {
+    #[serde(default, borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(default)]
+    thought: Option<bool>,
+    #[serde(default, borrow)]
+    function_call: Option<WireFunctionCall<'a>>,
+    #[serde(default, borrow)]
+    thought_signature: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct WireContent<'a> {
+    #[serde(default, borrow)]
+    parts: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireCandidate<'a> {
+    #[serde(default, borrow)]
+    content: Option<WireContent<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    index: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePromptFeedback<'a> {
+    #[serde(default, borrow)]
+    block_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireResponse<'a> {
+    #[serde(default, borrow)]
+    candidates: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    prompt_feedback: Option<WirePromptFeedback<'a>>,
+    #[serde(default)]
+    usage_metadata: Option<WireUsage>,
+    #[serde(default, borrow)]
+    response_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    error: Option<WireError<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireErrorDetail<'a> {
+    #[serde(rename = "@type", default, borrow)]
+    ty: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reason: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    retry_delay: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct WireError<'a> {
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default, borrow)]
+    message: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    details: Vec<WireErrorDetail<'a>>,
+}
+
+/// Call `f` for every element of the JSON array `raw` without collecting them (no
+/// per-event `Vec`). `null` counts as an empty array. The first error returned by `f` is
+/// returned; later elements are still parsed but not passed on.
+fn for_each_checked<'de, T, F>(raw: &'de RawValue, f: F) -> Result<(), UpstreamError>
+where
+    T: Deserialize<'de>,
+    F: FnMut(T) -> Result<(), UpstreamError>,
+{
+    struct Seed<F, T> {
+        f: F,
+        err: Option<UpstreamError>,
+        _t: std::marker::PhantomData<T>,
+    }
+    impl<'de, T, F> Visitor<'de> for &mut Seed<F, T>
+    where
+        T: Deserialize<'de>,
+        F: FnMut(T) -> Result<(), UpstreamError>,
+    {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<T>()? {
+                if self.err.is_none() {
+                    if let Err(e) = (self.f)(item) {
+                        self.err = Some(e);
+                    }
+                }
+            }
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    impl<'de, T, F> DeserializeSeed<'de> for &mut Seed<F, T>
+    where
+        T: Deserialize<'de>,
+        F: FnMut(T) -> Result<(), UpstreamError>,
+    {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    let mut seed = Seed {
+        f,
+        err: None,
+        _t: std::marker::PhantomData,
+    };
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    let parsed = (&mut seed).deserialize(&mut de);
+    match (seed.err, parsed) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) => Err(UpstreamError::malformed(format!(
+            "invalid Gemini response: {e}"
+        ))),
+        (None, Ok(())) => Ok(()),
+    }
+}
+
+/// OpenAI finish reason for a Gemini `finishReason`.
+pub fn finish_reason(reason: &str, made_tool_calls: bool) -> &'static str {
+    match reason {
+        "MAX_TOKENS" => "length",
+        "SAFETY"
+        | "RECITATION"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION"
+        | "LANGUAGE" => "content_filter",
+        _ if made_tool_calls => "tool_calls",
+        // STOP, FINISH_REASON_UNSPECIFIED, OTHER, MALFORMED_FUNCTION_CALL, ...
+        _ => "stop",
+    }
+}
+
+fn parse_retry_delay(s: &str) -> Option<u64> {
+    let secs: f64 = s.trim().strip_suffix('s')?.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| secs.ceil() as u64)
+}
+
+fn error_from_wire(http_status: Option<u16>, err: &WireError<'_>) -> UpstreamError {
+    let status_str = err.status.as_deref().unwrap_or("");
+    let reason = err.details.iter().find_map(|d| d.reason.as_deref());
+    let retry = err
+        .details
+        .iter()
+        .filter(|d| {
+            d.ty.as_deref().is_some_and(|t| t.ends_with("RetryInfo")) || d.retry_delay.is_some()
+        })
+        .find_map(|d| d.retry_delay.as_deref().and_then(parse_retry_delay));
+    let base = http_status
+        .filter(|s| *s >= 400)
+        .or(err.code)
+        .unwrap_or(500);
+    let (status, error_type) =
+        if reason == Some("API_KEY_INVALID") || status_str == "UNAUTHENTICATED" {
+            (401, "authentication_error")
+        } else {
+            match status_str {
+                "PERMISSION_DENIED" => (403, "permission_error"),
+                "RESOURCE_EXHAUSTED" => (429, "rate_limit_error"),
+                "NOT_FOUND" => (404, "not_found_error"),
+                "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" => {
+                    (400, "invalid_request_error")
+                }
+                "UNAVAILABLE" => (503, "server_error"),
+                "DEADLINE_EXCEEDED" => (504, "timeout_error"),
+                "INTERNAL" | "UNKNOWN" => (500, "server_error"),
+                _ => (base, UpstreamError::type_for_status(base)),
+            }
+        };
+    let message = err
+        .message
+        .as_deref()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("Gemini returned HTTP {base}"));
+    let mut e = UpstreamError::new(status, error_type, message);
+    e.code = match (reason, status_str) {
+        (Some("API_KEY_INVALID"), _) => Some("invalid_api_key".to_owned()),
+        (Some(r), _) => Some(r.to_owned()),
+        (None, "") => None,
+        (None, s) => Some(s.to_owned()),
+    };
+    e.retry_after_secs = retry;
+    e
+}
+
+/// Translate a Gemini error response (any status, any body) into OpenAI terms.
+///
+/// `API_KEY_INVALID` → 401, `PERMISSION_DENIED` → 403, `RESOURCE_EXHAUSTED` → 429 with
+/// `retry_after_secs` from `RetryInfo.retryDelay`, 5xx → `server_error`. Accepts the error
+/// object alone or wrapped in a one-element array (non-SSE streaming); anything else still
+/// yields an error for the HTTP status.
+pub fn translate_error(status: u16, body: &[u8]) -> UpstreamError {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        error: WireError<'a>,
+    }
+    let parsed = serde_json::from_slice::<Envelope<'_>>(body)
+        .map(|e| e.error)
+        .or_else(|_| {
+            serde_json::from_slice::<Vec<Envelope<'_>>>(body)
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .map(|e| e.error)
+                .ok_or(())
+        });
+    match parsed {
+        Ok(err) => error_from_wire(Some(status), &err),
+        Err(()) => {
+            let mut e = UpstreamError::new(
+                if status >= 400 { status } else { 502 },
+                UpstreamError::type_for_status(if status >= 400 { status } else { 502 }),
+                format!("Gemini returned HTTP {status}"),
+            );
+            let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
+            let text = text.trim();
+            if !text.is_empty() {
+                e.message = format!("Gemini returned HTTP {status}: {text}");
+            }
+            e
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Non-streamed response
+// ---------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct ChoiceAcc {
+    index: u32,
+    text: String,
+    has_text: bool,
+    reasoning: String,
+    calls: Vec<(String, String, String)>,
+    finish: Option<String>,
+}
+
+fn unescape_raw_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<Cow<'_, str>>(raw.get()).ok()
+}
+
+fn call_id_into(
+    out: &mut Vec<u8>,
+    ctx_id: &str,
+    choice: u32,
+    n: u32,
+    given: Option<&str>,
+    sig: Option<&str>,
+) {
+    match given {
+        Some(id) if !id.is_empty() => out.extend_from_slice(id.as_bytes()),
+        _ => write_generated_id(out, ctx_id, choice, n),
+    }
+    if let Some(sig) = sig {
+        out.extend_from_slice(request::THOUGHT_SIGNATURE_SEPARATOR.as_bytes());
+        out.extend_from_slice(sig.as_bytes());
+    }
+}
+
+fn write_generated_id<B: bytes::BufMut>(out: &mut B, ctx_id: &str, choice: u32, n: u32) {
+    out.put_slice(b"call_");
+    let suffix = ctx_id.strip_prefix("chatcmpl-").unwrap_or(ctx_id);
+    json_out::escaped(out, suffix.as_bytes());
+    out.put_u8(b'_');
+    if choice > 0 {
+        json_out::uint(out, u64::from(choice));
+        out.put_u8(b'_');
+    }
+    json_out::uint(out, u64::from(n));
+}
+
+/// Translate a non-streamed Gemini `generateContent` response into an OpenAI
+/// `chat.completion` (one choice per candidate).
+pub fn translate_response(
+    body: &[u8],
+    ctx: &ResponseContext,
+) -> Result<(Vec<u8>, Option<Usage>), UpstreamError> {
+    let resp: WireResponse<'_> = serde_json::from_slice(body)
+        .map_err(|e| UpstreamError::malformed(format!("invalid Gemini response: {e}")))?;
+    if let Some(err) = &resp.error {
+        return Err(error_from_wire(None, err));
+    }
+    let mut choices: Vec<ChoiceAcc> = Vec::new();
+    if let Some(raw) = resp.candidates {
+        for_each_checked(raw, |c: WireCandidate<'_>| {
+            let mut acc = ChoiceAcc {
+                index: c.index.unwrap_or(choices.len() as u32),
+                finish: c.finish_reason.as_deref().map(str::to_owned),
+                ..ChoiceAcc::default()
+            };
+            if let Some(parts) = c.content.as_ref().and_then(|c| c.parts) {
+                for_each_checked(parts, |p: WirePart<'_>| {
+                    if let Some(text) = p.text.and_then(unescape_raw_string) {
+                        if p.thought == Some(true) {
+                            acc.reasoning.push_str(&text);
+                        } else {
+                            acc.has_text = true;
+                            acc.text.push_str(&text);
+                        }
+                    }
+                    if let Some(fc) = &p.function_call {
+                        let mut id = Vec::new();
+                        let n = acc.calls.len() as u32;
+                        call_id_into(
+                            &mut id,
+                            &ctx.id,
+                            acc.index,
+                            n,
+                            fc.id.as_deref(),
+                            p.thought_signature.as_deref(),
+                        );
+                        let mut args = Vec::new();
+                        json_out::minified(
+                            &mut args,
+                            fc.args.map_or(&b"{}"[..], |a| a.get().as_bytes()),
+                        );
+                        if args == b"null" {
+                            args = b"{}".to_vec();
+                        }
+                        acc.calls.push((
+                            String::from_utf8_lossy(&id).into_owned(),
+                            fc.name.as_deref().unwrap_or("").to_owned(),
+                            String::from_utf8_lossy(&args).into_owned(),
+                        ));
+                    }
+                    Ok(())
+                })?;
+            }
+            choices.push(acc);
+            Ok(())
+        })?;
+    }
+    let blocked = resp
+        .prompt_feedback
+        .as_ref()
+        .and_then(|f| f.block_reason.as_deref())
+        .is_some();
+    if choices.is_empty() {
+        if !blocked {
+            return Err(UpstreamError::malformed(
+                "Gemini response has no candidates",
+            ));
+        }
+        choices.push(ChoiceAcc {
+            finish: Some("PROHIBITED_CONTENT".to_owned()),
+            ..ChoiceAcc::default()
+        });
+    }
+    let usage = resp.usage_metadata.as_ref().map(WireUsage::usage);
+
+    let mut out = Vec::with_capacity(256 + body.len() / 2);
+    out.extend_from_slice(b"{\"id\":");
+    json_out::string(
+        &mut out,
+        resp.response_id.as_deref().unwrap_or(&ctx.id).as_bytes(),
+    );
+    out.extend_from_slice(b",\"object\":\"chat.completion\",\"created\":");
+    json_out::uint(&mut out, ctx.created);
+    out.extend_from_slice(b",\"model\":");
+    json_out::string(&mut out, ctx.model.as_bytes());
+    out.extend_from_slice(b",\"choices\":[");
+    for (i, c) in choices.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"index\":");
+        json_out::uint(&mut out, u64::from(c.index));
+        out.extend_from_slice(b",\"message\":{\"role\":\"assistant\",\"content\":");
+        if c.has_text || c.calls.is_empty() {
+            json_out::string(&mut out, c.text.as_bytes());
+        } else {
+            out.extend_from_slice(b"null");
+        }
+        if !c.reasoning.is_empty() {
+            out.extend_from_slice(b",\"reasoning_content\":");
+            json_out::string(&mut out, c.reasoning.as_bytes());
+        }
+        if !c.calls.is_empty() {
+            out.extend_from_slice(b",\"tool_calls\":[");
+            for (j, (id, name, args)) in c.calls.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"id\":");
+                json_out::string(&mut out, id.as_bytes());
+                out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
+                json_out::string(&mut out, name.as_bytes());
+                out.extend_from_slice(b",\"arguments\":");
+                json_out::string(&mut out, args.as_bytes());
+                out.extend_from_slice(b"}}");
+            }
+            out.push(b']');
+        }
+        let finish = finish_reason(c.finish.as_deref().unwrap_or("STOP"), !c.calls.is_empty());
+        out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":\"");
+        out.extend_from_slice(finish.as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+    out.push(b']');
+    if let Some(u) = &usage {
+        out.extend_from_slice(b",\"usage\":");
+        write_usage(&mut out, u);
+    }
+    out.push(b'}');
+    Ok((out, usage))
+}
+
+// ---------------------------------------------------------------------------------------
+// Stream
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, Default)]
+struct CandidateState {
+    started: bool,
+    tools: u32,
+    finished: bool,
+}
+
+/// How the upstream frames the stream, detected from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Unknown,
+    /// `alt=sse`: `data: {...}\r\n\r\n`.
+    Sse,
+    /// Plain `streamGenerateContent`: one JSON array of responses.
+    Array,
+}
+
+/// Incremental splitter of a streamed JSON array into its top-level elements.
+#[derive(Debug, Default)]
+struct ArraySplitter {
+    buf: Vec<u8>,
+    depth: u32,
+    in_string: bool,
+    escape: bool,
+    closed: bool,
+}
+
+impl ArraySplitter {
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut on_element: impl FnMut(&[u8]) -> Result<(), UpstreamError>,
+    ) -> Result<(), UpstreamError> {
+        let mut start = 0usize;
+        for (i, &b) in chunk.iter().enumerate() {
+            if self.in_string {
+                if self.escape {
+                    self.escape = false;
+                } else if b == b'\\' {
+                    self.escape = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => {
+                    if self.depth == 1 {
+                        start = i;
+                        self.buf.clear();
+                    }
+                    self.depth += 1;
+                }
+                b']' | b'}' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 1 {
+                        let element = if self.buf.is_empty() {
+                            on_element(&chunk[start..=i])
+                        } else {
+                            self.buf.extend_from_slice(&chunk[start..=i]);
+                            let buf = std::mem::take(&mut self.buf);
+                            let r = on_element(&buf);
+                            self.buf = buf;
+                            self.buf.clear();
+                            r
+                        };
+                        element?;
+                    } else if self.depth == 0 {
+                        self.closed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.depth >= 2 {
+            let from = if self.buf.is_empty() { start } else { 0 };
+            if self.buf.len() + chunk.len() - from > DEFAULT_MAX_EVENT_BYTES {
+                return Err(UpstreamError::malformed(
+                    "Gemini stream element larger than 16 MiB",
+                ));
+            }
+            self.buf.extend_from_slice(&chunk[from..]);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    ctx: ResponseContext,
+    writer: Option<ChunkWriter>,
+    candidates: Vec<CandidateState>,
+    blocked: bool,
+    events: u64,
+    usage: Option<Usage>,
+    failed: Option<UpstreamError>,
+}
+
+/// Incremental Gemini `streamGenerateContent` → OpenAI `chat.completion.chunk` translator.
+///
+/// Accepts the `alt=sse` framing the data plane asks for, and also the plain JSON-array
+/// framing Gemini uses without `alt=sse` (detected from the first byte).
+#[derive(Debug)]
+pub struct GeminiStreamTranslator {
+    framing: Framing,
+    sse: SseParser,
+    array: ArraySplitter,
+    state: State,
+}
+
+impl GeminiStreamTranslator {
+    /// A translator for one response stream.
+    pub fn new(ctx: ResponseContext) -> Self {
+        Self {
+            framing: Framing::Unknown,
+            sse: SseParser::new(),
+            array: ArraySplitter::default(),
+            state: State {
+                ctx,
+                writer: None,
+                candidates: Vec::new(),
+                blocked: false,
+                events: 0,
+                usage: None,
+                failed: None,
+            },
+        }
+    }
+}
+
+impl State {
+    fn on_event(&mut self, data: &[u8], out: &mut BytesMut) -> Result<(), UpstreamError> {
+        if data.trim_ascii() == b"[DONE]" {
+            return Ok(());
+        }
+        let resp: WireResponse<'_> = serde_json::from_slice(data)
+            .map_err(|e| UpstreamError::malformed(format!("invalid Gemini stream event: {e}")))?;
+        if let Some(err) = &resp.error {
+            return Err(error_from_wire(None, err));
+        }
+        self.events += 1;
+        if self.writer.is_none() {
+            let id = resp.response_id.as_deref().unwrap_or(&self.ctx.id);
+            self.writer = Some(ChunkWriter::new(
+                id.as_bytes(),
+                self.ctx.created,
+                &self.ctx.model,
+            ));
+        }
+        if let Some(u) = &resp.usage_metadata {
+            self.usage = Some(u.usage());
+        }
+        let mut any = false;
+        if let Some(raw) = resp.candidates {
+            for_each_checked(raw, |c: WireCandidate<'_>| {
+                any = true;
+                self.on_candidate(c, out)
+            })?;
+        }
+        if !any
+            && resp
+                .prompt_feedback
+                .as_ref()
+                .and_then(|f| f.block_reason.as_ref())
+                .is_some()
+        {
+            self.blocked = true;
+            if self.candidates.is_empty() {
+                self.candidates.push(CandidateState::default());
+            }
+            let (Some(w), Some(cand)) = (self.writer.as_ref(), self.candidates.first_mut()) else {
+                return Ok(());
+            };
+            if !cand.finished {
+                if !cand.started {
+                    w.role(out, 0);
+                }
+                cand.started = true;
+                cand.finished = true;
+                w.finish(out, 0, "content_filter");
+            }
+        }
+        Ok(())
+    }
+
+    fn on_candidate(
+        &mut self,
+        c: WireCandidate<'_>,
+        out: &mut BytesMut,
+    ) -> Result<(), UpstreamError> {
+        let choice = c.index.unwrap_or(0);
+        let ctx_id = self.ctx.id.as_str();
+        let i = choice as usize;
+        if i >= MAX_CANDIDATES {
+            return Err(UpstreamError::malformed(format!(
+                "Gemini candidate index {choice} out of range"
+            )));
+        }
+        if self.candidates.len() <= i {
+            self.candidates.resize(i + 1, CandidateState::default());
+        }
+        let (Some(w), Some(cand)) = (self.writer.as_ref(), self.candidates.get_mut(i)) else {
+            return Ok(());
+        };
+        if cand.finished {
+            return Ok(());
+        }
+        if !cand.started {
+            cand.started = true;
+            w.role(out, choice);
+        }
+        if let Some(parts) = c.content.as_ref().and_then(|c| c.parts) {
+            for_each_checked(parts, |p: WirePart<'_>| {
+                if let Some(raw) = p.text.and_then(json_out::raw_string) {
+                    if !json_out::raw_is_empty_string(raw) {
+                        let field: &[u8] = if p.thought == Some(true) {
+                            b"reasoning_content"
+                        } else {
+                            b"content"
+                        };
+                        w.raw_text(out, choice, field, raw);
+                    }
+                }
+                if let Some(fc) = &p.function_call {
+                    let index = cand.tools;
+                    cand.tools += 1;
+                    let sig = p.thought_signature.as_deref();
+                    let given = fc.id.as_deref().filter(|s| !s.is_empty());
+                    let mut write_id = |o: &mut BytesMut| {
+                        match given {
+                            Some(id) => json_out::escaped(o, id.as_bytes()),
+                            None => write_generated_id(o, ctx_id, choice, index),
+                        }
+                        if let Some(sig) = sig {
+                            o.extend_from_slice(request::THOUGHT_SIGNATURE_SEPARATOR.as_bytes());
+                            json_out::escaped(o, sig.as_bytes());
+                        }
+                    };
+                    let name = fc.name.as_deref().unwrap_or("");
+                    w.tool_start(out, choice, index, &mut write_id, name.as_bytes());
+                    match fc.args.map(|a| a.get().trim()) {
+                        None | Some("null") => w.tool_args_raw(out, choice, index, b"\"{}\""),
+                        Some(args) => w.tool_args_json(out, choice, index, args.as_bytes()),
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        if let Some(reason) = c.finish_reason.as_deref() {
+            cand.finished = true;
+            w.finish(out, choice, finish_reason(reason, cand.tools > 0));
+        }
+        Ok(())
+    }
+}
+
+impl GeminiStreamTranslator {
+    fn dispatch(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), UpstreamError> {
+        if self.framing == Framing::Unknown {
+            match chunk.iter().find(|b| !b.is_ascii_whitespace()) {
+                None => return Ok(()),
+                Some(b'[') => self.framing = Framing::Array,
+                Some(_) => self.framing = Framing::Sse,
+            }
+        }
+        let state = &mut self.state;
+        match self.framing {
+            Framing::Array => self.array.feed(chunk, |el| state.on_event(el, out)),
+            _ => self.sse.feed(chunk, |ev| state.on_event(ev.data, out)),
+        }
+    }
+}
+
+impl StreamTranslator for GeminiStreamTranslator {
+    fn feed(&mut self, chunk: Bytes, out: &mut BytesMut) -> Result<(), UpstreamError> {
+        if let Some(e) = &self.state.failed {
+            return Err(e.clone());
+        }
+        let result = self.dispatch(&chunk, out);
+        if let Err(e) = &result {
+            self.state.failed = Some(e.clone());
+        }
+        result
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) -> Result<(), UpstreamError> {
+        if let Some(e) = &self.state.failed {
+            return Err(e.clone());
+        }
+        if self.framing == Framing::Sse {
+            let state = &mut self.state;
+            if let Err(e) = self.sse.finish(|ev| state.on_event(ev.data, out)) {
+                self.state.failed = Some(e.clone());
+                return Err(e);
+            }
+        }
+        let state = &mut self.state;
+        let complete = state.events > 0
+            && !state.candidates.is_empty()
+            && state.candidates.iter().all(|c| c.finished || !c.started);
+        let incomplete_array = self.framing == Framing::Array && !self.array.closed;
+        if !complete || incomplete_array {
+            let e = UpstreamError::malformed("Gemini stream ended without a finishReason");
+            state.failed = Some(e.clone());
+            return Err(e);
+        }
+        if state.ctx.include_usage {
+            let usage = state.usage.unwrap_or_default();
+            if let Some(w) = &state.writer {
+                w.usage(out, &usage);
+            }
+        }
+        ChunkWriter::done(out);
+        Ok(())
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.state.usage
+    }
+}

@@ -1,0 +1,161 @@
+//! Small hand-written JSON writer used on the hot path: escaping into a reused buffer is
+//! cheaper than building and serialising a tree per chunk.
+
+use bytes::BufMut;
+use serde_json::value::RawValue;
+
+/// Bytes that must be escaped inside a JSON string: control characters, `"` and `\`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Write `s` as a quoted JSON string.
+pub(crate) fn string<B: BufMut>(out: &mut B, s: &[u8]) {
+    out.put_u8(b'"');
+    escaped(out, s);
+    out.put_u8(b'"');
+}
+
+/// Write the escaped contents of `s` (no quotes).
+pub(crate) fn escaped<B: BufMut>(out: &mut B, s: &[u8]) {
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
+        if start < i {
+            out.put_slice(&s[start..i]);
+        }
+        match b {
+            b'"' => out.put_slice(b"\\\""),
+            b'\\' => out.put_slice(b"\\\\"),
+            b'\n' => out.put_slice(b"\\n"),
+            b'\r' => out.put_slice(b"\\r"),
+            b'\t' => out.put_slice(b"\\t"),
+            0x08 => out.put_slice(b"\\b"),
+            0x0c => out.put_slice(b"\\f"),
+            _ => {
+                out.put_slice(b"\\u00");
+                out.put_u8(HEX[(b >> 4) as usize]);
+                out.put_u8(HEX[(b & 0xf) as usize]);
+            }
+        }
+        start = i + 1;
+    }
+    if start < s.len() {
+        out.put_slice(&s[start..]);
+    }
+}
+
+/// Write an unsigned integer.
+pub(crate) fn uint<B: BufMut>(out: &mut B, n: u64) {
+    let mut buf = itoa::Buffer::new();
+    out.put_slice(buf.format(n).as_bytes());
+}
+
+/// The raw JSON text of `raw` if it is a JSON string literal (quotes included).
+pub(crate) fn raw_string(raw: &RawValue) -> Option<&[u8]> {
+    let s = raw.get().as_bytes();
+    (s.first() == Some(&b'"')).then_some(s)
+}
+
+/// Whether a raw JSON string literal is the empty string `""`.
+pub(crate) fn raw_is_empty_string(raw: &[u8]) -> bool {
+    raw == b"\"\""
+}
+
+/// Copy JSON text without the insignificant whitespace outside strings.
+pub(crate) fn minified<B: BufMut>(out: &mut B, json: &[u8]) {
+    let mut in_string = false;
+    let mut escape = false;
+    let mut start = 0;
+    for (i, &b) in json.iter().enumerate() {
+        if in_string {
+            if escape {
+                escape = false;
+            } else if b == b'\\' {
+                escape = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            if start < i {
+                out.put_slice(&json[start..i]);
+            }
+            start = i + 1;
+        }
+    }
+    if start < json.len() {
+        out.put_slice(&json[start..]);
+    }
+}
+
+/// Write JSON text `json` as a JSON string literal holding its minified form, in one pass
+/// and without allocating.
+pub(crate) fn json_as_string<B: BufMut>(out: &mut B, json: &[u8]) {
+    out.put_u8(b'"');
+    let mut in_string = false;
+    let mut escape = false;
+    let mut start = 0;
+    for (i, &b) in json.iter().enumerate() {
+        let skip = if in_string {
+            if escape {
+                escape = false;
+            } else if b == b'\\' {
+                escape = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            false
+        } else if b == b'"' {
+            in_string = true;
+            false
+        } else {
+            matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+        };
+        if skip {
+            escaped(out, &json[start..i]);
+            start = i + 1;
+        }
+    }
+    escaped(out, &json[start..]);
+    out.put_u8(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_round_trip() {
+        let input = "a\"b\\c\nd\u{1}e\u{7f}é\u{2028}";
+        let mut out = Vec::new();
+        string(&mut out, input.as_bytes());
+        let back: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, input);
+    }
+
+    #[test]
+    fn minifies_outside_strings_only() {
+        let mut out = Vec::new();
+        minified(&mut out, b"{ \"a b\" : [1, 2],\n \"c\\\" d\": \" x \" }");
+        assert_eq!(out, b"{\"a b\":[1,2],\"c\\\" d\":\" x \"}");
+        let raw = b"{ \"a b\" : [1, 2],\n \"c\\\" d\": \" x \" }";
+        let mut s = Vec::new();
+        json_as_string(&mut s, raw);
+        let back: String = serde_json::from_slice(&s).unwrap();
+        assert_eq!(back.as_bytes(), &out[..]);
+    }
+}

@@ -1,0 +1,274 @@
+//! Incremental Server-Sent Events frame parser.
+//!
+//! Accepts bytes split at any boundary, LF / CRLF / CR line endings, `data:` with or
+//! without the optional space, comment lines (`:`), multi-line `data` fields and
+//! `event:` names. Only the current partial line and the current event's data are
+//! buffered, and both are capped, so memory per stream does not grow with the answer.
+
+use memchr::memchr2;
+
+/// Default cap on one event's data (and on one unterminated line): 16 MiB.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// One dispatched SSE event, borrowed from the parser's buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseEvent<'a> {
+    /// The `event:` field (empty when the frame had none).
+    pub event: &'a [u8],
+    /// The `data:` lines joined with `\n`.
+    pub data: &'a [u8],
+}
+
+/// The stream violated the parser's limits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SseError {
+    /// A single event (or line) exceeded the configured cap.
+    #[error("SSE event larger than {limit} bytes")]
+    EventTooLarge {
+        /// The cap that was exceeded.
+        limit: usize,
+    },
+}
+
+/// Incremental SSE parser; feed it network chunks, get complete events through a callback.
+#[derive(Debug)]
+pub struct SseParser {
+    line: Vec<u8>,
+    data: Vec<u8>,
+    event: Vec<u8>,
+    has_data: bool,
+    skip_lf: bool,
+    max_event: usize,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SseParser {
+    /// A parser with the default 16 MiB per-event cap.
+    pub fn new() -> Self {
+        Self::with_limit(DEFAULT_MAX_EVENT_BYTES)
+    }
+
+    /// A parser whose events (and unterminated lines) may not exceed `max_event` bytes.
+    pub fn with_limit(max_event: usize) -> Self {
+        Self {
+            line: Vec::new(),
+            data: Vec::new(),
+            event: Vec::new(),
+            has_data: false,
+            skip_lf: false,
+            max_event,
+        }
+    }
+
+    /// Bytes currently buffered (partial line + pending event data).
+    pub fn buffered(&self) -> usize {
+        self.line.len() + self.data.len() + self.event.len()
+    }
+
+    /// Parse `chunk`, calling `on_event` for every event completed by it.
+    ///
+    /// Stops at the first error returned by `on_event` or the first limit violation.
+    pub fn feed<E, F>(&mut self, chunk: &[u8], mut on_event: F) -> Result<(), E>
+    where
+        E: From<SseError>,
+        F: FnMut(SseEvent<'_>) -> Result<(), E>,
+    {
+        let mut rest = chunk;
+        if self.skip_lf {
+            if let Some((&b'\n', tail)) = rest.split_first() {
+                rest = tail;
+            }
+            if !rest.is_empty() {
+                self.skip_lf = false;
+            }
+        }
+        while !rest.is_empty() {
+            let Some(pos) = memchr2(b'\n', b'\r', rest) else {
+                if self.line.len() + rest.len() > self.max_event {
+                    return Err(SseError::EventTooLarge {
+                        limit: self.max_event,
+                    }
+                    .into());
+                }
+                self.line.extend_from_slice(rest);
+                return Ok(());
+            };
+            let terminator = rest[pos];
+            let content = &rest[..pos];
+            let mut next = &rest[pos + 1..];
+            if terminator == b'\r' {
+                match next.first() {
+                    Some(b'\n') => next = &next[1..],
+                    Some(_) => {}
+                    None => self.skip_lf = true,
+                }
+            }
+            if self.line.is_empty() {
+                self.process_line(content, &mut on_event)?;
+            } else {
+                if self.line.len() + content.len() > self.max_event {
+                    return Err(SseError::EventTooLarge {
+                        limit: self.max_event,
+                    }
+                    .into());
+                }
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(content);
+                let result = self.process_line(&line, &mut on_event);
+                line.clear();
+                self.line = line;
+                result?;
+            }
+            rest = next;
+        }
+        Ok(())
+    }
+
+    /// End of input: treat a pending unterminated line and event as complete.
+    pub fn finish<E, F>(&mut self, mut on_event: F) -> Result<(), E>
+    where
+        E: From<SseError>,
+        F: FnMut(SseEvent<'_>) -> Result<(), E>,
+    {
+        self.skip_lf = false;
+        if !self.line.is_empty() {
+            let mut line = std::mem::take(&mut self.line);
+            let result = self.process_line(&line, &mut on_event);
+            line.clear();
+            self.line = line;
+            result?;
+        }
+        self.dispatch(&mut on_event)
+    }
+
+    fn process_line<E, F>(&mut self, line: &[u8], on_event: &mut F) -> Result<(), E>
+    where
+        E: From<SseError>,
+        F: FnMut(SseEvent<'_>) -> Result<(), E>,
+    {
+        if line.is_empty() {
+            return self.dispatch(on_event);
+        }
+        if line[0] == b':' {
+            return Ok(());
+        }
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
+        };
+        match field {
+            b"data" => {
+                let extra = value.len() + usize::from(self.has_data);
+                if self.data.len() + extra > self.max_event {
+                    return Err(SseError::EventTooLarge {
+                        limit: self.max_event,
+                    }
+                    .into());
+                }
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                self.data.extend_from_slice(value);
+                self.has_data = true;
+            }
+            b"event" => {
+                self.event.clear();
+                self.event
+                    .extend_from_slice(&value[..value.len().min(self.max_event)]);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn dispatch<E, F>(&mut self, on_event: &mut F) -> Result<(), E>
+    where
+        F: FnMut(SseEvent<'_>) -> Result<(), E>,
+    {
+        let result = if self.has_data {
+            on_event(SseEvent {
+                event: &self.event,
+                data: &self.data,
+            })
+        } else {
+            Ok(())
+        };
+        self.data.clear();
+        self.event.clear();
+        self.has_data = false;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(parts: &[&[u8]]) -> Vec<(String, String)> {
+        let mut p = SseParser::new();
+        let mut got = Vec::new();
+        for part in parts {
+            p.feed::<SseError, _>(part, |e| {
+                got.push((
+                    String::from_utf8_lossy(e.event).into_owned(),
+                    String::from_utf8_lossy(e.data).into_owned(),
+                ));
+                Ok(())
+            })
+            .unwrap();
+        }
+        p.finish::<SseError, _>(|e| {
+            got.push((
+                String::from_utf8_lossy(e.event).into_owned(),
+                String::from_utf8_lossy(e.data).into_owned(),
+            ));
+            Ok(())
+        })
+        .unwrap();
+        got
+    }
+
+    #[test]
+    fn lf_crlf_cr_and_fields() {
+        let input: &[u8] =
+            b": comment\nevent: a\ndata: 1\ndata:2\n\r\ndata: x\r\rdata:y\r\n\r\nid: 3\nretry: 5\n\n";
+        let got = collect(&[input]);
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), "1\n2".into()),
+                ("".into(), "x".into()),
+                ("".into(), "y".into())
+            ]
+        );
+        for split in 0..input.len() {
+            assert_eq!(collect(&[&input[..split], &input[split..]]), got, "{split}");
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(collect(&bytes), got);
+    }
+
+    #[test]
+    fn unterminated_event_is_flushed_by_finish() {
+        assert_eq!(collect(&[b"data: tail"]), vec![("".into(), "tail".into())]);
+        assert!(collect(&[b"event: only\n\n"]).is_empty());
+    }
+
+    #[test]
+    fn limit_is_enforced() {
+        let mut p = SseParser::with_limit(8);
+        let r = p.feed::<SseError, _>(b"data: 0123456789\n\n", |_| Ok(()));
+        assert_eq!(r, Err(SseError::EventTooLarge { limit: 8 }));
+        let mut p = SseParser::with_limit(8);
+        let r = p.feed::<SseError, _>(b"data: 01234567890123", |_| Ok(()));
+        assert!(r.is_err());
+    }
+}
