@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -80,6 +81,12 @@ impl Availability {
             Availability::Available => None,
             Availability::Unavailable { retry_at } => retry_at,
         }
+    }
+
+    /// How long until an unavailable member is expected back, for a 503's `Retry-After`
+    /// when every candidate is unavailable.
+    pub fn retry_after(self, now: Instant) -> Option<Duration> {
+        self.retry_at().map(|at| at.saturating_duration_since(now))
     }
 
     /// The better of two: available wins, then the sooner known return. Folds endpoint
@@ -168,6 +175,47 @@ impl<T: AsRef<EndpointHealth>> HealthView for Vec<T> {
     }
 }
 
+/// A view over route targets, each served by a group of endpoints (its provider's): a
+/// target is available if any endpoint is, returns when the first endpoint does, is as
+/// fast as its fastest endpoint and carries the sum of their in-flight requests.
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointGroups<'a, G>(pub &'a [G]);
+
+impl<G: AsRef<[Arc<EndpointHealth>]>> HealthView for EndpointGroups<'_, G> {
+    fn availability(&self, idx: usize, now: Instant) -> Availability {
+        let unknown = Availability::Unavailable { retry_at: None };
+        let Some(group) = self.0.get(idx) else {
+            return unknown;
+        };
+        let mut best: Option<Availability> = None;
+        for health in group.as_ref() {
+            let availability = health.availability(now);
+            if availability.is_available() {
+                return availability;
+            }
+            best = Some(best.map_or(availability, |b| b.best(availability)));
+        }
+        best.unwrap_or(unknown)
+    }
+    fn ewma_latency(&self, idx: usize) -> Option<Duration> {
+        let group = self.0.get(idx)?;
+        group.as_ref().iter().filter_map(|h| h.ewma_latency()).min()
+    }
+    fn peak_latency(&self, idx: usize) -> Option<Duration> {
+        let group = self.0.get(idx)?;
+        group.as_ref().iter().filter_map(|h| h.peak_latency()).min()
+    }
+    fn inflight(&self, idx: usize) -> u32 {
+        self.0.get(idx).map_or(0, |group| {
+            group
+                .as_ref()
+                .iter()
+                .map(|h| h.inflight())
+                .fold(0, u32::saturating_add)
+        })
+    }
+}
+
 /// The weighted members of one priority value.
 #[derive(Debug)]
 struct Tier {
@@ -199,21 +247,29 @@ pub struct Balancer {
     /// unavailable members that return at the same time.
     rank: Box<[usize]>,
     picks: Box<[AtomicU64]>,
-    rng: Mutex<SmallRng>,
+    /// p2c's randomness: seeded for reproducible tests, else the thread-local RNG (no
+    /// lock on the hot path).
+    seeded_rng: Option<Mutex<SmallRng>>,
 }
 
 impl Balancer {
-    /// A balancer over `members` (indices follow the slice), randomness from the OS.
+    /// A balancer over `members` (indices follow the slice); p2c draws from the
+    /// thread-local RNG.
     pub fn new(members: &[Member], strategy: Strategy) -> Self {
-        Self::with_rng(members, strategy, SmallRng::from_rng(&mut rand::rng()))
+        Self::with_rng(members, strategy, None)
     }
 
     /// Like [`new`](Self::new) with a seeded RNG (p2c), for reproducible tests.
     pub fn with_rng_seed(members: &[Member], strategy: Strategy, seed: u64) -> Self {
-        Self::with_rng(members, strategy, SmallRng::seed_from_u64(seed))
+        let rng = SmallRng::seed_from_u64(seed);
+        Self::with_rng(members, strategy, Some(Mutex::new(rng)))
     }
 
-    fn with_rng(members: &[Member], strategy: Strategy, rng: SmallRng) -> Self {
+    fn with_rng(
+        members: &[Member],
+        strategy: Strategy,
+        seeded_rng: Option<Mutex<SmallRng>>,
+    ) -> Self {
         let mut weighted: Vec<usize> = (0..members.len())
             .filter(|&i| members[i].weight > 0)
             .collect();
@@ -248,7 +304,7 @@ impl Balancer {
             tier_position: tier_position.into(),
             rank: rank.into(),
             picks: members.iter().map(|_| AtomicU64::new(0)).collect(),
-            rng: Mutex::new(rng),
+            seeded_rng,
         }
     }
 
@@ -361,11 +417,9 @@ impl Balancer {
                 if segment.len() < 2 {
                     return;
                 }
-                let (a, b) = {
-                    let mut rng = self.rng.lock();
-                    let a = rng.random_range(0..segment.len());
-                    let b = rng.random_range(0..segment.len() - 1);
-                    (a, if b >= a { b + 1 } else { b })
+                let (a, b) = match &self.seeded_rng {
+                    Some(rng) => two_distinct(&mut *rng.lock(), segment.len()),
+                    None => two_distinct(&mut rand::rng(), segment.len()),
                 };
                 let (a, b) = (segment[a], segment[b]);
                 let load = |m: usize| {
@@ -434,6 +488,13 @@ impl Balancer {
                 .collect(),
         }
     }
+}
+
+/// Two distinct uniform positions below `len` (at least 2).
+fn two_distinct(rng: &mut impl Rng, len: usize) -> (usize, usize) {
+    let a = rng.random_range(0..len);
+    let b = rng.random_range(0..len - 1);
+    (a, if b >= a { b + 1 } else { b })
 }
 
 /// Sorts a small slice of member indices by a key computed once per member (a live

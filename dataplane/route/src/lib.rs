@@ -21,8 +21,8 @@ mod retry;
 mod strategy;
 
 pub use balancer::{
-    weight_from_f64, AlwaysAvailable, Availability, Balancer, BalancerState, HealthView, Member,
-    TierState, LEAST_LATENCY_EXPLORE_EVERY,
+    weight_from_f64, AlwaysAvailable, Availability, Balancer, BalancerState, EndpointGroups,
+    HealthView, Member, TierState, LEAST_LATENCY_EXPLORE_EVERY,
 };
 pub use error::RouteError;
 pub use health::{

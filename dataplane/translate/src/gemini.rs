@@ -636,15 +636,16 @@ pub fn translate_error(status: u16, body: &[u8]) -> UpstreamError {
         #[serde(borrow)]
         error: WireError<'a>,
     }
-    let parsed = serde_json::from_slice::<Envelope<'_>>(body)
-        .map(|e| e.error)
-        .or_else(|_| {
-            serde_json::from_slice::<Vec<Envelope<'_>>>(body)
-                .ok()
-                .and_then(|v| v.into_iter().next())
-                .map(|e| e.error)
-                .ok_or(())
-        });
+    let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let parsed = if is_array {
+        serde_json::from_slice::<Vec<Envelope<'_>>>(body)
+            .ok()
+            .and_then(|v| v.into_iter().next())
+            .map(|e| e.error)
+            .ok_or(())
+    } else {
+        serde_json::from_slice::<Envelope<'_>>(body).map(|e| e.error).map_err(|_| ())
+    };
     match parsed {
         Ok(err) => error_from_wire(Some(status), &err),
         Err(()) => {

@@ -4,7 +4,7 @@
 //! (fixtures loaded, generated bodies rendered, error bodies built), so the request path
 //! only matches and copies. Per-rule request counters are atomics.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -268,16 +268,20 @@ impl RuleSpec {
                 Some(f) => (Some(sibling(f, "json")), Some(sibling(f, "sse"))),
                 None => (None, None),
             };
-            let json = self.fixture_json.clone().or(base_json);
-            let stream = self.fixture_stream.clone().or(base_stream);
+            // A rule naming only one file serves it to both request modes.
+            let json = self
+                .fixture_json
+                .clone()
+                .or(base_json)
+                .or_else(|| self.fixture_stream.clone());
+            let stream = self
+                .fixture_stream
+                .clone()
+                .or(base_stream)
+                .or_else(|| self.fixture_json.clone());
             let load = |name: Option<String>| -> anyhow::Result<FixtureRef> {
-                match name {
-                    Some(name) => Ok(fixture::load(&fixture::resolve(fixtures, &name)?)),
-                    None => Ok(FixtureRef::Missing {
-                        path: PathBuf::new(),
-                        reason: "the rule names no fixture for this request mode".to_owned(),
-                    }),
-                }
+                let name = name.unwrap_or_default();
+                Ok(fixture::load(&fixture::resolve(fixtures, &name)?))
             };
             Content::Fixture {
                 json: load(json)?,
@@ -394,9 +398,8 @@ impl Rule {
     /// Decides the answer for the next request matched by this rule.
     pub fn verdict(&self) -> Verdict {
         let n = self.matched.fetch_add(1, Ordering::Relaxed);
-        match self.fault {
-            Some(f @ (Fault::Reset | Fault::Stall)) => return Verdict::NoResponse(f),
-            _ => {}
+        if let Some(f @ (Fault::Reset | Fault::Stall)) = self.fault {
+            return Verdict::NoResponse(f);
         }
         if n < self.fail_first_n {
             return Verdict::Fail(self.fail_status);
@@ -405,7 +408,15 @@ impl Rule {
             return Verdict::Fail(self.fail_status);
         }
         match self.status {
-            Some(status) if !(200..300).contains(&status) => Verdict::Fail(status),
+            // A fixture is served with the forced status as recorded (e.g. an error
+            // fixture); generated content becomes the flavor's error body.
+            Some(status)
+                if !(200..300).contains(&status)
+                    && (self.error_body.is_some()
+                        || matches!(self.content, Content::Generated(_))) =>
+            {
+                Verdict::Fail(status)
+            }
             _ => Verdict::Serve,
         }
     }

@@ -92,6 +92,22 @@ fn fixture_base_name_picks_sse_or_json_and_missing_is_500() {
 }
 
 #[test]
+fn error_fixture_is_served_with_the_forced_status() {
+    let Some(dir) = fixtures_dir() else { return };
+    let mock = Mock::start(&["--fixtures", dir.to_str().unwrap()]);
+    mock.set_scenario(
+        r#"[{"fixture_json":"anthropic/error_400_invalid_request.json","status":400,"retry_after":2}]"#,
+    );
+    let expected = std::fs::read(dir.join("anthropic/error_400_invalid_request.json")).unwrap();
+    for body in [r#"{"model":"c"}"#, r#"{"model":"c","stream":true}"#] {
+        let r = mock.post("/v1/messages", body);
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.header("retry-after"), Some("2"));
+        assert_eq!(r.body, expected);
+    }
+}
+
+#[test]
 fn generated_openai_stream_parses() {
     let mock = Mock::start(&["--chunks", "5", "--chunk-text", "tok ", "--name", "m1"]);
     for path in ["/v1/chat/completions", "/chat/completions"] {

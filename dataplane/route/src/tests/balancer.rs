@@ -366,3 +366,33 @@ fn state_serialises_for_the_state_api() {
         assert_eq!(rr.state().round_robin_index(), expected);
     }
 }
+
+#[test]
+fn endpoint_groups_fold_a_targets_endpoints() {
+    use crate::EndpointGroups;
+    let now = Instant::now();
+    let first = endpoints(2);
+    let second = endpoints(1);
+    let empty = endpoints(0);
+    fail(&first[0], 3, now);
+    first[1].record(AttemptOutcome::Success, Duration::from_millis(300), now);
+    first[0].record(AttemptOutcome::Timeout, Duration::from_millis(900), now);
+    let _permit = first[1].try_acquire(now);
+    let targets = [first.clone(), second.clone(), empty];
+    let view = EndpointGroups(&targets);
+    assert!(view.availability(0, now).is_available());
+    assert_eq!(view.ewma_latency(0), Some(Duration::from_millis(300)));
+    assert_eq!(view.inflight(0), 1);
+    assert_eq!(view.ewma_latency(1), None);
+    assert_eq!(view.availability(2, now), down(None));
+    assert_eq!(view.availability(9, now), down(None));
+
+    fail(&first[1], 3, now);
+    fail(&second[0], 3, now + secs(1));
+    assert_eq!(view.availability(0, now), down(Some(now + secs(5))));
+    assert_eq!(view.availability(0, now).retry_after(now), Some(secs(5)));
+    let balancer = Balancer::new(&weighted(&[1, 1, 1]), Strategy::RoundRobin);
+    let mut plan = Vec::new();
+    assert_eq!(balancer.plan(&view, now, &mut plan), 0);
+    assert_eq!(plan, [0, 1, 2]);
+}

@@ -235,10 +235,7 @@ fn parse(raw: Vec<u8>, ending: Ending) -> Exchange {
     let rest = ex.raw[head_end + 4..].to_vec();
     if ex.header("transfer-encoding") == Some("chunked") {
         let mut pos = 0;
-        loop {
-            let Some(line_end) = find(&rest[pos..], b"\r\n") else {
-                break;
-            };
+        while let Some(line_end) = find(&rest[pos..], b"\r\n") {
             let size_str = String::from_utf8_lossy(&rest[pos..pos + line_end]).into_owned();
             let Ok(size) = usize::from_str_radix(size_str.trim(), 16) else {
                 break;
