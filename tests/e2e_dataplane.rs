@@ -17,7 +17,8 @@ fn openai_config(providers: &[(&str, &str)], extra: &str) -> String {
     s
 }
 
-const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"Hello \u00e9 \"quoted\""}]}"#;
+const CHAT: &str =
+    r#"{"model":"gpt-4o","messages":[{"role":"user","content":"Hello \u00e9 \"quoted\""}]}"#;
 
 #[test]
 fn non_stream_passthrough_rewrites_body_and_adds_extras() {
@@ -27,7 +28,11 @@ fn non_stream_passthrough_rewrites_body_and_adds_extras() {
         "[[routes]]\nname = \"llm-auto-route\"\n[[routes.targets]]\nprovider = \"primary\"\nmodel = \"gpt-4o-mini\"\n",
     ));
     let body = r#"{"model":"llm-auto-route","messages":[{"role":"user","content":"Hello \u00e9  \"quoted\""}],"temperature":0.5,"provider":"primary","fallback_providers":[],"timeout":30,"retry_count":1}"#;
-    let r = gw.post_bytes("/v1/chat/completions", body.as_bytes(), &["x-request-id: my-req-42"]);
+    let r = gw.post_bytes(
+        "/v1/chat/completions",
+        body.as_bytes(),
+        &["x-request-id: my-req-42"],
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("x-sluice-provider"), Some("primary"));
     assert_eq!(r.header("x-request-id"), Some("my-req-42"));
@@ -63,19 +68,29 @@ fn stream_passthrough_is_byte_identical() {
     );
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/event-stream"));
-    assert_eq!(r.body, recorded, "stream must be byte-identical to the upstream's");
+    assert_eq!(
+        r.body, recorded,
+        "stream must be byte-identical to the upstream's"
+    );
     // Client did not ask: the gateway asked on its behalf and strips only the usage chunk.
-    let r = gw.post("/v1/chat/completions", r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#);
+    let r = gw.post(
+        "/v1/chat/completions",
+        r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+    );
     let sent: serde_json::Value = serde_json::from_slice(&mock.last_body()).unwrap();
     assert_eq!(sent["stream_options"]["include_usage"], true);
     let got = sse_data(&r.body);
-    let want: Vec<String> = sse_data(&recorded).into_iter().filter(|d| !d.contains("\"choices\":[]")).collect();
+    let want: Vec<String> = sse_data(&recorded)
+        .into_iter()
+        .filter(|d| !d.contains("\"choices\":[]"))
+        .collect();
     assert_eq!(got, want);
     assert_eq!(got.last().map(String::as_str), Some("[DONE]"));
     // Non-stream replay keeps the recorded JSON and adds the extras.
     let r = gw.post("/v1/chat/completions", CHAT);
     let v = r.json();
-    let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(fx.join("openai/chat_text.json")).unwrap()).unwrap();
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fx.join("openai/chat_text.json")).unwrap()).unwrap();
     assert_eq!(v["choices"], rec["choices"]);
     assert_eq!(v["usage"], rec["usage"]);
     assert_eq!(v["provider"], "p");
@@ -87,24 +102,53 @@ fn bad_input_gets_clear_4xx() {
     let gw = Gateway::start(&openai_config(&[("p", &mock.url())], ""));
     let cases: &[(&str, u16, &str)] = &[
         ("{not json", 400, "invalid_request_error"),
-        (r#"{"messages":[{"role":"user","content":"x"}]}"#, 400, "invalid_request_error"),
+        (
+            r#"{"messages":[{"role":"user","content":"x"}]}"#,
+            400,
+            "invalid_request_error",
+        ),
         (r#"{"model":"gpt-4o"}"#, 400, "invalid_request_error"),
-        (r#"{"model":"gpt-4o","messages":"x"}"#, 400, "invalid_request_error"),
-        (r#"{"model":"gpt-4o","messages":[{"role":"user"}],"stream":"yes"}"#, 400, "invalid_request_error"),
-        (r#"{"model":"gpt-4o","messages":[{"role":"user"}],"temperature":9}"#, 400, "invalid_request_error"),
-        (r#"{"model":"no-such-model","messages":[{"role":"user","content":"x"}]}"#, 404, "not_found_error"),
-        (r#"{"model":"gpt-4o","backend":"nope","messages":[{"role":"user","content":"x"}]}"#, 400, "invalid_request_error"),
+        (
+            r#"{"model":"gpt-4o","messages":"x"}"#,
+            400,
+            "invalid_request_error",
+        ),
+        (
+            r#"{"model":"gpt-4o","messages":[{"role":"user"}],"stream":"yes"}"#,
+            400,
+            "invalid_request_error",
+        ),
+        (
+            r#"{"model":"gpt-4o","messages":[{"role":"user"}],"temperature":9}"#,
+            400,
+            "invalid_request_error",
+        ),
+        (
+            r#"{"model":"no-such-model","messages":[{"role":"user","content":"x"}]}"#,
+            404,
+            "not_found_error",
+        ),
+        (
+            r#"{"model":"gpt-4o","backend":"nope","messages":[{"role":"user","content":"x"}]}"#,
+            400,
+            "invalid_request_error",
+        ),
     ];
     for (body, status, ty) in cases {
         let r = gw.post("/v1/chat/completions", body);
         assert_eq!(r.status, *status, "{body}: {}", r.text());
         let v = r.json();
         assert_eq!(v["error"]["type"], *ty, "{body}");
-        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
         assert!(v["request_id"].is_string() && v["timestamp"].is_string());
         assert_eq!(v["error"]["details"]["request_id"], v["request_id"]);
     }
-    let big = format!(r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{}"}}]}}"#, "x".repeat(5 * 1024 * 1024));
+    let big = format!(
+        r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "x".repeat(5 * 1024 * 1024)
+    );
     let r = gw.post("/v1/chat/completions", &big);
     assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(gw.get("/v1/nothing").status, 404);
@@ -117,11 +161,17 @@ fn bad_input_gets_clear_4xx() {
 #[test]
 fn upstream_errors_pass_through_and_5xx_fails_over() {
     let err400 = r#"{"error":{"message":"Unsupported parameter: 'max_tokens'","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}"#;
-    let bad = Mock::with_scenario("bad", &format!(r#"{{"rules":[{{"model":"gpt-4o","status":400,"error_body":{err400}}}]}}"#));
+    let bad = Mock::with_scenario(
+        "bad",
+        &format!(r#"{{"rules":[{{"model":"gpt-4o","status":400,"error_body":{err400}}}]}}"#),
+    );
     let gw = Gateway::start(&openai_config(&[("p", &bad.url())], ""));
     let r = gw.post("/v1/chat/completions", CHAT);
     assert_eq!(r.status, 400);
-    assert_eq!(r.json(), serde_json::from_str::<serde_json::Value>(err400).unwrap());
+    assert_eq!(
+        r.json(),
+        serde_json::from_str::<serde_json::Value>(err400).unwrap()
+    );
     assert_eq!(bad.requests(), 1, "4xx is never retried");
 
     let failing = Mock::with_scenario("failing", r#"{"rules":[{"status":503}]}"#);
@@ -130,7 +180,10 @@ fn upstream_errors_pass_through_and_5xx_fails_over() {
         &[("a", &failing.url()), ("b", &healthy.url())],
         "[[routes]]\nname = \"r\"\nstrategy = \"priority\"\nretries = 1\n[[routes.targets]]\nprovider = \"a\"\nmodel = \"gpt-4o\"\n[[routes.targets]]\nprovider = \"b\"\nmodel = \"gpt-4o\"\npriority = 1\n",
     ));
-    let r = gw.post("/v1/chat/completions", r#"{"model":"r","messages":[{"role":"user","content":"x"}]}"#);
+    let r = gw.post(
+        "/v1/chat/completions",
+        r#"{"model":"r","messages":[{"role":"user","content":"x"}]}"#,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("x-sluice-provider"), Some("b"));
     // With no retries left the upstream status comes back as is.
@@ -148,14 +201,20 @@ fn one_mib_prompt_retries_streamed_and_not() {
     ));
     let prompt = "lorem ipsum ".repeat(1024 * 1024 / 12 + 1);
     for stream in [false, true] {
-        let body = format!(r#"{{"model":"big","stream":{stream},"messages":[{{"role":"user","content":"{prompt}"}}]}}"#);
+        let body = format!(
+            r#"{{"model":"big","stream":{stream},"messages":[{{"role":"user","content":"{prompt}"}}]}}"#
+        );
         assert!(body.len() > 1024 * 1024);
         let r = gw.post("/v1/chat/completions", &body);
         assert_eq!(r.status, 200, "stream={stream}: {}", r.text());
         assert_eq!(r.header("x-sluice-provider"), Some("b"));
         let got = second.last_body();
         let v: serde_json::Value = serde_json::from_slice(&got).unwrap();
-        assert_eq!(v["messages"][0]["content"].as_str().map(str::len), Some(prompt.len()), "prompt arrived intact");
+        assert_eq!(
+            v["messages"][0]["content"].as_str().map(str::len),
+            Some(prompt.len()),
+            "prompt arrived intact"
+        );
         if stream {
             let data = sse_data(&r.body);
             assert!(data.len() >= 64, "expected 64+ events, got {}", data.len());
@@ -164,21 +223,39 @@ fn one_mib_prompt_retries_streamed_and_not() {
             assert_eq!(r.json()["object"], "chat.completion");
         }
     }
-    let failed: Vec<u64> = first.stats()["log"].as_array().unwrap().iter().map(|l| l["bytes_in"].as_u64().unwrap()).collect();
+    let failed: Vec<u64> = first.stats()["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["bytes_in"].as_u64().unwrap())
+        .collect();
     assert_eq!(failed.len(), 2);
-    assert!(failed.iter().all(|&b| b > 1024 * 1024), "the failed attempts got the whole body too");
+    assert!(
+        failed.iter().all(|&b| b > 1024 * 1024),
+        "the failed attempts got the whole body too"
+    );
 }
 
 #[test]
 fn mid_stream_cut_ends_with_error_event() {
-    let mock = Mock::with_scenario("cut", r#"{"rules":[{"fault":"cut","generate":{"chunks":20}}]}"#);
+    let mock = Mock::with_scenario(
+        "cut",
+        r#"{"rules":[{"fault":"cut","generate":{"chunks":20}}]}"#,
+    );
     let gw = Gateway::start(&openai_config(&[("p", &mock.url())], ""));
-    let r = gw.post("/v1/chat/completions", r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"x"}]}"#);
+    let r = gw.post(
+        "/v1/chat/completions",
+        r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"x"}]}"#,
+    );
     assert_eq!(r.status, 200);
     let data = sse_data(&r.body);
     let last = data.last().expect("some events");
-    let v: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|_| panic!("last event is not JSON: {last}"));
-    assert!(v["error"]["message"].is_string(), "stream must end with an error event, got {last}");
+    let v: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|_| panic!("last event is not JSON: {last}"));
+    assert!(
+        v["error"]["message"].is_string(),
+        "stream must end with an error event, got {last}"
+    );
     assert!(!data.iter().any(|d| d == "[DONE]"));
 }
 
@@ -191,8 +268,16 @@ fn models_endpoints() {
     ));
     let v = gw.get("/v1/models").json();
     assert_eq!(v["object"], "list");
-    let ids: Vec<&str> = v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"llm-auto-route") && ids.contains(&"gpt-4o") && ids.contains(&"p:gpt-4o"), "{ids:?}");
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"llm-auto-route") && ids.contains(&"gpt-4o") && ids.contains(&"p:gpt-4o"),
+        "{ids:?}"
+    );
     assert_eq!(gw.get("/v1/models/p:gpt-4o").json()["owned_by"], "p");
     let r = gw.get("/v1/models/unknown");
     assert_eq!(r.status, 404);
@@ -205,14 +290,23 @@ fn models_endpoints() {
 #[test]
 fn client_keys_are_enforced_when_configured() {
     let mock = Mock::start("k", &[]);
-    let cfg = openai_config(&[("p", &mock.url())], "").replace("[server]\n", "[server]\napi_keys = [\"client-key-1\"]\n");
+    let cfg = openai_config(&[("p", &mock.url())], "")
+        .replace("[server]\n", "[server]\napi_keys = [\"client-key-1\"]\n");
     let gw = Gateway::start(&cfg);
     let r = gw.post("/v1/chat/completions", CHAT);
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"]["type"], "authentication_error");
-    let r = gw.post_bytes("/v1/chat/completions", CHAT.as_bytes(), &["authorization: Bearer client-key-1"]);
+    let r = gw.post_bytes(
+        "/v1/chat/completions",
+        CHAT.as_bytes(),
+        &["authorization: Bearer client-key-1"],
+    );
     assert_eq!(r.status, 200);
-    let r = gw.post_bytes("/v1/chat/completions", CHAT.as_bytes(), &["x-api-key: client-key-1"]);
+    let r = gw.post_bytes(
+        "/v1/chat/completions",
+        CHAT.as_bytes(),
+        &["x-api-key: client-key-1"],
+    );
     assert_eq!(r.status, 200);
     assert_eq!(gw.get("/health").status, 200, "health needs no key");
 }
@@ -222,18 +316,37 @@ fn config_hot_reload_and_rejection() {
     let mock = Mock::start("hr", &[]);
     let base = openai_config(&[("p", &mock.url())], "");
     let gw = Gateway::start(&base);
-    let ask = |model: &str| gw.post("/v1/chat/completions", &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"x"}}]}}"#)).status;
+    let ask = |model: &str| {
+        gw.post(
+            "/v1/chat/completions",
+            &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"x"}}]}}"#),
+        )
+        .status
+    };
     assert_eq!(ask("new-route"), 404);
     gw.rewrite_config(&format!("{base}[[routes]]\nname = \"new-route\"\n[[routes.targets]]\nprovider = \"p\"\nmodel = \"gpt-4o\"\n"));
     wait_until(|| ask("new-route") == 200, "the new route to be served");
     // A broken edit is rejected: the previous config keeps serving.
-    gw.rewrite_config(&format!("{base}[[routes]]\nname = \"broken\"\nbogus_key = 1\n"));
+    gw.rewrite_config(&format!(
+        "{base}[[routes]]\nname = \"broken\"\nbogus_key = 1\n"
+    ));
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(ask("new-route"), 200);
     assert_eq!(ask("gpt-4o"), 200);
-    let metrics = curl(&["-s", &format!("http://127.0.0.1:{}/metrics", gw.ops_port)], None).text();
+    let metrics = curl(
+        &["-s", &format!("http://127.0.0.1:{}/metrics", gw.ops_port)],
+        None,
+    )
+    .text();
     wait_until(
-        || curl(&["-s", &format!("http://127.0.0.1:{}/metrics", gw.ops_port)], None).text().contains("sluice_config_updates_total{result=\"rejected\"}"),
+        || {
+            curl(
+                &["-s", &format!("http://127.0.0.1:{}/metrics", gw.ops_port)],
+                None,
+            )
+            .text()
+            .contains("sluice_config_updates_total{result=\"rejected\"}")
+        },
         "the rejection to be counted",
     );
     assert!(metrics.contains("sluice_config_version"));

@@ -4,6 +4,7 @@
 
 pub mod chat_request;
 pub mod config;
+pub mod crypto;
 pub mod echo;
 pub mod error;
 pub mod metrics;
@@ -12,6 +13,7 @@ pub mod proxy;
 pub mod resolve;
 pub mod routing;
 pub mod server;
+pub mod sync;
 pub mod upstream;
 
 use std::sync::Arc;

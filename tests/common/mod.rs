@@ -10,13 +10,20 @@ use std::time::{Duration, Instant};
 
 /// Directory holding the built binaries (`sluice`, `sluice-mock`).
 pub fn bin_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sluice")).parent().expect("binary dir").to_path_buf()
+    PathBuf::from(env!("CARGO_BIN_EXE_sluice"))
+        .parent()
+        .expect("binary dir")
+        .to_path_buf()
 }
 
 /// Path to a workspace binary; panics with the command that builds it.
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.exists(), "{} is missing: run `cargo build --workspace` (same profile) first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` (same profile) first",
+        p.display()
+    );
     p
 }
 
@@ -28,14 +35,21 @@ pub fn fixtures() -> Option<PathBuf> {
     if dir.join("openai").is_dir() {
         Some(dir.canonicalize().unwrap_or(dir))
     } else {
-        eprintln!("\n!!! SKIPPED: fixtures not found at {} (set SLUICE_FIXTURES) !!!\n", dir.display());
+        eprintln!(
+            "\n!!! SKIPPED: fixtures not found at {} (set SLUICE_FIXTURES) !!!\n",
+            dir.display()
+        );
         None
     }
 }
 
 /// A free loopback port (bound then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A child process killed on drop.
@@ -61,16 +75,33 @@ impl Mock {
     /// Starts `sluice-mock` with extra args; waits for its `LISTENING` line.
     pub fn start(name: &str, args: &[&str]) -> Mock {
         let mut cmd = Command::new(bin("sluice-mock"));
-        cmd.args(["--listen", "127.0.0.1:0", "--name", name]).args(args);
+        cmd.args(["--listen", "127.0.0.1:0", "--name", name])
+            .args(args);
         if let Some(f) = fixtures() {
             cmd.arg("--fixtures").arg(f);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn sluice-mock");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sluice-mock");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read LISTENING line");
-        let addr = line.trim().strip_prefix("LISTENING ").unwrap_or_else(|| panic!("unexpected mock output {line:?}")).to_string();
-        Mock { proc: Proc { child, name: name.to_string() }, addr }
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read LISTENING line");
+        let addr = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("unexpected mock output {line:?}"))
+            .to_string();
+        Mock {
+            proc: Proc {
+                child,
+                name: name.to_string(),
+            },
+            addr,
+        }
     }
 
     /// Starts a mock with a scenario (JSON text).
@@ -104,14 +135,33 @@ impl Mock {
 
     /// Replaces the scenario at runtime.
     pub fn set_scenario(&self, json: &str) {
-        let r = curl(&["-s", "-X", "POST", "--data-binary", "@-", &format!("{}/_mock/scenario", self.url())], Some(json.as_bytes()));
-        assert_eq!(r.status, 200, "set scenario: {}", String::from_utf8_lossy(&r.body));
+        let r = curl(
+            &[
+                "-s",
+                "-X",
+                "POST",
+                "--data-binary",
+                "@-",
+                &format!("{}/_mock/scenario", self.url()),
+            ],
+            Some(json.as_bytes()),
+        );
+        assert_eq!(
+            r.status,
+            200,
+            "set scenario: {}",
+            String::from_utf8_lossy(&r.body)
+        );
     }
 }
 
 /// A fresh temporary directory (leaked for the test's life).
 pub fn tempdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sluice-test-{}-{}", std::process::id(), rand_suffix()));
+    let d = std::env::temp_dir().join(format!(
+        "sluice-test-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&d).expect("tempdir");
     d
 }
@@ -119,8 +169,13 @@ pub fn tempdir() -> PathBuf {
 fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    t ^ N.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ N
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// A running gateway.
@@ -148,7 +203,12 @@ impl Gateway {
         cmd.arg("dataplane")
             .arg("--config")
             .arg(&config_path)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--ops-listen", &format!("127.0.0.1:{ops_port}")])
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--ops-listen",
+                &format!("127.0.0.1:{ops_port}"),
+            ])
             .args(["--threads", "2"])
             .env_remove("OPENAI_API_KEY")
             .env_remove("ANTHROPIC_API_KEY")
@@ -161,7 +221,15 @@ impl Gateway {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn sluice");
-        let gw = Gateway { proc: Proc { child, name: "sluice".into() }, port, ops_port, config_path };
+        let gw = Gateway {
+            proc: Proc {
+                child,
+                name: "sluice".into(),
+            },
+            port,
+            ops_port,
+            config_path,
+        };
         gw.wait_ready();
         gw
     }
@@ -170,7 +238,15 @@ impl Gateway {
     pub fn wait_ready(&self) {
         let until = Instant::now() + Duration::from_secs(20);
         while Instant::now() < until {
-            let r = curl(&["-s", "--max-time", "1", &format!("http://127.0.0.1:{}/readyz", self.ops_port)], None);
+            let r = curl(
+                &[
+                    "-s",
+                    "--max-time",
+                    "1",
+                    &format!("http://127.0.0.1:{}/readyz", self.ops_port),
+                ],
+                None,
+            );
             if r.status == 200 {
                 return;
             }
@@ -192,7 +268,16 @@ impl Gateway {
     /// POSTs bytes to `path` with extra headers.
     pub fn post_bytes(&self, path: &str, body: &[u8], headers: &[&str]) -> Resp {
         let url = format!("{}{path}", self.url());
-        let mut args = vec!["-s", "-N", "-X", "POST", "-H", "content-type: application/json", "--data-binary", "@-"];
+        let mut args = vec![
+            "-s",
+            "-N",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            "@-",
+        ];
         for h in headers {
             args.push("-H");
             args.push(h);
@@ -225,7 +310,10 @@ pub struct Resp {
 impl Resp {
     /// Header value (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Body as JSON.
@@ -246,8 +334,16 @@ pub fn curl(args: &[&str], stdin: Option<&[u8]>) -> Resp {
     let hdr = dir.join("headers");
     let mut cmd = Command::new("curl");
     cmd.args(["--max-time", "60", "-D"]).arg(&hdr).args(args);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child = cmd.spawn().expect("curl is required (apt-get install curl)");
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .expect("curl is required (apt-get install curl)");
     if let Some(data) = stdin {
         let mut si = child.stdin.take().expect("stdin");
         let data = data.to_vec();
@@ -259,20 +355,38 @@ pub fn curl(args: &[&str], stdin: Option<&[u8]>) -> Resp {
     let raw = std::fs::read_to_string(&hdr).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     // With redirects/100-continue there may be several header blocks: keep the last.
-    let block = raw.split("\r\n\r\n").filter(|b| !b.trim().is_empty()).last().unwrap_or("");
+    let block = raw
+        .split("\r\n\r\n")
+        .filter(|b| !b.trim().is_empty())
+        .last()
+        .unwrap_or("");
     let mut lines = block.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let headers = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
-    Resp { status, headers, body: out.stdout }
+    Resp {
+        status,
+        headers,
+        body: out.stdout,
+    }
 }
 
 /// Splits an SSE body into its `data:` payloads.
 pub fn sse_data(body: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(body)
         .split("\n\n")
-        .filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("data:").map(|d| d.trim().to_string())))
+        .filter_map(|ev| {
+            ev.lines()
+                .find_map(|l| l.strip_prefix("data:").map(|d| d.trim().to_string()))
+        })
         .collect()
 }
 
@@ -291,13 +405,17 @@ pub fn python() -> PathBuf {
 
 /// Runs `tests/sdk/<script>` with the SDK pointed at `base_url`; panics with its output on failure.
 pub fn run_sdk_script(script: &str, base_url: &str, env: &[(&str, &str)]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk").join(script);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sdk")
+        .join(script);
     let mut cmd = Command::new(python());
     cmd.arg(&path).env("SLUICE_BASE_URL", base_url);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run python (set SLUICE_PYTHON or create .venv: see README)");
+    let out = cmd
+        .output()
+        .expect("run python (set SLUICE_PYTHON or create .venv: see README)");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),

@@ -11,6 +11,24 @@
 //!    ejected endpoint / a second half-open probe) and returns a [`Permit`].
 //! 3. The attempt's [`AttemptOutcome`] goes to [`Permit::record`]; a [`RetryBudget`]
 //!    built from [`attempts`] decides whether to try the next entry.
+//!
+//! Decisions worth knowing:
+//! - **Priority**: lower `priority` value = preferred tier (0 is the default, negative
+//!   values outrank it). Every strategy balances only within the most preferred tier
+//!   that has an available member; when that tier recovers, traffic fails back at once
+//!   (a recovering endpoint's first request is its half-open probe).
+//! - **Weights** are integers; weight 0 makes a member a standby, tried only after all
+//!   available weighted members. Fractional config weights (seed 003 `weight = 0.7`) are
+//!   multiplied by 100 and rounded by the caller ([`weight_from_f64`]).
+//! - **All unavailable**: a plan never drops members; unavailable ones follow the
+//!   available ones by soonest expected return, and [`Balancer::plan`] returns how many
+//!   are available, so the caller can answer 503 with a `Retry-After`
+//!   ([`Availability::retry_after`]) or force an attempt
+//!   ([`EndpointHealth::acquire_unchecked`]).
+//! - **Least latency** explores: one pick in [`LEAST_LATENCY_EXPLORE_EVERY`] goes to
+//!   another member in rotation, and members without a latency sample go first.
+//! - **Health** counts 4xx other than 429 as success (the endpoint answered); a 429 with
+//!   `Retry-After` ejects for exactly that long and then readmits without a probe.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::env::add_env_providers;
 use super::model::{
-    default_prefix_rules, BaseUrl, Endpoint, PrefixRule, Provider, ProviderKind, Route,
-    RuntimeConfig, Secret, ServerSettings, Strategy, Target,
+    client_key_hash, default_prefix_rules, BaseUrl, Endpoint, PrefixRule, Provider, ProviderKind,
+    Route, RuntimeConfig, Secret, ServerSettings, Strategy, Target,
 };
 
 /// A configuration error: which file, which key, what is wrong.
@@ -410,7 +410,10 @@ fn server_settings(f: ServerFile, env: EnvLookup) -> Result<ServerSettings, (Str
         max_body_bytes,
         max_retries: f.max_retries.unwrap_or(d.max_retries).min(10),
         default_retries: f.default_retries.unwrap_or(d.default_retries),
-        api_keys,
+        client_key_hashes: api_keys
+            .iter()
+            .map(|k| client_key_hash(k.expose()))
+            .collect(),
     })
 }
 

@@ -204,6 +204,12 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// SHA-256 of a client API key, as stored and compared.
+pub fn client_key_hash(key: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes()).into()
+}
+
 /// Masks a secret as `prefix…last4`; short secrets are fully hidden.
 pub fn mask_secret(s: &str) -> String {
     if s.is_empty() {
@@ -331,8 +337,8 @@ pub struct ServerSettings {
     pub max_retries: u32,
     /// Retries when a request resolves without a route.
     pub default_retries: u32,
-    /// Accepted client API keys; empty means no client authentication.
-    pub api_keys: Vec<Secret>,
+    /// SHA-256 of accepted client API keys; empty means no client authentication.
+    pub client_key_hashes: Vec<[u8; 32]>,
 }
 
 impl Default for ServerSettings {
@@ -343,7 +349,7 @@ impl Default for ServerSettings {
             max_body_bytes: 10 * 1024 * 1024,
             max_retries: 5,
             default_retries: 2,
-            api_keys: Vec::new(),
+            client_key_hashes: Vec::new(),
         }
     }
 }

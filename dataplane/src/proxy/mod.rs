@@ -68,7 +68,7 @@ fn valid_request_id(v: &str) -> bool {
 }
 
 fn authorized(cfg: &RuntimeConfig, session: &Session) -> bool {
-    if cfg.server.api_keys.is_empty() {
+    if cfg.server.client_key_hashes.is_empty() {
         return true;
     }
     let h = session.req_header();
@@ -85,10 +85,11 @@ fn authorized(cfg: &RuntimeConfig, session: &Session) -> bool {
     let Some(presented) = presented else {
         return false;
     };
+    let hash = crate::config::client_key_hash(presented);
     cfg.server
-        .api_keys
+        .client_key_hashes
         .iter()
-        .any(|k| constant_time_eq(k.expose().as_bytes(), presented.as_bytes()))
+        .fold(false, |ok, k| ok | constant_time_eq(k, &hash))
 }
 
 /// Compares secrets without leaking where they differ.

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use crate::json_out;
+use crate::json_out::{self, BStr};
 use crate::openai::{write_usage, ChunkWriter};
 use crate::request::{self, ChatRequest, Media, Part, Role, ToolChoice};
 use crate::sse::{SseError, SseParser};
@@ -289,9 +289,9 @@ struct WireUsage {
 #[derive(Deserialize)]
 struct WireError<'a> {
     #[serde(rename = "type", default, borrow)]
-    ty: Option<Cow<'a, str>>,
+    ty: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    message: Option<Cow<'a, str>>,
+    message: Option<BStr<'a>>,
 }
 
 /// Running usage, merged from `message_start` and the cumulative `message_delta`s.
@@ -417,13 +417,13 @@ struct WireBlock<'a> {
     #[serde(rename = "type", borrow)]
     ty: Cow<'a, str>,
     #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
+    text: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    thinking: Option<Cow<'a, str>>,
+    thinking: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<BStr<'a>>,
     #[serde(default, borrow)]
     input: Option<&'a RawValue>,
 }
@@ -431,11 +431,11 @@ struct WireBlock<'a> {
 #[derive(Deserialize)]
 struct WireMessage<'a> {
     #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<BStr<'a>>,
     #[serde(default, borrow)]
     content: Vec<WireBlock<'a>>,
     #[serde(default, borrow)]
-    stop_reason: Option<Cow<'a, str>>,
+    stop_reason: Option<BStr<'a>>,
     #[serde(default)]
     usage: Option<WireUsage>,
     #[serde(default, borrow)]
@@ -531,7 +531,7 @@ pub fn translate_response(
 #[derive(Deserialize)]
 struct StreamMessage<'a> {
     #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<BStr<'a>>,
     #[serde(default)]
     usage: Option<WireUsage>,
 }
@@ -541,9 +541,9 @@ struct StreamBlock<'a> {
     #[serde(rename = "type", borrow)]
     ty: Cow<'a, str>,
     #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<BStr<'a>>,
     #[serde(default, borrow)]
     input: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -555,7 +555,7 @@ struct StreamBlock<'a> {
 #[derive(Deserialize)]
 struct StreamDelta<'a> {
     #[serde(rename = "type", default, borrow)]
-    ty: Option<Cow<'a, str>>,
+    ty: Option<BStr<'a>>,
     #[serde(default, borrow)]
     text: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -563,7 +563,7 @@ struct StreamDelta<'a> {
     #[serde(default, borrow)]
     thinking: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    stop_reason: Option<Cow<'a, str>>,
+    stop_reason: Option<BStr<'a>>,
 }
 
 #[derive(Deserialize)]

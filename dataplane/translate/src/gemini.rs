@@ -19,10 +19,11 @@ use std::borrow::Cow;
 use bytes::{Bytes, BytesMut};
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::Deserializer as _;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use crate::json_out;
+use crate::json_out::{self, BStr};
 use crate::openai::{write_usage, ChunkWriter};
 use crate::request::{self, ChatRequest, Media, Part, ResponseFormat, Role, ToolChoice};
 use crate::sse::{SseParser, DEFAULT_MAX_EVENT_BYTES};
@@ -409,9 +410,9 @@ impl WireUsage {
 #[serde(rename_all = "camelCase")]
 struct WireFunctionCall<'a> {
     #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<BStr<'a>>,
     #[serde(default, borrow)]
     args: Option<&'a RawValue>,
 }
@@ -426,7 +427,7 @@ struct WirePart<'a> {
     #[serde(default, borrow)]
     function_call: Option<WireFunctionCall<'a>>,
     #[serde(default, borrow)]
-    thought_signature: Option<Cow<'a, str>>,
+    thought_signature: Option<BStr<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -441,7 +442,7 @@ struct WireCandidate<'a> {
     #[serde(default, borrow)]
     content: Option<WireContent<'a>>,
     #[serde(default, borrow)]
-    finish_reason: Option<Cow<'a, str>>,
+    finish_reason: Option<BStr<'a>>,
     #[serde(default)]
     index: Option<u32>,
 }
@@ -450,7 +451,7 @@ struct WireCandidate<'a> {
 #[serde(rename_all = "camelCase")]
 struct WirePromptFeedback<'a> {
     #[serde(default, borrow)]
-    block_reason: Option<Cow<'a, str>>,
+    block_reason: Option<BStr<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -463,7 +464,7 @@ struct WireResponse<'a> {
     #[serde(default)]
     usage_metadata: Option<WireUsage>,
     #[serde(default, borrow)]
-    response_id: Option<Cow<'a, str>>,
+    response_id: Option<BStr<'a>>,
     #[serde(default, borrow)]
     error: Option<WireError<'a>>,
 }
@@ -472,11 +473,11 @@ struct WireResponse<'a> {
 #[serde(rename_all = "camelCase")]
 struct WireErrorDetail<'a> {
     #[serde(rename = "@type", default, borrow)]
-    ty: Option<Cow<'a, str>>,
+    ty: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    reason: Option<Cow<'a, str>>,
+    reason: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    retry_delay: Option<Cow<'a, str>>,
+    retry_delay: Option<BStr<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -484,9 +485,9 @@ struct WireError<'a> {
     #[serde(default)]
     code: Option<u16>,
     #[serde(default, borrow)]
-    message: Option<Cow<'a, str>>,
+    message: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    status: Option<Cow<'a, str>>,
+    status: Option<BStr<'a>>,
     #[serde(default, borrow)]
     details: Vec<WireErrorDetail<'a>>,
 }
@@ -534,7 +535,8 @@ where
     {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_any(self)
+            // deserialize_seq, not deserialize_any: serde_json's `any` path allocates.
+            d.deserialize_seq(self)
         }
     }
     let mut seed = Seed {
@@ -542,6 +544,9 @@ where
         err: None,
         _t: std::marker::PhantomData,
     };
+    if raw.get() == "null" {
+        return Ok(());
+    }
     let mut de = serde_json::Deserializer::from_str(raw.get());
     let parsed = (&mut seed).deserialize(&mut de);
     match (seed.err, parsed) {
@@ -644,7 +649,9 @@ pub fn translate_error(status: u16, body: &[u8]) -> UpstreamError {
             .map(|e| e.error)
             .ok_or(())
     } else {
-        serde_json::from_slice::<Envelope<'_>>(body).map(|e| e.error).map_err(|_| ())
+        serde_json::from_slice::<Envelope<'_>>(body)
+            .map(|e| e.error)
+            .map_err(|_| ())
     };
     match parsed {
         Ok(err) => error_from_wire(Some(status), &err),
@@ -945,10 +952,11 @@ struct State {
     ctx: ResponseContext,
     writer: Option<ChunkWriter>,
     candidates: Vec<CandidateState>,
-    blocked: bool,
     events: u64,
     usage: Option<Usage>,
     failed: Option<UpstreamError>,
+    /// A translation error raised inside the serde walk, returned instead of serde's.
+    pending: Option<UpstreamError>,
 }
 
 /// Incremental Gemini `streamGenerateContent` → OpenAI `chat.completion.chunk` translator.
@@ -974,76 +982,394 @@ impl GeminiStreamTranslator {
                 ctx,
                 writer: None,
                 candidates: Vec::new(),
-                blocked: false,
                 events: 0,
                 usage: None,
                 failed: None,
+                pending: None,
             },
         }
     }
 }
 
-impl State {
-    fn on_event(&mut self, data: &[u8], out: &mut BytesMut) -> Result<(), UpstreamError> {
-        if data.trim_ascii() == b"[DONE]" {
-            return Ok(());
+/// Skips any JSON value by walking it with visitors. serde_json's own skipping (used for
+/// unknown fields and `RawValue`) allocates a nesting stack per deserializer, i.e. once per
+/// event; walking allocates nothing.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_none<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Skip, D::Error> {
+        Skip::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_key::<Skip>()?.is_some() {
+            map.next_value::<Skip>()?;
         }
-        let resp: WireResponse<'_> = serde_json::from_slice(data)
-            .map_err(|e| UpstreamError::malformed(format!("invalid Gemini stream event: {e}")))?;
-        if let Some(err) = &resp.error {
-            return Err(error_from_wire(None, err));
+        Ok(Skip)
+    }
+}
+
+/// `usageMetadata` for the stream: the per-modality detail arrays are walked, not skipped
+/// by serde_json (see [`Skip`]).
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+struct StreamUsage {
+    #[serde(default)]
+    prompt_token_count: Option<u64>,
+    #[serde(default)]
+    candidates_token_count: Option<u64>,
+    #[serde(default)]
+    thoughts_token_count: Option<u64>,
+    #[serde(default)]
+    cached_content_token_count: Option<u64>,
+    #[serde(default)]
+    tool_use_prompt_token_count: Option<u64>,
+    #[serde(rename = "promptTokensDetails", default)]
+    _prompt_tokens_details: Option<Skip>,
+    #[serde(rename = "candidatesTokensDetails", default)]
+    _candidates_tokens_details: Option<Skip>,
+    #[serde(rename = "cacheTokensDetails", default)]
+    _cache_tokens_details: Option<Skip>,
+    #[serde(rename = "toolUsePromptTokensDetails", default)]
+    _tool_use_prompt_tokens_details: Option<Skip>,
+}
+
+impl Default for Skip {
+    fn default() -> Self {
+        Skip
+    }
+}
+
+impl Clone for Skip {
+    fn clone(&self) -> Self {
+        Skip
+    }
+}
+
+impl Copy for Skip {}
+
+impl From<StreamUsage> for WireUsage {
+    fn from(u: StreamUsage) -> Self {
+        WireUsage {
+            prompt_token_count: u.prompt_token_count,
+            candidates_token_count: u.candidates_token_count,
+            thoughts_token_count: u.thoughts_token_count,
+            cached_content_token_count: u.cached_content_token_count,
+            tool_use_prompt_token_count: u.tool_use_prompt_token_count,
         }
-        self.events += 1;
-        if self.writer.is_none() {
-            let id = resp.response_id.as_deref().unwrap_or(&self.ctx.id);
-            self.writer = Some(ChunkWriter::new(
-                id.as_bytes(),
-                self.ctx.created,
-                &self.ctx.model,
-            ));
+    }
+}
+
+/// Parts of one candidate, kept on the stack (spilling to the heap past four) until the
+/// candidate's `index` is known: Gemini sends `index` after `content`.
+struct PartsBuf<'de> {
+    inline: [Option<WirePart<'de>>; 4],
+    len: usize,
+    overflow: Vec<WirePart<'de>>,
+}
+
+impl<'de> PartsBuf<'de> {
+    fn new() -> Self {
+        Self {
+            inline: [None, None, None, None],
+            len: 0,
+            overflow: Vec::new(),
         }
-        if let Some(u) = &resp.usage_metadata {
-            self.usage = Some(u.usage());
-        }
-        let mut any = false;
-        if let Some(raw) = resp.candidates {
-            for_each_checked(raw, |c: WireCandidate<'_>| {
-                any = true;
-                self.on_candidate(c, out)
-            })?;
-        }
-        if !any
-            && resp
-                .prompt_feedback
-                .as_ref()
-                .and_then(|f| f.block_reason.as_ref())
-                .is_some()
-        {
-            self.blocked = true;
-            if self.candidates.is_empty() {
-                self.candidates.push(CandidateState::default());
+    }
+
+    fn push(&mut self, p: WirePart<'de>) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(p);
+                self.len += 1;
             }
-            let (Some(w), Some(cand)) = (self.writer.as_ref(), self.candidates.first_mut()) else {
-                return Ok(());
-            };
-            if !cand.finished {
-                if !cand.started {
-                    w.role(out, 0);
+            None => self.overflow.push(p),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &WirePart<'de>> {
+        self.inline.iter().flatten().chain(self.overflow.iter())
+    }
+}
+
+/// Fail the serde walk with a translation error parked in `slot`.
+fn park<E: serde::de::Error>(slot: &mut Option<UpstreamError>, e: UpstreamError) -> E {
+    let msg = e.message.clone();
+    *slot = Some(e);
+    E::custom(msg)
+}
+
+struct EventSeed<'s> {
+    state: &'s mut State,
+    out: &'s mut BytesMut,
+}
+
+impl<'de> Visitor<'de> for EventSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a Gemini GenerateContentResponse object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut any_candidate = false;
+        let mut blocked = false;
+        while let Some(key) = map.next_key::<BStr<'de>>()? {
+            match &*key {
+                "candidates" => {
+                    any_candidate |= map.next_value_seed(CandidatesSeed {
+                        state: &mut *self.state,
+                        out: &mut *self.out,
+                    })?;
                 }
-                cand.started = true;
-                cand.finished = true;
-                w.finish(out, 0, "content_filter");
+                "usageMetadata" => {
+                    let u: Option<StreamUsage> = map.next_value()?;
+                    if let Some(u) = u {
+                        self.state.usage = Some(WireUsage::from(u).usage());
+                    }
+                }
+                "promptFeedback" => {
+                    let f: Option<WirePromptFeedback<'de>> = map.next_value()?;
+                    blocked = f.and_then(|f| f.block_reason).is_some();
+                }
+                "error" => {
+                    let e: WireError<'de> = map.next_value()?;
+                    let e = error_from_wire(None, &e);
+                    return Err(park(&mut self.state.pending, e));
+                }
+                _ => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        if blocked && !any_candidate {
+            self.state.blocked(self.out);
+        }
+        Ok(())
+    }
+}
+
+struct CandidatesSeed<'s> {
+    state: &'s mut State,
+    out: &'s mut BytesMut,
+}
+
+impl<'de> DeserializeSeed<'de> for CandidatesSeed<'_> {
+    /// Whether any candidate was present.
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CandidatesSeed<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of candidates")
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut position = 0u32;
+        while seq
+            .next_element_seed(CandidateSeed {
+                state: &mut *self.state,
+                out: &mut *self.out,
+                position,
+            })?
+            .is_some()
+        {
+            position += 1;
+        }
+        Ok(position > 0)
+    }
+}
+
+struct CandidateSeed<'s> {
+    state: &'s mut State,
+    out: &'s mut BytesMut,
+    position: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for CandidateSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CandidateSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a candidate object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut parts = PartsBuf::new();
+        let mut index = None;
+        let mut finish: Option<BStr<'de>> = None;
+        while let Some(key) = map.next_key::<BStr<'de>>()? {
+            match &*key {
+                "content" => map.next_value_seed(ContentSeed { parts: &mut parts })?,
+                "finishReason" => finish = map.next_value()?,
+                "index" => index = map.next_value()?,
+                _ => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        let choice = index.unwrap_or(self.position);
+        self.state
+            .on_candidate(choice, &parts, finish.as_deref(), self.out)
+            .map_err(|e| park(&mut self.state.pending, e))
+    }
+}
+
+struct ContentSeed<'p, 'de> {
+    parts: &'p mut PartsBuf<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for ContentSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContentSeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a content object")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<BStr<'de>>()? {
+            if &*key == "parts" {
+                map.next_value_seed(PartsSeed {
+                    parts: &mut *self.parts,
+                })?;
+            } else {
+                map.next_value::<Skip>()?;
             }
         }
         Ok(())
     }
+}
+
+struct PartsSeed<'p, 'de> {
+    parts: &'p mut PartsBuf<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for PartsSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PartsSeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of parts")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(p) = seq.next_element::<WirePart<'de>>()? {
+            self.parts.push(p);
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// Translate one streamed `GenerateContentResponse`, walking it in a single pass.
+    fn on_event(&mut self, data: &[u8], out: &mut BytesMut) -> Result<(), UpstreamError> {
+        if data.trim_ascii() == b"[DONE]" {
+            return Ok(());
+        }
+        self.events += 1;
+        if self.writer.is_none() {
+            self.writer = Some(ChunkWriter::new(
+                self.ctx.id.as_bytes(),
+                self.ctx.created,
+                &self.ctx.model,
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_slice(data);
+        let result = de
+            .deserialize_map(EventSeed { state: self, out })
+            .and_then(|()| de.end());
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.pending.take().unwrap_or_else(|| {
+                UpstreamError::malformed(format!("invalid Gemini stream event: {e}"))
+            })),
+        }
+    }
+
+    /// The prompt was blocked: finish choice 0 with `content_filter`.
+    fn blocked(&mut self, out: &mut BytesMut) {
+        if self.candidates.is_empty() {
+            self.candidates.push(CandidateState::default());
+        }
+        let (Some(w), Some(cand)) = (self.writer.as_ref(), self.candidates.first_mut()) else {
+            return;
+        };
+        if !cand.finished {
+            if !cand.started {
+                w.role(out, 0);
+            }
+            cand.started = true;
+            cand.finished = true;
+            w.finish(out, 0, "content_filter");
+        }
+    }
 
     fn on_candidate(
         &mut self,
-        c: WireCandidate<'_>,
+        choice: u32,
+        parts: &PartsBuf<'_>,
+        finish: Option<&str>,
         out: &mut BytesMut,
     ) -> Result<(), UpstreamError> {
-        let choice = c.index.unwrap_or(0);
         let ctx_id = self.ctx.id.as_str();
         let i = choice as usize;
         if i >= MAX_CANDIDATES {
@@ -1064,44 +1390,41 @@ impl State {
             cand.started = true;
             w.role(out, choice);
         }
-        if let Some(parts) = c.content.as_ref().and_then(|c| c.parts) {
-            for_each_checked(parts, |p: WirePart<'_>| {
-                if let Some(raw) = p.text.and_then(json_out::raw_string) {
-                    if !json_out::raw_is_empty_string(raw) {
-                        let field: &[u8] = if p.thought == Some(true) {
-                            b"reasoning_content"
-                        } else {
-                            b"content"
-                        };
-                        w.raw_text(out, choice, field, raw);
-                    }
-                }
-                if let Some(fc) = &p.function_call {
-                    let index = cand.tools;
-                    cand.tools += 1;
-                    let sig = p.thought_signature.as_deref();
-                    let given = fc.id.as_deref().filter(|s| !s.is_empty());
-                    let mut write_id = |o: &mut BytesMut| {
-                        match given {
-                            Some(id) => json_out::escaped(o, id.as_bytes()),
-                            None => write_generated_id(o, ctx_id, choice, index),
-                        }
-                        if let Some(sig) = sig {
-                            o.extend_from_slice(request::THOUGHT_SIGNATURE_SEPARATOR.as_bytes());
-                            json_out::escaped(o, sig.as_bytes());
-                        }
+        for p in parts.iter() {
+            if let Some(raw) = p.text.and_then(json_out::raw_string) {
+                if !json_out::raw_is_empty_string(raw) {
+                    let field: &[u8] = if p.thought == Some(true) {
+                        b"reasoning_content"
+                    } else {
+                        b"content"
                     };
-                    let name = fc.name.as_deref().unwrap_or("");
-                    w.tool_start(out, choice, index, &mut write_id, name.as_bytes());
-                    match fc.args.map(|a| a.get().trim()) {
-                        None | Some("null") => w.tool_args_raw(out, choice, index, b"\"{}\""),
-                        Some(args) => w.tool_args_json(out, choice, index, args.as_bytes()),
-                    }
+                    w.raw_text(out, choice, field, raw);
                 }
-                Ok(())
-            })?;
+            }
+            if let Some(fc) = &p.function_call {
+                let index = cand.tools;
+                cand.tools += 1;
+                let sig = p.thought_signature.as_deref();
+                let given = fc.id.as_deref().filter(|s| !s.is_empty());
+                let mut write_id = |o: &mut BytesMut| {
+                    match given {
+                        Some(id) => json_out::escaped(o, id.as_bytes()),
+                        None => write_generated_id(o, ctx_id, choice, index),
+                    }
+                    if let Some(sig) = sig {
+                        o.extend_from_slice(request::THOUGHT_SIGNATURE_SEPARATOR.as_bytes());
+                        json_out::escaped(o, sig.as_bytes());
+                    }
+                };
+                let name = fc.name.as_deref().unwrap_or("");
+                w.tool_start(out, choice, index, &mut write_id, name.as_bytes());
+                match fc.args.map(|a| a.get().trim()) {
+                    None | Some("null") => w.tool_args_raw(out, choice, index, b"\"{}\""),
+                    Some(args) => w.tool_args_json(out, choice, index, args.as_bytes()),
+                }
+            }
         }
-        if let Some(reason) = c.finish_reason.as_deref() {
+        if let Some(reason) = finish {
             cand.finished = true;
             w.finish(out, choice, finish_reason(reason, cand.tools > 0));
         }

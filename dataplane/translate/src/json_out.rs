@@ -1,8 +1,44 @@
 //! Small hand-written JSON writer used on the hot path: escaping into a reused buffer is
 //! cheaper than building and serialising a tree per chunk.
 
+use std::borrow::Cow;
+
 use bytes::BufMut;
 use serde_json::value::RawValue;
+
+/// A string borrowed from the input when it has no escapes (serde's `#[serde(borrow)]`
+/// does not reach a `Cow` inside an `Option`, which would allocate for every field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BStr<'a>(pub Cow<'a, str>);
+
+impl std::ops::Deref for BStr<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for BStr<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = BStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(BStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(BStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
 
 /// Bytes that must be escaped inside a JSON string: control characters, `"` and `\`.
 const NEEDS_ESCAPE: [bool; 256] = {

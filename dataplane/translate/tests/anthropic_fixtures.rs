@@ -7,11 +7,21 @@ use serde_json::{json, Value};
 use sluice_translate::anthropic::{self, AnthropicStreamTranslator};
 
 /// Reference reading of an Anthropic SSE recording, independent of the translator.
-fn reference(sse: &[u8]) -> (String, String, Vec<(String, String, String)>, Option<String>) {
+fn reference(
+    sse: &[u8],
+) -> (
+    String,
+    String,
+    Vec<(String, String, String)>,
+    Option<String>,
+) {
     let text = String::from_utf8_lossy(sse);
-    let (mut content, mut thinking, mut tools, mut stop) = (String::new(), String::new(), Vec::new(), None);
+    let (mut content, mut thinking, mut tools, mut stop) =
+        (String::new(), String::new(), Vec::new(), None);
     for line in text.lines() {
-        let Some(data) = line.strip_prefix("data:") else { continue };
+        let Some(data) = line.strip_prefix("data:") else {
+            continue;
+        };
         let v: Value = serde_json::from_str(data.trim()).unwrap();
         match v["type"].as_str().unwrap() {
             "content_block_start" if v["content_block"]["type"] == "tool_use" => tools.push((
@@ -22,7 +32,11 @@ fn reference(sse: &[u8]) -> (String, String, Vec<(String, String, String)>, Opti
             "content_block_delta" => match v["delta"]["type"].as_str().unwrap() {
                 "text_delta" => content.push_str(v["delta"]["text"].as_str().unwrap()),
                 "thinking_delta" => thinking.push_str(v["delta"]["thinking"].as_str().unwrap()),
-                "input_json_delta" => tools.last_mut().unwrap().2.push_str(v["delta"]["partial_json"].as_str().unwrap()),
+                "input_json_delta" => tools
+                    .last_mut()
+                    .unwrap()
+                    .2
+                    .push_str(v["delta"]["partial_json"].as_str().unwrap()),
                 _ => {}
             },
             "message_delta" => stop = v["delta"]["stop_reason"].as_str().map(str::to_owned),
@@ -48,8 +62,24 @@ struct Expect {
 }
 
 const STREAMS: &[Expect] = &[
-    Expect { file: "messages_stream_text.sse", finish: "stop", prompt: 10, completion: 4, content_starts: "Hello", tools: &[], reasoning: false },
-    Expect { file: "messages_stream_stop_sequence.sse", finish: "stop", prompt: 16, completion: 28, content_starts: "\ndef pelican():\n    return \"A large waterbird", tools: &[], reasoning: false },
+    Expect {
+        file: "messages_stream_text.sse",
+        finish: "stop",
+        prompt: 10,
+        completion: 4,
+        content_starts: "Hello",
+        tools: &[],
+        reasoning: false,
+    },
+    Expect {
+        file: "messages_stream_stop_sequence.sse",
+        finish: "stop",
+        prompt: 16,
+        completion: 28,
+        content_starts: "\ndef pelican():\n    return \"A large waterbird",
+        tools: &[],
+        reasoning: false,
+    },
     Expect {
         file: "messages_stream_parallel_tool_use_no_args.sse",
         finish: "tool_calls",
@@ -57,14 +87,46 @@ const STREAMS: &[Expect] = &[
         completion: 62,
         content_starts: "",
         tools: &[
-            ("toolu_01LtHJmixrs9NcWQkK8hu8hj", "pelican_name_generator", "{}"),
-            ("toolu_01N8a4jWyf116qKTMqKKmjyt", "pelican_name_generator", "{}"),
+            (
+                "toolu_01LtHJmixrs9NcWQkK8hu8hj",
+                "pelican_name_generator",
+                "{}",
+            ),
+            (
+                "toolu_01N8a4jWyf116qKTMqKKmjyt",
+                "pelican_name_generator",
+                "{}",
+            ),
         ],
         reasoning: false,
     },
-    Expect { file: "messages_stream_text_after_tool_result.sse", finish: "stop", prompt: 678, completion: 82, content_starts: "Here are two great names for your pet pelican:\n\n1. **Charles**", tools: &[], reasoning: false },
-    Expect { file: "messages_stream_thinking.sse", finish: "stop", prompt: 46, completion: 84, content_starts: "- Captain\n- Scoop", tools: &[], reasoning: true },
-    Expect { file: "messages_stream_redacted_thinking.sse", finish: "stop", prompt: 92, completion: 0, content_starts: "I notice that you've sent what appears to be some", tools: &[], reasoning: false },
+    Expect {
+        file: "messages_stream_text_after_tool_result.sse",
+        finish: "stop",
+        prompt: 678,
+        completion: 82,
+        content_starts: "Here are two great names for your pet pelican:\n\n1. **Charles**",
+        tools: &[],
+        reasoning: false,
+    },
+    Expect {
+        file: "messages_stream_thinking.sse",
+        finish: "stop",
+        prompt: 46,
+        completion: 84,
+        content_starts: "- Captain\n- Scoop",
+        tools: &[],
+        reasoning: true,
+    },
+    Expect {
+        file: "messages_stream_redacted_thinking.sse",
+        finish: "stop",
+        prompt: 92,
+        completion: 0,
+        content_starts: "I notice that you've sent what appears to be some",
+        tools: &[],
+        reasoning: false,
+    },
     Expect {
         file: "messages_stream_tool_use_quoted_args.sse",
         finish: "tool_calls",
@@ -82,7 +144,10 @@ const STREAMS: &[Expect] = &[
 
 fn check_stream(dir: &std::path::Path, e: &Expect, include_usage: bool) -> Assembled {
     let input = read(dir, &format!("anthropic/{}", e.file));
-    let (out, result) = assert_split_invariant(|| AnthropicStreamTranslator::new(ctx(include_usage)), &input);
+    let (out, result) = assert_split_invariant(
+        || AnthropicStreamTranslator::new(ctx(include_usage)),
+        &input,
+    );
     result.unwrap_or_else(|err| panic!("{}: {err}", e.file));
     let a = assemble(&out, 0);
     let (content, thinking, tools, stop) = reference(&input);
@@ -91,17 +156,30 @@ fn check_stream(dir: &std::path::Path, e: &Expect, include_usage: bool) -> Assem
     assert_eq!(a.model, "client-model");
     assert!(a.id.starts_with("msg_"), "{}: upstream id kept", e.file);
     assert_eq!(a.content, content, "{}: content", e.file);
-    assert!(a.content.starts_with(e.content_starts), "{}: {:?}", e.file, a.content);
+    assert!(
+        a.content.starts_with(e.content_starts),
+        "{}: {:?}",
+        e.file,
+        a.content
+    );
     assert_eq!(a.reasoning, thinking, "{}: reasoning", e.file);
     assert_eq!(!a.reasoning.is_empty(), e.reasoning, "{}", e.file);
     let got: Vec<_> = a.tool_calls.values().cloned().collect();
     assert_eq!(got, tools, "{}: tool calls vs recording", e.file);
-    let want: Vec<_> = e.tools.iter().map(|(i, n, a)| (i.to_string(), n.to_string(), a.to_string())).collect();
+    let want: Vec<_> = e
+        .tools
+        .iter()
+        .map(|(i, n, a)| (i.to_string(), n.to_string(), a.to_string()))
+        .collect();
     assert_eq!(got, want, "{}: tool calls", e.file);
     for (k, (_, _, args)) in a.tool_calls.iter() {
-        serde_json::from_str::<Value>(args).unwrap_or_else(|err| panic!("{} tool {k} args not JSON: {err}", e.file));
+        serde_json::from_str::<Value>(args)
+            .unwrap_or_else(|err| panic!("{} tool {k} args not JSON: {err}", e.file));
     }
-    assert_eq!(a.tool_calls.keys().copied().collect::<Vec<_>>(), (0..e.tools.len() as u64).collect::<Vec<_>>());
+    assert_eq!(
+        a.tool_calls.keys().copied().collect::<Vec<_>>(),
+        (0..e.tools.len() as u64).collect::<Vec<_>>()
+    );
     assert_eq!(a.finish_reason.as_deref(), Some(e.finish), "{}", e.file);
     assert_eq!(anthropic::finish_reason(stop.as_deref().unwrap()), e.finish);
     if include_usage {
@@ -124,8 +202,15 @@ fn check_stream(dir: &std::path::Path, e: &Expect, include_usage: bool) -> Assem
 #[test]
 fn every_anthropic_stream_fixture_translates_at_every_split() {
     let Some(dir) = fixtures() else { return };
-    let files: Vec<String> = list(&dir, "anthropic").into_iter().filter(|f| f.ends_with(".sse")).collect();
-    assert_eq!(files.len(), STREAMS.len(), "every .sse fixture has an expectation: {files:?}");
+    let files: Vec<String> = list(&dir, "anthropic")
+        .into_iter()
+        .filter(|f| f.ends_with(".sse"))
+        .collect();
+    assert_eq!(
+        files.len(),
+        STREAMS.len(),
+        "every .sse fixture has an expectation: {files:?}"
+    );
     for e in STREAMS {
         check_stream(&dir, e, true);
         check_stream(&dir, e, false);
@@ -142,7 +227,10 @@ fn stream_usage_reported_for_metrics() {
     sluice_translate::StreamTranslator::finish(&mut t, &mut out).unwrap();
     let u = sluice_translate::StreamTranslator::usage(&t).unwrap();
     assert_eq!(u.prompt_tokens, 92);
-    assert!(u.completion_tokens > 88, "message_delta's cumulative output tokens win");
+    assert!(
+        u.completion_tokens > 88,
+        "message_delta's cumulative output tokens win"
+    );
 }
 
 fn translate(dir: &std::path::Path, file: &str) -> (Value, Option<sluice_translate::Usage>) {
@@ -165,31 +253,49 @@ fn non_stream_fixtures() {
         "Hello! I'm doing well, thanks for asking. How are you doing today? Is there anything I can help you with?"
     );
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
-    assert_eq!(v["usage"], json!({"prompt_tokens": 12, "completion_tokens": 29, "total_tokens": 41,
-        "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}));
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens": 12, "completion_tokens": 29, "total_tokens": 41,
+        "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}})
+    );
     assert_eq!(u.unwrap().total_tokens, 41);
 
     let (v, u) = translate(&dir, "messages_parallel_tool_use.json");
     let m = &v["choices"][0]["message"];
-    assert!(m["content"].as_str().unwrap().starts_with("I'll help you find out who is the youngest"));
+    assert!(m["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("I'll help you find out who is the youngest"));
     let calls = m["tool_calls"].as_array().unwrap();
     let names = ["Alice", "Bob", "Charlie", "Daisy"];
-    let ids = ["toolu_0167cfEnoQaPviGdVXA95zcu", "toolu_01EEe2V5HD1Ac4rKiUR4HD2T", "toolu_01XFyAjstT3966qvRynZyVPo", "toolu_013mnQZbgtK2oe3Mo3XKJsx3"];
+    let ids = [
+        "toolu_0167cfEnoQaPviGdVXA95zcu",
+        "toolu_01EEe2V5HD1Ac4rKiUR4HD2T",
+        "toolu_01XFyAjstT3966qvRynZyVPo",
+        "toolu_013mnQZbgtK2oe3Mo3XKJsx3",
+    ];
     assert_eq!(calls.len(), 4);
     for (i, call) in calls.iter().enumerate() {
         assert_eq!(call["id"], ids[i]);
         assert_eq!(call["type"], "function");
         assert_eq!(call["function"]["name"], "retrieve_entity_info");
-        let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+        let args: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
         assert_eq!(args, json!({"name": names[i]}));
     }
     assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
     let u = u.unwrap();
-    assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (423, 202, 625));
+    assert_eq!(
+        (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+        (423, 202, 625)
+    );
 
     let (v, u) = translate(&dir, "messages_thinking_tool_use.json");
     let m = &v["choices"][0]["message"];
-    assert!(m["reasoning_content"].as_str().unwrap().starts_with("The user is asking about the largest city"));
+    assert!(m["reasoning_content"]
+        .as_str()
+        .unwrap()
+        .starts_with("The user is asking about the largest city"));
     assert_eq!(m["content"], "I'll help you find the largest city in your country. First, let me determine which country you're from.");
     assert_eq!(m["tool_calls"][0]["id"], "toolu_01YGzqpRE16Vricda3Aqcejo");
     assert_eq!(m["tool_calls"][0]["function"]["name"], "get_user_country");
@@ -215,11 +321,17 @@ fn cache_tokens_count_into_prompt() {
 #[test]
 fn error_fixtures() {
     let Some(dir) = fixtures() else { return };
-    let e = anthropic::translate_error(400, &read(&dir, "anthropic/error_400_invalid_request.json"));
+    let e =
+        anthropic::translate_error(400, &read(&dir, "anthropic/error_400_invalid_request.json"));
     assert_eq!((e.status, e.error_type), (400, "invalid_request_error"));
-    assert!(e.message.starts_with("messages.2.content.0: unexpected `tool_use_id`"));
+    assert!(e
+        .message
+        .starts_with("messages.2.content.0: unexpected `tool_use_id`"));
     assert_eq!(e.code.as_deref(), Some("invalid_request_error"));
-    let e = anthropic::translate_error(400, &read(&dir, "anthropic/error_400_unsupported_effort.json"));
+    let e = anthropic::translate_error(
+        400,
+        &read(&dir, "anthropic/error_400_unsupported_effort.json"),
+    );
     assert_eq!((e.status, e.error_type), (400, "invalid_request_error"));
     assert!(e.message.contains("effort level 'xhigh'"));
     // Every non-request JSON fixture is either a message or an error body.
@@ -227,7 +339,11 @@ fn error_fixtures() {
         if f.ends_with(".json") && !f.ends_with(".request.json") {
             let body = read(&dir, &f);
             let is_err = f.contains("/error_");
-            assert_eq!(anthropic::translate_response(&body, &ctx(false)).is_err(), is_err, "{f}");
+            assert_eq!(
+                anthropic::translate_response(&body, &ctx(false)).is_err(),
+                is_err,
+                "{f}"
+            );
         }
     }
 }
@@ -236,10 +352,15 @@ fn error_fixtures() {
 #[ignore = "prints a translated stream for eyeballing"]
 fn show_output() {
     let Some(dir) = fixtures() else { return };
-    let f = std::env::var("SHOW").unwrap_or("anthropic/messages_stream_tool_use_quoted_args.sse".into());
+    let f = std::env::var("SHOW")
+        .unwrap_or("anthropic/messages_stream_tool_use_quoted_args.sse".into());
     let input = read(&dir, &f);
     let (out, r) = if f.starts_with("gemini") {
-        common::run_pieces(sluice_translate::gemini::GeminiStreamTranslator::new(ctx(true)), &input, &[])
+        common::run_pieces(
+            sluice_translate::gemini::GeminiStreamTranslator::new(ctx(true)),
+            &input,
+            &[],
+        )
     } else {
         common::run_pieces(AnthropicStreamTranslator::new(ctx(true)), &input, &[])
     };

@@ -14,16 +14,31 @@ fn anthropic_status_mapping() {
     let e = anthropic::translate_error(429, br#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#);
     assert_eq!((e.status, e.error_type), (429, "rate_limit_error"));
     assert!(e.is_retryable());
-    let e = anthropic::translate_error(529, br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
-    assert_eq!((e.status, e.error_type, e.code.as_deref()), (503, "server_error", Some("overloaded_error")));
+    let e = anthropic::translate_error(
+        529,
+        br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+    );
+    assert_eq!(
+        (e.status, e.error_type, e.code.as_deref()),
+        (503, "server_error", Some("overloaded_error"))
+    );
     assert_eq!(e.message, "Overloaded");
     let e = anthropic::translate_error(401, br#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#);
     assert_eq!((e.status, e.error_type), (401, "authentication_error"));
-    let e = anthropic::translate_error(403, br#"{"type":"error","error":{"type":"permission_error","message":"no"}}"#);
+    let e = anthropic::translate_error(
+        403,
+        br#"{"type":"error","error":{"type":"permission_error","message":"no"}}"#,
+    );
     assert_eq!((e.status, e.error_type), (403, "permission_error"));
-    let e = anthropic::translate_error(404, br#"{"type":"error","error":{"type":"not_found_error","message":"model: x"}}"#);
+    let e = anthropic::translate_error(
+        404,
+        br#"{"type":"error","error":{"type":"not_found_error","message":"model: x"}}"#,
+    );
     assert_eq!((e.status, e.error_type), (404, "not_found_error"));
-    let e = anthropic::translate_error(500, br#"{"type":"error","error":{"type":"api_error","message":"Internal server error"}}"#);
+    let e = anthropic::translate_error(
+        500,
+        br#"{"type":"error","error":{"type":"api_error","message":"Internal server error"}}"#,
+    );
     assert_eq!((e.status, e.error_type), (500, "server_error"));
     let e = anthropic::translate_error(502, b"<html>Bad Gateway</html>");
     assert_eq!((e.status, e.error_type), (502, "server_error"));
@@ -39,19 +54,40 @@ fn gemini_status_mapping() {
     let key = br#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT",
         "details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}"#;
     let e = gemini::translate_error(400, key);
-    assert_eq!((e.status, e.error_type, e.code.as_deref()), (401, "authentication_error", Some("invalid_api_key")));
-    let e = gemini::translate_error(403, br#"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}"#);
+    assert_eq!(
+        (e.status, e.error_type, e.code.as_deref()),
+        (401, "authentication_error", Some("invalid_api_key"))
+    );
+    let e = gemini::translate_error(
+        403,
+        br#"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}"#,
+    );
     assert_eq!((e.status, e.error_type), (403, "permission_error"));
     let quota = br#"{"error":{"code":429,"message":"You exceeded your current quota","status":"RESOURCE_EXHAUSTED","details":[
         {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[]},
         {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37.2s"}]}}"#;
     let e = gemini::translate_error(429, quota);
-    assert_eq!((e.status, e.error_type, e.retry_after_secs), (429, "rate_limit_error", Some(38)));
-    let e = gemini::translate_error(503, br#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#);
+    assert_eq!(
+        (e.status, e.error_type, e.retry_after_secs),
+        (429, "rate_limit_error", Some(38))
+    );
+    let e = gemini::translate_error(
+        503,
+        br#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#,
+    );
     assert_eq!((e.status, e.error_type), (503, "server_error"));
-    let e = gemini::translate_error(500, br#"[{"error":{"code":500,"message":"boom","status":"INTERNAL"}}]"#);
-    assert_eq!((e.status, e.error_type, e.message.as_str()), (500, "server_error", "boom"));
-    let e = gemini::translate_error(404, br#"{"error":{"code":404,"message":"models/x is not found","status":"NOT_FOUND"}}"#);
+    let e = gemini::translate_error(
+        500,
+        br#"[{"error":{"code":500,"message":"boom","status":"INTERNAL"}}]"#,
+    );
+    assert_eq!(
+        (e.status, e.error_type, e.message.as_str()),
+        (500, "server_error", "boom")
+    );
+    let e = gemini::translate_error(
+        404,
+        br#"{"error":{"code":404,"message":"models/x is not found","status":"NOT_FOUND"}}"#,
+    );
     assert_eq!((e.status, e.error_type), (404, "not_found_error"));
     let e = gemini::translate_error(502, b"upstream connect error");
     assert_eq!((e.status, e.error_type), (502, "server_error"));
@@ -61,7 +97,9 @@ fn gemini_status_mapping() {
 
 fn feed_all<T: StreamTranslator>(mut t: T, input: &[u8]) -> (String, Result<(), UpstreamError>) {
     let mut out = BytesMut::new();
-    let r = t.feed(Bytes::copy_from_slice(input), &mut out).and_then(|()| t.finish(&mut out));
+    let r = t
+        .feed(Bytes::copy_from_slice(input), &mut out)
+        .and_then(|()| t.finish(&mut out));
     (String::from_utf8(out.to_vec()).unwrap(), r)
 }
 
@@ -79,12 +117,22 @@ fn anthropic_mid_stream_error_and_truncation() {
     let before = out.len();
     let e = t.feed(Bytes::from(err), &mut out).unwrap_err();
     assert_eq!(out.len(), before, "nothing written for the error");
-    assert_eq!((e.status, e.error_type, e.code.as_deref()), (503, "server_error", Some("overloaded_error")));
-    assert_eq!(t.finish(&mut out).unwrap_err(), e, "finish repeats the error");
+    assert_eq!(
+        (e.status, e.error_type, e.code.as_deref()),
+        (503, "server_error", Some("overloaded_error"))
+    );
+    assert_eq!(
+        t.finish(&mut out).unwrap_err(),
+        e,
+        "finish repeats the error"
+    );
     openai::write_error_event(&e, &mut out);
     let last = std::str::from_utf8(&out[before..]).unwrap();
     let v: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap().trim_end()).unwrap();
-    assert_eq!(v, json!({"error": {"message": "Overloaded", "type": "server_error", "code": "overloaded_error", "param": null}}));
+    assert_eq!(
+        v,
+        json!({"error": {"message": "Overloaded", "type": "server_error", "code": "overloaded_error", "param": null}})
+    );
     assert!(last.ends_with("\n\n"));
 
     let (out, r) = feed_all(AnthropicStreamTranslator::new(ctx(true)), stream.as_bytes());
@@ -92,7 +140,10 @@ fn anthropic_mid_stream_error_and_truncation() {
     assert!(!out.contains("[DONE]"));
     let (_, r) = feed_all(AnthropicStreamTranslator::new(ctx(true)), b"");
     assert!(r.is_err());
-    let (_, r) = feed_all(AnthropicStreamTranslator::new(ctx(true)), b"data: {not json\n\n");
+    let (_, r) = feed_all(
+        AnthropicStreamTranslator::new(ctx(true)),
+        b"data: {not json\n\n",
+    );
     assert_eq!(r.unwrap_err().status, 502);
 }
 
@@ -112,7 +163,10 @@ fn gemini_mid_stream_error_and_truncation() {
     assert!(out.contains("\"content\":\"Hi\""));
     let (_, r) = feed_all(GeminiStreamTranslator::new(ctx(false)), b"");
     assert!(r.is_err());
-    let (_, r) = feed_all(GeminiStreamTranslator::new(ctx(false)), b"[{\"candidates\":[{\"finishReason\":\"STOP\"}]}");
+    let (_, r) = feed_all(
+        GeminiStreamTranslator::new(ctx(false)),
+        b"[{\"candidates\":[{\"finishReason\":\"STOP\"}]}",
+    );
     assert!(r.is_err(), "JSON array never closed");
 }
 
@@ -126,8 +180,14 @@ fn gemini_parallel_calls_and_multiple_candidates_stream() {
     let (out, r) = common::run_pieces(GeminiStreamTranslator::new(ctx(true)), s.as_bytes(), &[]);
     r.unwrap();
     let a0 = common::assemble(&out, 0);
-    assert_eq!(a0.tool_calls[&0], ("call_test123_0".into(), "a".into(), "{\"x\":1}".into()));
-    assert_eq!(a0.tool_calls[&1], ("call_test123_1".into(), "b".into(), "{}".into()));
+    assert_eq!(
+        a0.tool_calls[&0],
+        ("call_test123_0".into(), "a".into(), "{\"x\":1}".into())
+    );
+    assert_eq!(
+        a0.tool_calls[&1],
+        ("call_test123_1".into(), "b".into(), "{}".into())
+    );
     assert_eq!(a0.finish_reason.as_deref(), Some("tool_calls"));
     let a1 = common::assemble(&out, 1);
     assert_eq!(a1.content, "two");
@@ -152,7 +212,10 @@ fn anthropic_stream_max_tokens_and_cache_usage() {
     r.unwrap();
     let a = common::assemble(&out, 0);
     assert_eq!(a.finish_reason.as_deref(), Some("length"));
-    assert_eq!(a.tool_calls[&0].2, "{\"a\":", "truncated arguments are passed on as streamed");
+    assert_eq!(
+        a.tool_calls[&0].2, "{\"a\":",
+        "truncated arguments are passed on as streamed"
+    );
     let u = a.usage.unwrap();
     assert_eq!(u["prompt_tokens"], 112);
     assert_eq!(u["prompt_tokens_details"]["cached_tokens"], 100);
@@ -164,7 +227,10 @@ fn bad(body: &[u8]) {
         ("anthropic", anthropic::build_request(body, "m").map(|_| ())),
         ("gemini", gemini::build_request(body, "m").map(|_| ())),
     ] {
-        let e = r.expect_err(&format!("{name} accepted {}", String::from_utf8_lossy(body)));
+        let e = r.expect_err(&format!(
+            "{name} accepted {}",
+            String::from_utf8_lossy(body)
+        ));
         assert_eq!(e.status(), 400);
         assert!(!e.message.is_empty());
     }
@@ -219,5 +285,8 @@ fn provider_specific_rejections() {
     let unknown_tool = br#"{"messages":[{"role":"user","content":"x"},{"role":"tool","tool_call_id":"nope","content":"r"}]}"#;
     let e = gemini::build_request(unknown_tool, "m").unwrap_err();
     assert_eq!(e.param.as_deref(), Some("messages[1].tool_call_id"));
-    assert!(anthropic::build_request(unknown_tool, "m").is_ok(), "Anthropic needs only the id");
+    assert!(
+        anthropic::build_request(unknown_tool, "m").is_ok(),
+        "Anthropic needs only the id"
+    );
 }

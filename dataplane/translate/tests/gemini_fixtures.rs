@@ -8,7 +8,15 @@ use sluice_translate::gemini::{self, GeminiStreamTranslator};
 
 /// Reference reading of a Gemini stream recording (SSE or JSON array), independent of the
 /// translator: (content, thoughts, function calls (name, args), last usageMetadata, last finishReason).
-fn reference(raw: &[u8]) -> (String, String, Vec<(String, Value, Option<String>)>, Value, Option<String>) {
+fn reference(
+    raw: &[u8],
+) -> (
+    String,
+    String,
+    Vec<(String, Value, Option<String>)>,
+    Value,
+    Option<String>,
+) {
     let text = String::from_utf8_lossy(raw);
     let events: Vec<Value> = if text.trim_start().starts_with('[') {
         serde_json::from_str::<Vec<Value>>(&text).unwrap()
@@ -18,7 +26,8 @@ fn reference(raw: &[u8]) -> (String, String, Vec<(String, Value, Option<String>)
             .map(|d| serde_json::from_str(d.trim()).unwrap())
             .collect()
     };
-    let (mut content, mut thoughts, mut calls, mut usage, mut finish) = (String::new(), String::new(), Vec::new(), Value::Null, None);
+    let (mut content, mut thoughts, mut calls, mut usage, mut finish) =
+        (String::new(), String::new(), Vec::new(), Value::Null, None);
     for ev in events {
         if let Some(u) = ev.get("usageMetadata") {
             usage = u.clone();
@@ -60,18 +69,82 @@ struct Expect {
 }
 
 const STREAMS: &[Expect] = &[
-    Expect { file: "stream_text.sse", finish: "stop", prompt: 13, completion: 8, reasoning: 0, total: 21, content: Some("The capital of France is Paris.\n"), tools: &[] },
-    Expect { file: "stream_thinking.sse", finish: "stop", prompt: 34, completion: 0, reasoning: 0, total: 0, content: None, tools: &[] },
-    Expect { file: "stream_tool_call_no_args_thought_signature.sse", finish: "tool_calls", prompt: 29, completion: 0, reasoning: 0, total: 0, content: Some(""), tools: &[("get_country", "{}")] },
-    Expect { file: "stream_text_after_function_response.sse", finish: "stop", prompt: 257, completion: 8, reasoning: 0, total: 265, content: Some("The capital of Mexico is Mexico City."), tools: &[] },
-    Expect { file: "stream_tool_call_args.sse", finish: "tool_calls", prompt: 29, completion: 60, reasoning: 45, total: 89, content: Some(""), tools: &[("weather", r#"{"location":"San Francisco"}"#)] },
-    Expect { file: "stream_prompt_blocked.sse", finish: "content_filter", prompt: 9, completion: 0, reasoning: 0, total: 9, content: Some(""), tools: &[] },
-    Expect { file: "stream_json_array_thinking_tool_call.json", finish: "tool_calls", prompt: 32, completion: 54, reasoning: 42, total: 86, content: Some(""), tools: &[("pelican_name_generator", "{}")] },
+    Expect {
+        file: "stream_text.sse",
+        finish: "stop",
+        prompt: 13,
+        completion: 8,
+        reasoning: 0,
+        total: 21,
+        content: Some("The capital of France is Paris.\n"),
+        tools: &[],
+    },
+    Expect {
+        file: "stream_thinking.sse",
+        finish: "stop",
+        prompt: 34,
+        completion: 0,
+        reasoning: 0,
+        total: 0,
+        content: None,
+        tools: &[],
+    },
+    Expect {
+        file: "stream_tool_call_no_args_thought_signature.sse",
+        finish: "tool_calls",
+        prompt: 29,
+        completion: 0,
+        reasoning: 0,
+        total: 0,
+        content: Some(""),
+        tools: &[("get_country", "{}")],
+    },
+    Expect {
+        file: "stream_text_after_function_response.sse",
+        finish: "stop",
+        prompt: 257,
+        completion: 8,
+        reasoning: 0,
+        total: 265,
+        content: Some("The capital of Mexico is Mexico City."),
+        tools: &[],
+    },
+    Expect {
+        file: "stream_tool_call_args.sse",
+        finish: "tool_calls",
+        prompt: 29,
+        completion: 60,
+        reasoning: 45,
+        total: 89,
+        content: Some(""),
+        tools: &[("weather", r#"{"location":"San Francisco"}"#)],
+    },
+    Expect {
+        file: "stream_prompt_blocked.sse",
+        finish: "content_filter",
+        prompt: 9,
+        completion: 0,
+        reasoning: 0,
+        total: 9,
+        content: Some(""),
+        tools: &[],
+    },
+    Expect {
+        file: "stream_json_array_thinking_tool_call.json",
+        finish: "tool_calls",
+        prompt: 32,
+        completion: 54,
+        reasoning: 42,
+        total: 86,
+        content: Some(""),
+        tools: &[("pelican_name_generator", "{}")],
+    },
 ];
 
 fn check_stream(dir: &std::path::Path, e: &Expect, include_usage: bool) {
     let input = read(dir, &format!("gemini/{}", e.file));
-    let (out, result) = assert_split_invariant(|| GeminiStreamTranslator::new(ctx(include_usage)), &input);
+    let (out, result) =
+        assert_split_invariant(|| GeminiStreamTranslator::new(ctx(include_usage)), &input);
     result.unwrap_or_else(|err| panic!("{}: {err}", e.file));
     let a = assemble(&out, 0);
     let (content, thoughts, calls, usage, finish) = reference(&input);
@@ -93,7 +166,10 @@ fn check_stream(dir: &std::path::Path, e: &Expect, include_usage: bool) {
         assert_eq!(&serde_json::from_str::<Value>(got_args).unwrap(), args);
         assert!(id.starts_with("call_test123_"), "{id}");
         match sig {
-            Some(sig) => assert!(id.ends_with(&format!("__thought__{sig}")), "signature carried in the id"),
+            Some(sig) => assert!(
+                id.ends_with(&format!("__thought__{sig}")),
+                "signature carried in the id"
+            ),
             None => assert!(!id.contains("__thought__")),
         }
     }
@@ -106,13 +182,27 @@ fn check_stream(dir: &std::path::Path, e: &Expect, include_usage: bool) {
         let num = |k: &str| usage[k].as_u64().unwrap_or(0);
         assert_eq!(u["prompt_tokens"], e.prompt, "{}", e.file);
         assert_eq!(u["prompt_tokens"], num("promptTokenCount"));
-        assert_eq!(u["completion_tokens"], num("candidatesTokenCount") + num("thoughtsTokenCount"));
-        assert_eq!(u["completion_tokens_details"]["reasoning_tokens"], num("thoughtsTokenCount"));
-        assert_eq!(u["total_tokens"], num("totalTokenCount"), "{}: matches the recording's total", e.file);
+        assert_eq!(
+            u["completion_tokens"],
+            num("candidatesTokenCount") + num("thoughtsTokenCount")
+        );
+        assert_eq!(
+            u["completion_tokens_details"]["reasoning_tokens"],
+            num("thoughtsTokenCount")
+        );
+        assert_eq!(
+            u["total_tokens"],
+            num("totalTokenCount"),
+            "{}: matches the recording's total",
+            e.file
+        );
         if e.total > 0 {
             assert_eq!(u["total_tokens"], e.total);
             assert_eq!(u["completion_tokens"], e.completion);
-            assert_eq!(u["completion_tokens_details"]["reasoning_tokens"], e.reasoning);
+            assert_eq!(
+                u["completion_tokens_details"]["reasoning_tokens"],
+                e.reasoning
+            );
         }
     } else {
         assert!(a.usage.is_none());
@@ -124,9 +214,15 @@ fn every_gemini_stream_fixture_translates_at_every_split() {
     let Some(dir) = fixtures() else { return };
     let files: Vec<String> = list(&dir, "gemini")
         .into_iter()
-        .filter(|f| f.ends_with(".sse") || f.contains("stream_json_array") && !f.ends_with(".request.json"))
+        .filter(|f| {
+            f.ends_with(".sse") || f.contains("stream_json_array") && !f.ends_with(".request.json")
+        })
         .collect();
-    assert_eq!(files.len(), STREAMS.len(), "every stream fixture has an expectation: {files:?}");
+    assert_eq!(
+        files.len(),
+        STREAMS.len(),
+        "every stream fixture has an expectation: {files:?}"
+    );
     for e in STREAMS {
         check_stream(&dir, e, true);
         check_stream(&dir, e, false);
@@ -146,10 +242,16 @@ fn non_stream_fixtures() {
     let (v, u) = translate(&dir, "max_tokens.json");
     assert_eq!(v["object"], "chat.completion");
     assert_eq!(v["id"], "R5MoavWNNp_8qtsP2fWD2A0");
-    assert_eq!(v["choices"][0]["message"]["content"], "The capital of France is");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "The capital of France is"
+    );
     assert_eq!(v["choices"][0]["finish_reason"], "length");
-    assert_eq!(v["usage"], json!({"prompt_tokens": 15, "completion_tokens": 5, "total_tokens": 20,
-        "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}));
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens": 15, "completion_tokens": 5, "total_tokens": 20,
+        "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}})
+    );
     assert_eq!(u.unwrap().total_tokens, 20);
 
     let (v, u) = translate(&dir, "finish_safety.json");
@@ -172,7 +274,10 @@ fn non_stream_fixtures() {
     assert!(v["choices"][0]["message"]["content"].is_null());
     assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
     let u = u.unwrap();
-    assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (33, 5, 38));
+    assert_eq!(
+        (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+        (33, 5, 38)
+    );
 }
 
 #[test]
@@ -187,11 +292,26 @@ fn non_stream_multiple_candidates_and_thoughts() {
     assert_eq!(v["choices"][0]["message"]["reasoning_content"], "think");
     assert_eq!(v["choices"][1]["index"], 1);
     assert_eq!(v["choices"][1]["message"]["content"], "B");
-    assert_eq!(v["choices"][1]["message"]["tool_calls"][0]["function"]["arguments"], r#"{"x":[1,2]}"#);
-    assert_eq!(v["choices"][1]["message"]["tool_calls"][0]["id"], "call_test123_1_0");
+    assert_eq!(
+        v["choices"][1]["message"]["tool_calls"][0]["function"]["arguments"],
+        r#"{"x":[1,2]}"#
+    );
+    assert_eq!(
+        v["choices"][1]["message"]["tool_calls"][0]["id"],
+        "call_test123_1_0"
+    );
     assert_eq!(v["choices"][1]["finish_reason"], "tool_calls");
     let u = u.unwrap();
-    assert_eq!((u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, u.cached_tokens, u.total_tokens), (10, 7, 3, 6, 17));
+    assert_eq!(
+        (
+            u.prompt_tokens,
+            u.completion_tokens,
+            u.reasoning_tokens,
+            u.cached_tokens,
+            u.total_tokens
+        ),
+        (10, 7, 3, 6, 17)
+    );
 }
 
 #[test]
@@ -199,7 +319,14 @@ fn error_fixtures_and_hand_written_errors() {
     let Some(dir) = fixtures() else { return };
     let e = gemini::translate_error(400, &read(&dir, "gemini/error_400_invalid_argument.json"));
     assert_eq!((e.status, e.error_type), (400, "invalid_request_error"));
-    assert_eq!(e.message, "Penalty is not enabled for models/gemini-2.5-flash");
+    assert_eq!(
+        e.message,
+        "Penalty is not enabled for models/gemini-2.5-flash"
+    );
     assert_eq!(e.code.as_deref(), Some("INVALID_ARGUMENT"));
-    assert!(gemini::translate_response(&read(&dir, "gemini/error_400_invalid_argument.json"), &ctx(false)).is_err());
+    assert!(gemini::translate_response(
+        &read(&dir, "gemini/error_400_invalid_argument.json"),
+        &ctx(false)
+    )
+    .is_err());
 }

@@ -22,8 +22,12 @@ fn reference(input: &str) -> (String, Usage) {
                     prompt_tokens: u["prompt_tokens"].as_u64().unwrap(),
                     completion_tokens: u["completion_tokens"].as_u64().unwrap(),
                     total_tokens: u["total_tokens"].as_u64().unwrap(),
-                    cached_tokens: u["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap_or(0),
-                    reasoning_tokens: u["completion_tokens_details"]["reasoning_tokens"].as_u64().unwrap_or(0),
+                    cached_tokens: u["prompt_tokens_details"]["cached_tokens"]
+                        .as_u64()
+                        .unwrap_or(0),
+                    reasoning_tokens: u["completion_tokens_details"]["reasoning_tokens"]
+                        .as_u64()
+                        .unwrap_or(0),
                 });
                 continue;
             }
@@ -57,7 +61,10 @@ fn run(input: &Bytes, cuts: &[usize], strip: bool) -> (Vec<u8>, PassthroughScann
 #[test]
 fn recorded_streams_pass_through_byte_identical() {
     let Some(dir) = fixtures() else { return };
-    let files: Vec<_> = list(&dir, "openai").into_iter().filter(|f| f.ends_with(".sse")).collect();
+    let files: Vec<_> = list(&dir, "openai")
+        .into_iter()
+        .filter(|f| f.ends_with(".sse"))
+        .collect();
     assert!(files.len() >= 7);
     for f in files {
         let input = Bytes::from(read(&dir, &f));
@@ -70,21 +77,35 @@ fn recorded_streams_pass_through_byte_identical() {
             assert!(s.saw_done());
 
             let (out, s, _) = run(&input, &[cut], true);
-            assert_eq!(String::from_utf8(out).unwrap(), stripped, "{f} strip=true split {cut}");
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                stripped,
+                "{f} strip=true split {cut}"
+            );
             assert_eq!(s.usage(), Some(usage), "{f}");
             assert!(s.saw_done());
         }
         let bytes: Vec<usize> = (1..input.len()).collect();
         assert_eq!(run(&input, &bytes, false).0, &input[..]);
-        assert_eq!(String::from_utf8(run(&input, &bytes, true).0).unwrap(), stripped, "{f} byte by byte");
+        assert_eq!(
+            String::from_utf8(run(&input, &bytes, true).0).unwrap(),
+            stripped,
+            "{f} byte by byte"
+        );
         for seed in 1..=10 {
             let cuts = common::random_cuts(input.len(), seed, 6);
             assert_eq!(run(&input, &cuts, false).0, &input[..]);
-            assert_eq!(String::from_utf8(run(&input, &cuts, true).0).unwrap(), stripped);
+            assert_eq!(
+                String::from_utf8(run(&input, &cuts, true).0).unwrap(),
+                stripped
+            );
         }
         // Whole-event chunks need no copy even when stripping (except around the usage event).
         let (_, _, zero_copy) = run(&input, &[], true);
-        assert!(!zero_copy, "{f}: the usage chunk was removed from the single chunk");
+        assert!(
+            !zero_copy,
+            "{f}: the usage chunk was removed from the single chunk"
+        );
     }
 }
 
@@ -106,14 +127,28 @@ fn strip_handles_crlf_framing() {
 fn non_stream_usage() {
     let Some(dir) = fixtures() else { return };
     let u = scan_usage(&read(&dir, "openai/chat_text.json")).unwrap();
-    assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (14, 37, 51));
-    for f in ["chat_tool_calls_parallel.json", "chat_finish_length.json", "chat_n3_choices.json"] {
+    assert_eq!(
+        (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+        (14, 37, 51)
+    );
+    for f in [
+        "chat_tool_calls_parallel.json",
+        "chat_finish_length.json",
+        "chat_n3_choices.json",
+    ] {
         let body = read(&dir, &format!("openai/{f}"));
         let v: Value = serde_json::from_slice(&body).unwrap();
         let u = scan_usage(&body).unwrap();
-        assert_eq!(u.total_tokens, v["usage"]["total_tokens"].as_u64().unwrap(), "{f}");
+        assert_eq!(
+            u.total_tokens,
+            v["usage"]["total_tokens"].as_u64().unwrap(),
+            "{f}"
+        );
     }
-    assert_eq!(scan_usage(&read(&dir, "openai/error_400_unsupported_parameter.json")), None);
+    assert_eq!(
+        scan_usage(&read(&dir, "openai/error_400_unsupported_parameter.json")),
+        None
+    );
     assert_eq!(scan_usage(b"garbage"), None);
     let u = scan_usage(br#"{"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#).unwrap();
     assert_eq!((u.cached_tokens, u.reasoning_tokens), (4, 2));

@@ -27,9 +27,13 @@ fn normalise(v: &Value) -> Value {
     match v {
         Value::Object(o) => Value::Object(
             o.iter()
-                .filter(|(k, v)| !v.is_null() && !(k.as_str() == "stream" && **v == Value::Bool(false)))
+                .filter(|(k, v)| {
+                    !v.is_null() && !(k.as_str() == "stream" && **v == Value::Bool(false))
+                })
                 .map(|(k, v)| match (k.as_str(), v) {
-                    ("type", Value::String(s)) if s.eq_ignore_ascii_case("object") || s.eq_ignore_ascii_case("string") => {
+                    ("type", Value::String(s))
+                        if s.eq_ignore_ascii_case("object") || s.eq_ignore_ascii_case("string") =>
+                    {
                         (k.clone(), Value::from(s.to_ascii_uppercase()))
                     }
                     _ => (k.clone(), normalise(v)),
@@ -62,7 +66,10 @@ fn anthropic_requests_match_recordings() {
 
     // Plain text, defaults: max_tokens falls back to 4096.
     let name = "anthropic/error_400_unsupported_effort.request.json";
-    let (b, stream) = build_anthropic(json!({"model": "x", "messages": [{"role": "user", "content": "What is 2+2?"}]}), "claude-opus-4-6");
+    let (b, stream) = build_anthropic(
+        json!({"model": "x", "messages": [{"role": "user", "content": "What is 2+2?"}]}),
+        "claude-opus-4-6",
+    );
     assert!(!stream);
     // output_config.effort has no OpenAI spelling of its own (reasoning_effort maps to thinking).
     assert_same_except(&b, &recorded(&dir, name), &["output_config"], name);
@@ -182,7 +189,10 @@ fn anthropic_requests_match_recordings() {
     assert_eq!(b["max_tokens"], 2048 + 2048);
     checked += 1;
 
-    let all = list(&dir, "anthropic").into_iter().filter(|f| f.ends_with(".request.json")).count();
+    let all = list(&dir, "anthropic")
+        .into_iter()
+        .filter(|f| f.ends_with(".request.json"))
+        .count();
     assert_eq!(checked, all, "every anthropic request fixture is covered");
 }
 
@@ -199,49 +209,77 @@ fn gemini_requests_match_recordings() {
     ]}));
     assert!(!stream);
     assert_eq!(b["contents"], rec["contents"], "{name}");
-    assert_eq!(b["systemInstruction"]["parts"], rec["systemInstruction"]["parts"], "{name}");
+    assert_eq!(
+        b["systemInstruction"]["parts"], rec["systemInstruction"]["parts"],
+        "{name}"
+    );
     assert!(b.get("generationConfig").is_none() && rec["generationConfig"] == json!({}));
     // safetySettings has no OpenAI equivalent.
     checked += 1;
 
     let name = "gemini/max_tokens.request.json";
     let rec = recorded(&dir, name);
-    let (b, _) = build_gemini(json!({"model": "m", "max_tokens": 5, "reasoning_effort": "none", "messages": [
-        {"role": "system", "content": "You are a helpful chatbot."},
-        {"role": "user", "content": "What is the capital of France?"}
-    ]}));
+    let (b, _) = build_gemini(
+        json!({"model": "m", "max_tokens": 5, "reasoning_effort": "none", "messages": [
+            {"role": "system", "content": "You are a helpful chatbot."},
+            {"role": "user", "content": "What is the capital of France?"}
+        ]}),
+    );
     assert_eq!(b["contents"], rec["contents"]);
-    assert_eq!(b["systemInstruction"]["parts"], rec["systemInstruction"]["parts"]);
-    assert_eq!(b["generationConfig"]["maxOutputTokens"], rec["generationConfig"]["maxOutputTokens"]);
-    assert_eq!(b["generationConfig"]["thinkingConfig"]["thinkingBudget"], rec["generationConfig"]["thinkingConfig"]["thinking_budget"]);
+    assert_eq!(
+        b["systemInstruction"]["parts"],
+        rec["systemInstruction"]["parts"]
+    );
+    assert_eq!(
+        b["generationConfig"]["maxOutputTokens"],
+        rec["generationConfig"]["maxOutputTokens"]
+    );
+    assert_eq!(
+        b["generationConfig"]["thinkingConfig"]["thinkingBudget"],
+        rec["generationConfig"]["thinkingConfig"]["thinking_budget"]
+    );
     checked += 1;
 
     let name = "gemini/stream_json_array_thinking_tool_call.request.json";
     let rec = recorded(&dir, name);
-    let (b, stream) = build_gemini(json!({"model": "m", "stream": true, "reasoning_effort": "high",
+    let (b, stream) = build_gemini(
+        json!({"model": "m", "stream": true, "reasoning_effort": "high",
         "messages": [{"role": "user", "content": "Two names for a pet pelican"}],
-        "tools": [{"type": "function", "function": {"name": "pelican_name_generator", "parameters": {"properties": {}, "type": "object"}}}]}));
+        "tools": [{"type": "function", "function": {"name": "pelican_name_generator", "parameters": {"properties": {}, "type": "object"}}}]}),
+    );
     assert!(stream);
     assert_eq!(b["contents"], rec["contents"]);
     assert_eq!(normalise(&b["tools"]), normalise(&rec["tools"]));
-    assert_eq!(b["generationConfig"]["thinkingConfig"]["includeThoughts"], true);
+    assert_eq!(
+        b["generationConfig"]["thinkingConfig"]["includeThoughts"],
+        true
+    );
     checked += 1;
 
     let name = "gemini/stream_text.request.json";
     let rec = recorded(&dir, name);
-    let (b, _) = build_gemini(json!({"model": "m", "stream": true, "temperature": 0.0, "messages": [
-        {"role": "system", "content": "You are a helpful chatbot."},
-        {"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]}
-    ]}));
+    let (b, _) = build_gemini(
+        json!({"model": "m", "stream": true, "temperature": 0.0, "messages": [
+            {"role": "system", "content": "You are a helpful chatbot."},
+            {"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]}
+        ]}),
+    );
     assert_eq!(b["contents"], rec["contents"]);
     assert_eq!(b["generationConfig"], rec["generationConfig"]);
-    assert_eq!(b["systemInstruction"]["parts"], rec["systemInstruction"]["parts"]);
+    assert_eq!(
+        b["systemInstruction"]["parts"],
+        rec["systemInstruction"]["parts"]
+    );
     checked += 1;
 
     let name = "gemini/stream_text_after_function_response.request.json";
     let rec = recorded(&dir, name);
     let call = &rec["contents"][1]["parts"][0];
-    let call_id = format!("{}__thought__{}", call["functionCall"]["id"].as_str().unwrap(), call["thoughtSignature"].as_str().unwrap());
+    let call_id = format!(
+        "{}__thought__{}",
+        call["functionCall"]["id"].as_str().unwrap(),
+        call["thoughtSignature"].as_str().unwrap()
+    );
     let (b, _) = build_gemini(json!({"model": "m", "stream": true,
         "messages": [
             {"role": "user", "content": "What is the capital of the user country? Call the tool"},
@@ -249,25 +287,39 @@ fn gemini_requests_match_recordings() {
             {"role": "tool", "tool_call_id": call_id, "content": "{\"return_value\":\"Mexico\"}"}
         ],
         "tools": [{"type": "function", "function": {"name": "get_country", "description": "", "parameters": rec["tools"][0]["functionDeclarations"][0]["parameters_json_schema"]}}]}));
-    assert_eq!(b["contents"], rec["contents"], "{name}: function call id, signature and recovered name");
+    assert_eq!(
+        b["contents"], rec["contents"],
+        "{name}: function call id, signature and recovered name"
+    );
     let decl = &b["tools"][0]["functionDeclarations"][0];
     let rec_decl = &rec["tools"][0]["functionDeclarations"][0];
     assert_eq!(decl["name"], rec_decl["name"]);
     assert_eq!(decl["description"], rec_decl["description"]);
     // additionalProperties is stripped: Gemini's Schema rejects it.
-    assert_eq!(decl["parameters"], json!({"properties": {}, "type": "OBJECT"}));
+    assert_eq!(
+        decl["parameters"],
+        json!({"properties": {}, "type": "OBJECT"})
+    );
     checked += 1;
 
     let name = "gemini/stream_thinking.request.json";
     let rec = recorded(&dir, name);
-    let (b, _) = build_gemini(json!({"model": "m", "stream": true, "reasoning_effort": "medium", "messages": [
+    let (b, _) = build_gemini(
+        json!({"model": "m", "stream": true, "reasoning_effort": "medium", "messages": [
         {"role": "developer", "content": "You are a helpful assistant."},
         {"role": "user", "content": "How do I cross the street?"}
-    ], "tools": [{"type": "function", "function": {"name": "dummy", "description": "", "parameters": {"properties": {}, "type": "object"}}}]}));
+    ], "tools": [{"type": "function", "function": {"name": "dummy", "description": "", "parameters": {"properties": {}, "type": "object"}}}]}),
+    );
     assert_eq!(b["contents"], rec["contents"]);
-    assert_eq!(b["systemInstruction"]["parts"], rec["systemInstruction"]["parts"]);
+    assert_eq!(
+        b["systemInstruction"]["parts"],
+        rec["systemInstruction"]["parts"]
+    );
     assert_eq!(b["tools"], rec["tools"]);
-    assert_eq!(b["generationConfig"]["thinkingConfig"]["includeThoughts"], true);
+    assert_eq!(
+        b["generationConfig"]["thinkingConfig"]["includeThoughts"],
+        true
+    );
     checked += 1;
 
     let name = "gemini/stream_tool_call_no_args_thought_signature.request.json";
@@ -276,25 +328,31 @@ fn gemini_requests_match_recordings() {
         "messages": [{"role": "user", "content": "What is the capital of the user country? Call the tool"}],
         "tools": [{"type": "function", "function": {"name": "get_country", "description": "", "parameters": {"additionalProperties": false, "properties": {}, "type": "object"}}}]}));
     assert_eq!(b["contents"], rec["contents"]);
-    assert_eq!(b["tools"][0]["functionDeclarations"][0]["name"], "get_country");
+    assert_eq!(
+        b["tools"][0]["functionDeclarations"][0]["name"],
+        "get_country"
+    );
     checked += 1;
 
     let name = "gemini/tool_call.request.json";
     let rec = recorded(&dir, name);
     let (b, _) = build_gemini(json!({"model": "m",
-        "messages": [{"role": "user", "content": "What is the largest city in the user country?"}],
-        "tool_choice": "required",
-        "tools": [
-            {"type": "function", "function": {"name": "get_user_country", "description": "", "parameters": {"properties": {}, "type": "object"}}},
-            {"type": "function", "function": {"name": "final_result", "description": "The final response which ends this conversation",
-                "parameters": {"properties": {"city": {"type": "string"}, "country": {"type": "string"}}, "required": ["city", "country"], "type": "object"}}}
-        ]}));
+    "messages": [{"role": "user", "content": "What is the largest city in the user country?"}],
+    "tool_choice": "required",
+    "tools": [
+        {"type": "function", "function": {"name": "get_user_country", "description": "", "parameters": {"properties": {}, "type": "object"}}},
+        {"type": "function", "function": {"name": "final_result", "description": "The final response which ends this conversation",
+            "parameters": {"properties": {"city": {"type": "string"}, "country": {"type": "string"}}, "required": ["city", "country"], "type": "object"}}}
+    ]}));
     assert_eq!(b["contents"], rec["contents"]);
     assert_eq!(b["tools"], rec["tools"]);
     assert_eq!(b["toolConfig"]["functionCallingConfig"]["mode"], "ANY");
     // "required" allows every declared tool, which is what the recording lists explicitly.
     checked += 1;
 
-    let all = list(&dir, "gemini").into_iter().filter(|f| f.ends_with(".request.json")).count();
+    let all = list(&dir, "gemini")
+        .into_iter()
+        .filter(|f| f.ends_with(".request.json"))
+        .count();
     assert_eq!(checked, all, "every gemini request fixture is covered");
 }

@@ -19,6 +19,9 @@ use crate::stats::{LogEntry, LOGGED_HEADERS};
 /// Header naming the mock that answered.
 pub const MOCK_NAME: HeaderName = HeaderName::from_static("x-mock-name");
 
+/// Request header carrying one inline scenario rule, for direct use of the mock.
+pub const MOCK_RULE: HeaderName = HeaderName::from_static("x-mock-rule");
+
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
 
@@ -44,6 +47,8 @@ pub struct ApiRequest<'a> {
     pub headers: &'a HeaderMap,
     /// The whole request body.
     pub body: Bytes,
+    /// When the request head arrived, in ms since the mock started.
+    pub t_ms: u64,
 }
 
 /// Answers one upstream API request. `Err` closes the connection without a response.
@@ -59,8 +64,8 @@ pub async fn answer(
         query,
         headers,
         body,
+        t_ms,
     } = req;
-    let t_ms = state.stats.now_ms();
     let seq = state.stats.count(endpoint);
     let mut entry = LogEntry {
         seq,
@@ -106,7 +111,29 @@ pub async fn answer(
     entry.stream = ask.stream;
 
     let scenario = state.scenario.load();
-    let rule = scenario.select(flavor, ask.model.as_deref());
+    let inline;
+    let rule = match headers.get(MOCK_RULE) {
+        None => scenario.select(flavor, ask.model.as_deref()),
+        Some(json) => {
+            match scenario.compile_inline(json.as_bytes(), &state.defaults, &state.fixtures_dir) {
+                Ok(rule) => {
+                    inline = rule;
+                    &inline
+                }
+                Err(err) => {
+                    entry.status = 400;
+                    state.stats.record(entry);
+                    let body = serde_json::json!({"error": {"message": format!("{err:#}")}});
+                    return Ok(respond(
+                        state,
+                        StatusCode::BAD_REQUEST,
+                        JSON,
+                        PacedBody::full(Bytes::from(body.to_string())),
+                    ));
+                }
+            }
+        }
+    };
     let verdict = rule.verdict();
     let response = match verdict {
         Verdict::NoResponse(fault) => {
@@ -121,22 +148,22 @@ pub async fn answer(
             }
             return std::future::pending().await;
         }
-        Verdict::Fail(status) => {
-            let mut response = respond(
-                state,
-                status_code(status),
-                JSON,
-                PacedBody::full(rule.error_body(flavor, status)),
-            );
-            if let Some(secs) = rule.retry_after {
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from(secs));
-            }
-            response
-        }
+        Verdict::Fail(status) => respond(
+            state,
+            status_code(status),
+            JSON,
+            PacedBody::full(rule.error_body(flavor, status)),
+        ),
         Verdict::Serve => serve(state, rule, endpoint, &ask, &mut entry),
     };
+    let mut response = response;
+    if let Some(secs) = rule.retry_after {
+        if !response.status().is_success() {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+    }
     entry.status = response.status().as_u16();
     state.stats.record(entry);
     sleep(rule.delay).await;
@@ -175,7 +202,7 @@ fn inspect(
                 shape,
             })
         }
-        ApiEndpoint::OpenaiModels => Ok(Ask {
+        ApiEndpoint::OpenaiModels | ApiEndpoint::GeminiModels => Ok(Ask {
             flavor,
             model: None,
             stream: false,
@@ -210,14 +237,14 @@ fn serve(
     ask: &Ask,
     entry: &mut LogEntry,
 ) -> Response<PacedBody> {
-    if endpoint == ApiEndpoint::OpenaiModels {
-        return respond(
-            state,
-            StatusCode::OK,
-            JSON,
-            PacedBody::full(models_list(state)),
-        );
+    if matches!(
+        endpoint,
+        ApiEndpoint::OpenaiModels | ApiEndpoint::GeminiModels
+    ) {
+        let body = models_list(state, ask.flavor);
+        return respond(state, StatusCode::OK, JSON, PacedBody::full(body));
     }
+
     let status = match rule.status {
         Some(s) => status_code(s),
         None => StatusCode::OK,
@@ -312,17 +339,34 @@ fn respond(
     response
 }
 
-fn models_list(state: &MockState) -> Bytes {
+fn models_list(state: &MockState, flavor: Flavor) -> Bytes {
     let scenario = state.scenario.load();
     let mut models = scenario.models();
     if models.is_empty() {
         models.push("mock-model");
     }
-    let data: Vec<serde_json::Value> = models
-        .into_iter()
-        .map(|id| serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "sluice-mock"}))
-        .collect();
-    Bytes::from(serde_json::json!({"object": "list", "data": data}).to_string())
+    let body = if flavor == Flavor::Gemini {
+        let list: Vec<serde_json::Value> = models
+            .into_iter()
+            .map(|id| {
+                serde_json::json!({
+                    "name": format!("models/{id}"),
+                    "displayName": id,
+                    "supportedGenerationMethods": ["generateContent", "streamGenerateContent"],
+                })
+            })
+            .collect();
+        serde_json::json!({ "models": list })
+    } else {
+        let data: Vec<serde_json::Value> = models
+            .into_iter()
+            .map(|id| {
+                serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "sluice-mock"})
+            })
+            .collect();
+        serde_json::json!({"object": "list", "data": data})
+    };
+    Bytes::from(body.to_string())
 }
 
 fn logged_headers(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {

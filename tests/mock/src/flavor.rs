@@ -35,17 +35,20 @@ pub enum ApiEndpoint {
     GeminiGenerate,
     /// `POST /v1beta/models/{model}:streamGenerateContent`.
     GeminiStream,
+    /// `GET /v1beta/models`.
+    GeminiModels,
 }
 
 impl ApiEndpoint {
     /// Every endpoint, in the order of [`ApiEndpoint::index`].
-    pub const ALL: [ApiEndpoint; 6] = [
+    pub const ALL: [ApiEndpoint; 7] = [
         ApiEndpoint::OpenaiChatV1,
         ApiEndpoint::OpenaiChat,
         ApiEndpoint::OpenaiModels,
         ApiEndpoint::AnthropicMessages,
         ApiEndpoint::GeminiGenerate,
         ApiEndpoint::GeminiStream,
+        ApiEndpoint::GeminiModels,
     ];
 
     /// Dense index, used for per-endpoint atomic counters.
@@ -62,6 +65,7 @@ impl ApiEndpoint {
             ApiEndpoint::AnthropicMessages => "/v1/messages",
             ApiEndpoint::GeminiGenerate => "/v1beta/models/{model}:generateContent",
             ApiEndpoint::GeminiStream => "/v1beta/models/{model}:streamGenerateContent",
+            ApiEndpoint::GeminiModels => "/v1beta/models",
         }
     }
 
@@ -72,7 +76,9 @@ impl ApiEndpoint {
                 Flavor::Openai
             }
             ApiEndpoint::AnthropicMessages => Flavor::Anthropic,
-            ApiEndpoint::GeminiGenerate | ApiEndpoint::GeminiStream => Flavor::Gemini,
+            ApiEndpoint::GeminiGenerate | ApiEndpoint::GeminiStream | ApiEndpoint::GeminiModels => {
+                Flavor::Gemini
+            }
         }
     }
 }
@@ -86,7 +92,7 @@ pub enum ControlEndpoint {
     Reset,
     /// `GET /_mock/last_body`.
     LastBody,
-    /// `POST /_mock/scenario` (replace) and `GET /_mock/scenario` (show).
+    /// `POST /_mock/scenario`.
     SetScenario,
     /// `GET /_mock/scenario`.
     GetScenario,
@@ -120,6 +126,7 @@ pub fn route<'a>(method: &hyper::Method, path: &'a str) -> Route<'a> {
         (&Method::POST, "/chat/completions") => api(ApiEndpoint::OpenaiChat),
         (&Method::GET, "/v1/models") | (&Method::GET, "/models") => api(ApiEndpoint::OpenaiModels),
         (&Method::POST, "/v1/messages") => api(ApiEndpoint::AnthropicMessages),
+        (&Method::GET, "/v1beta/models") => api(ApiEndpoint::GeminiModels),
         (&Method::GET, "/_mock/stats") => Route::Control(ControlEndpoint::Stats),
         (&Method::POST, "/_mock/reset") => Route::Control(ControlEndpoint::Reset),
         (&Method::GET, "/_mock/last_body") => Route::Control(ControlEndpoint::LastBody),

@@ -121,6 +121,8 @@ pub struct Scenario {
     pub requests: AtomicU64,
     /// The JSON this scenario was compiled from (shown by `GET /_mock/scenario`).
     pub source: Bytes,
+    /// Generated bodies for the command-line defaults, shared by rules that use them.
+    generated_default: Arc<Generated>,
 }
 
 /// One rule as written in a scenario file.
@@ -148,7 +150,7 @@ pub struct RuleSpec {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 enum GenerateWire {
     Flag(bool),
     Spec {
@@ -167,11 +169,13 @@ enum FaultWire {
 impl Scenario {
     /// A scenario without rules: generated answers shaped by `defaults`.
     pub fn empty(defaults: &Defaults) -> anyhow::Result<Self> {
+        let generated_default = Arc::new(Generated::new(&defaults.generate));
         Ok(Self {
             rules: Vec::new(),
-            fallback: fallback_rule(defaults)?,
+            fallback: fallback_rule(defaults, &generated_default)?,
             requests: AtomicU64::new(0),
             source: Bytes::from_static(b"{\"rules\":[]}"),
+            generated_default,
         })
     }
 
@@ -206,10 +210,23 @@ impl Scenario {
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             rules,
-            fallback: fallback_rule(defaults)?,
+            fallback: fallback_rule(defaults, &generated_default)?,
             requests: AtomicU64::new(0),
             source,
+            generated_default,
         })
+    }
+
+    /// Compiles one rule given inline (the `x-mock-rule` request header); its match
+    /// keys are ignored and its counters start at zero for every request.
+    pub fn compile_inline(
+        &self,
+        json: &[u8],
+        defaults: &Defaults,
+        fixtures: &Path,
+    ) -> anyhow::Result<Rule> {
+        let spec: RuleSpec = serde_json::from_slice(json).context("x-mock-rule")?;
+        spec.compile(defaults, fixtures, &self.generated_default)
     }
 
     /// Counts a request and returns the rule that answers it.
@@ -231,23 +248,20 @@ impl Scenario {
 
     /// Models named by rules (listed by `GET /v1/models`).
     pub fn models(&self) -> Vec<&str> {
-        let mut models: Vec<&str> = self
-            .rules
-            .iter()
-            .filter_map(|r| r.model.as_deref())
-            .collect();
-        models.dedup();
+        let mut models: Vec<&str> = Vec::new();
+        for model in self.rules.iter().filter_map(|r| r.model.as_deref()) {
+            if !models.contains(&model) {
+                models.push(model);
+            }
+        }
         models
     }
 }
 
 /// The rule used when none matches; fails only on invalid command-line defaults.
-fn fallback_rule(defaults: &Defaults) -> anyhow::Result<Rule> {
+fn fallback_rule(defaults: &Defaults, generated: &Arc<Generated>) -> anyhow::Result<Rule> {
     RuleSpec::default()
-        .compile_with(
-            defaults,
-            Content::Generated(Arc::new(Generated::new(&defaults.generate))),
-        )
+        .compile_with(defaults, Content::Generated(Arc::clone(generated)))
         .context("invalid default behaviour flags")
 }
 
@@ -472,6 +486,9 @@ mod tests {
         assert!(compile(r#"[{"modle":"x"}]"#).is_err());
         assert!(compile(r#"[{"fault":"explode"}]"#).is_err());
         assert!(compile(r#"[{"fail_rate":2}]"#).is_err());
+        assert!(compile(r#"[{"generate":{"chunk":2}}]"#).is_err());
+        assert!(compile(r#"[{"generate":{"chunks":2}}]"#).is_ok());
+
         assert!(compile(r#"[{"fixture":"../x.sse"}]"#).is_err());
         assert!(compile(r#"{"rules":[],"extra":1}"#).is_err());
     }

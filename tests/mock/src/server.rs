@@ -147,6 +147,7 @@ async fn handle(
     control: Arc<ConnControl>,
     req: Request<Incoming>,
 ) -> io::Result<Response<PacedBody>> {
+    let t_ms = state.stats.now_ms();
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -169,6 +170,8 @@ async fn handle(
         query: parts.uri.query(),
         headers: &parts.headers,
         body,
+        t_ms,
     };
+
     api::answer(&state, &control, req).await
 }

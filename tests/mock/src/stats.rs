@@ -30,7 +30,7 @@ pub const LOGGED_HEADERS: [&str; 6] = [
 pub struct LogEntry {
     /// Position in arrival order since start or reset (0-based).
     pub seq: u64,
-    /// Milliseconds since the mock started (monotonic clock), at arrival.
+    /// Milliseconds since the mock started (monotonic clock) when the request head arrived.
     pub t_ms: u64,
     /// Request path, query excluded.
     pub path: String,

@@ -245,7 +245,8 @@ fn reset_closes_without_a_response() {
     mock.set_scenario(r#"[{"model":"boom","fault":"reset"}]"#);
     let r = mock.post("/v1/chat/completions", r#"{"model":"boom"}"#);
     assert!(r.raw.is_empty(), "got {:?}", r.body_str());
-    assert_ne!(r.ending, Ending::TimedOut);
+    assert_eq!(r.ending, Ending::Reset, "expected a TCP reset");
+
     // Other models are unaffected.
     assert_eq!(
         mock.post("/v1/chat/completions", r#"{"model":"ok"}"#)
@@ -504,4 +505,51 @@ fn keep_alive_serves_many_requests_on_one_connection() {
         }
         assert!(got.starts_with(b"HTTP/1.1 200"));
     }
+}
+
+#[test]
+fn inline_rule_header_overrides_for_direct_use() {
+    let mock = Mock::start(&[]);
+    let r = mock.call(
+        "POST",
+        "/v1/chat/completions",
+        &[("x-mock-rule", r#"{"status":418}"#)],
+        br#"{"model":"a"}"#,
+    );
+    assert_eq!(r.status(), 418);
+    let r = mock.call(
+        "POST",
+        "/v1/messages",
+        &[(
+            "x-mock-rule",
+            r#"{"generate":{"chunks":2,"chunk_text":"z"}}"#,
+        )],
+        br#"{"model":"a"}"#,
+    );
+    assert_eq!(r.json()["content"][0]["text"], "zz");
+    let r = mock.call(
+        "POST",
+        "/v1/messages",
+        &[("x-mock-rule", r#"{"nope":1}"#)],
+        br#"{"model":"a"}"#,
+    );
+    assert_eq!(r.status(), 400);
+}
+
+#[test]
+fn model_lists_name_the_scenario_models() {
+    let mock = Mock::start(&[]);
+    assert_eq!(mock.get("/v1/models").json()["data"][0]["id"], "mock-model");
+    mock.set_scenario(r#"[{"model":"gpt-a"},{"model":"gem-b"},{"model":"gpt-a","status":500}]"#);
+    let ids: Vec<String> = mock.get("/v1/models").json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["gpt-a", "gem-b"]);
+    assert_eq!(
+        mock.get("/v1beta/models").json()["models"][1]["name"],
+        "models/gem-b"
+    );
 }

@@ -396,3 +396,12 @@ fn endpoint_groups_fold_a_targets_endpoints() {
     assert_eq!(balancer.plan(&view, now, &mut plan), 0);
     assert_eq!(plan, [0, 1, 2]);
 }
+
+#[test]
+fn p2c_with_the_thread_rng() {
+    let balancer = Balancer::new(&weighted(&[1, 1, 1]), Strategy::P2c);
+    let mut view = Fixed::available(3);
+    view.inflight = vec![4, 9, 4];
+    let heads = picks(&balancer, &view, Instant::now(), 200);
+    assert!(heads.iter().all(|&h| h != 1));
+}

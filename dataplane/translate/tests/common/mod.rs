@@ -14,7 +14,9 @@ use sluice_translate::{ResponseContext, StreamTranslator, UpstreamError};
 pub fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("SLUICE_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+        });
     if dir.join("anthropic").is_dir() {
         Some(dir)
     } else {
@@ -87,23 +89,33 @@ pub struct Assembled {
 /// Parse OpenAI SSE output (`data: ...\n\n` events) and assemble choice `choice`.
 pub fn assemble(output: &[u8], choice: u64) -> Assembled {
     let text = std::str::from_utf8(output).expect("output is UTF-8");
-    assert!(text.is_empty() || text.ends_with("\n\n"), "output ends with a blank line");
+    assert!(
+        text.is_empty() || text.ends_with("\n\n"),
+        "output ends with a blank line"
+    );
     let mut a = Assembled::default();
     for event in text.split("\n\n").filter(|e| !e.is_empty()) {
-        let data = event.strip_prefix("data: ").unwrap_or_else(|| panic!("bad event {event:?}"));
+        let data = event
+            .strip_prefix("data: ")
+            .unwrap_or_else(|| panic!("bad event {event:?}"));
         assert!(!a.done, "event after [DONE]");
         if data == "[DONE]" {
             a.done = true;
             continue;
         }
-        let v: Value = serde_json::from_str(data).unwrap_or_else(|e| panic!("bad JSON {data}: {e}"));
+        let v: Value =
+            serde_json::from_str(data).unwrap_or_else(|e| panic!("bad JSON {data}: {e}"));
         a.chunks += 1;
         assert_eq!(v["object"], "chat.completion.chunk");
         assert!(v["created"].is_u64());
         a.id = v["id"].as_str().unwrap().to_owned();
         a.model = v["model"].as_str().unwrap().to_owned();
         if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
-            assert_eq!(v["choices"], serde_json::json!([]), "usage chunk has empty choices");
+            assert_eq!(
+                v["choices"],
+                serde_json::json!([]),
+                "usage chunk has empty choices"
+            );
             a.usage = Some(u.clone());
         }
         for c in v["choices"].as_array().unwrap() {
@@ -167,17 +179,28 @@ pub fn random_cuts(len: usize, seed: u64, count: usize) -> Vec<usize> {
 
 /// Check that every two-piece split, byte-by-byte feeding and random splits all produce
 /// exactly the one-chunk output; returns that output.
-pub fn assert_split_invariant<T: StreamTranslator>(make: impl Fn() -> T, input: &[u8]) -> (Vec<u8>, Result<(), UpstreamError>) {
+pub fn assert_split_invariant<T: StreamTranslator>(
+    make: impl Fn() -> T,
+    input: &[u8],
+) -> (Vec<u8>, Result<(), UpstreamError>) {
     let whole = run_pieces(make(), input, &[]);
     for cut in 0..=input.len() {
         let split = run_pieces(make(), input, &[cut]);
         assert_eq!(split, whole, "split at byte {cut} differs");
     }
     let bytes: Vec<usize> = (1..input.len()).collect();
-    assert_eq!(run_pieces(make(), input, &bytes), whole, "byte-by-byte differs");
+    assert_eq!(
+        run_pieces(make(), input, &bytes),
+        whole,
+        "byte-by-byte differs"
+    );
     for seed in 1..=20u64 {
         let cuts = random_cuts(input.len(), seed, 1 + (seed as usize % 12));
-        assert_eq!(run_pieces(make(), input, &cuts), whole, "random split {cuts:?} differs");
+        assert_eq!(
+            run_pieces(make(), input, &cuts),
+            whole,
+            "random split {cuts:?} differs"
+        );
     }
     whole
 }

@@ -1,0 +1,1 @@
+//! Sluice control plane (in progress).

@@ -1,0 +1,253 @@
+//! Conversion between the gRPC [`Snapshot`] and the internal [`RuntimeConfig`]. Snapshots
+//! are validated exactly like static files (same builders), so a control plane can validate
+//! a candidate state with [`config_from_snapshot`] before committing it, and a data plane
+//! NACKs anything that does not convert.
+
+use std::time::Duration;
+
+use sluice_proto::{
+    Endpoint as PbEndpoint, PrefixRule as PbPrefixRule, Provider as PbProvider, Route as PbRoute,
+    Snapshot, Target as PbTarget,
+};
+
+use crate::config::file::build_provider;
+use crate::config::{
+    PrefixRule, ProviderKind, Route, RuntimeConfig, Secret, ServerSettings, Strategy, Target,
+};
+
+/// Builds a validated runtime config from a snapshot, with the data plane's own server settings.
+pub fn config_from_snapshot(
+    snap: &Snapshot,
+    server: &ServerSettings,
+) -> Result<RuntimeConfig, String> {
+    let mut providers = Vec::with_capacity(snap.providers.len());
+    for (i, p) in snap.providers.iter().enumerate() {
+        let key = format!("providers[{i}] ({})", p.name);
+        let kind = ProviderKind::parse(&p.kind)
+            .ok_or_else(|| format!("{key}.kind: unknown kind `{}`", p.kind))?;
+        let endpoints = p
+            .endpoints
+            .iter()
+            .map(|e| (e.base_url.clone(), Secret(e.api_key.clone())))
+            .collect();
+        let timeout_ms = if p.timeout_ms == 0 {
+            60_000
+        } else {
+            p.timeout_ms
+        };
+        let mut provider = build_provider(
+            p.name.clone(),
+            kind,
+            p.models.clone(),
+            p.enabled,
+            p.weight,
+            p.priority,
+            timeout_ms,
+            endpoints,
+            &key,
+        )
+        .map_err(|(k, problem)| format!("{k}: {problem}"))?;
+        provider.pace = Duration::from_millis(p.pace_ms.min(60_000));
+        providers.push(provider);
+    }
+    let find = |name: &str| providers.iter().position(|p| p.name == name);
+    let mut routes = Vec::with_capacity(snap.routes.len());
+    for (i, r) in snap.routes.iter().enumerate() {
+        let key = format!("routes[{i}] ({})", r.name);
+        let strategy = if r.strategy.is_empty() {
+            Strategy::RoundRobin
+        } else {
+            Strategy::parse(&r.strategy)
+                .ok_or_else(|| format!("{key}.strategy: unknown strategy `{}`", r.strategy))?
+        };
+        let mut targets = Vec::with_capacity(r.targets.len());
+        for (j, t) in r.targets.iter().enumerate() {
+            let provider = find(&t.provider).ok_or_else(|| {
+                format!(
+                    "{key}.targets[{j}].provider: unknown provider `{}`",
+                    t.provider
+                )
+            })?;
+            targets.push(Target {
+                provider,
+                model: if t.model.is_empty() {
+                    r.name.clone()
+                } else {
+                    t.model.clone()
+                },
+                weight: t.weight,
+                priority: t.priority,
+            });
+        }
+        if r.name.is_empty() {
+            return Err(format!("{key}.name: must not be empty"));
+        }
+        routes.push(Route {
+            name: r.name.clone(),
+            strategy,
+            retries: r.retries.min(server.max_retries),
+            targets,
+        });
+    }
+    let prefix_rules = if snap.prefix_rules.is_empty() {
+        crate::config::default_prefix_rules()
+    } else {
+        snap.prefix_rules
+            .iter()
+            .map(|r| PrefixRule {
+                prefix: r.prefix.clone(),
+                target: r.provider.clone(),
+            })
+            .collect()
+    };
+    let mut server = server.clone();
+    if !snap.client_key_sha256.is_empty() {
+        server.client_key_hashes = snap
+            .client_key_sha256
+            .iter()
+            .map(|h| {
+                decode_hash(h)
+                    .ok_or_else(|| format!("client_key_sha256: `{h}` is not 64 hex digits"))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    let mut cfg = RuntimeConfig::new(server, providers, routes, prefix_rules)?;
+    cfg.version = snap.version;
+    Ok(cfg)
+}
+
+fn decode_hash(h: &str) -> Option<[u8; 32]> {
+    if h.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Hex form of a client key hash, as carried in snapshots.
+pub fn encode_hash(h: &[u8; 32]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The snapshot equivalent of a runtime config (used to seed a control plane from a file).
+pub fn snapshot_from_config(cfg: &RuntimeConfig) -> Snapshot {
+    Snapshot {
+        version: cfg.version,
+        providers: cfg
+            .providers
+            .iter()
+            .map(|p| PbProvider {
+                name: p.name.clone(),
+                kind: p.kind.as_str().to_string(),
+                models: p.models.clone(),
+                enabled: p.enabled,
+                weight: p.weight,
+                priority: p.priority,
+                timeout_ms: p.timeout.as_millis() as u64,
+                endpoints: p
+                    .endpoints
+                    .iter()
+                    .map(|e| PbEndpoint {
+                        base_url: e.base_url.original.clone(),
+                        api_key: e.api_key.expose().to_string(),
+                    })
+                    .collect(),
+                pace_ms: p.pace.as_millis() as u64,
+            })
+            .collect(),
+        routes: cfg
+            .routes
+            .iter()
+            .map(|r| PbRoute {
+                name: r.name.clone(),
+                strategy: r.strategy.as_str().to_string(),
+                retries: r.retries,
+                targets: r
+                    .targets
+                    .iter()
+                    .map(|t| PbTarget {
+                        provider: cfg.providers[t.provider].name.clone(),
+                        model: t.model.clone(),
+                        weight: t.weight,
+                        priority: t.priority,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        client_key_sha256: cfg
+            .server
+            .client_key_hashes
+            .iter()
+            .map(encode_hash)
+            .collect(),
+        prefix_rules: cfg
+            .prefix_rules
+            .iter()
+            .map(|r| PbPrefixRule {
+                prefix: r.prefix.clone(),
+                provider: r.target.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_validation() {
+        let cfg = crate::config::parse_config(
+            "t",
+            r#"
+env_providers = false
+[server]
+api_keys = ["ck-1"]
+[[providers]]
+name = "a"
+kind = "openai"
+models = ["gpt-4o"]
+base_url = "http://127.0.0.1:1/v1"
+api_key = "sk-secret-123456"
+[[routes]]
+name = "r"
+strategy = "weighted"
+[[routes.targets]]
+provider = "a"
+model = "gpt-4o"
+weight = 3
+"#,
+            &|_| None,
+        )
+        .unwrap();
+        let mut snap = snapshot_from_config(&cfg);
+        snap.version = 7;
+        let back = config_from_snapshot(&snap, &ServerSettings::default()).unwrap();
+        assert_eq!(back.version, 7);
+        assert_eq!(
+            back.providers[0].endpoints[0].api_key.expose(),
+            "sk-secret-123456"
+        );
+        assert_eq!(back.routes[0].targets[0].weight, 3);
+        assert_eq!(back.server.client_key_hashes, cfg.server.client_key_hashes);
+
+        let mut bad = snap.clone();
+        bad.routes[0].targets[0].provider = "ghost".into();
+        assert!(config_from_snapshot(&bad, &ServerSettings::default())
+            .unwrap_err()
+            .contains("unknown provider `ghost`"));
+        let mut bad = snap.clone();
+        bad.providers[0].endpoints[0].base_url = "ftp://x".into();
+        assert!(config_from_snapshot(&bad, &ServerSettings::default())
+            .unwrap_err()
+            .contains("base_url"));
+        let mut bad = snap;
+        bad.providers.push(bad.providers[0].clone());
+        assert!(config_from_snapshot(&bad, &ServerSettings::default())
+            .unwrap_err()
+            .contains("duplicate"));
+    }
+}

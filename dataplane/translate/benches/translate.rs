@@ -1,0 +1,142 @@
+//! Stream translation throughput against a parsing floor.
+//!
+//! Streams are synthetic (built here from the shapes of the recorded fixtures, no files
+//! needed): 2,000 text deltas plus a tool call streamed in 200 argument fragments, cut
+//! into 4 KiB network chunks. Next to each translator the same frames' `data` payloads are
+//! deserialised into `serde::de::IgnoredAny` — the floor: (a) payloads already split out,
+//! (b) including the same SSE framing pass. Throughput is in input bytes.
+
+use bytes::{Bytes, BytesMut};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use serde::de::IgnoredAny;
+use sluice_translate::anthropic::AnthropicStreamTranslator;
+use sluice_translate::gemini::GeminiStreamTranslator;
+use sluice_translate::sse::{SseError, SseParser};
+use sluice_translate::{ResponseContext, StreamTranslator};
+
+const TEXT_DELTAS: usize = 2_000;
+const ARG_FRAGMENTS: usize = 200;
+const CHUNK: usize = 4096;
+
+fn ctx() -> ResponseContext {
+    ResponseContext {
+        model: "bench-model".into(),
+        include_usage: true,
+        created: 1_700_000_000,
+        id: "chatcmpl-bench".into(),
+    }
+}
+
+fn anthropic_stream() -> Vec<u8> {
+    let mut s = String::new();
+    s.push_str("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-haiku-4-5-20251001\",\"id\":\"msg_01T8kTq7cYyYJeQ5DxcVUc6D\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":10,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,\"ephemeral_1h_input_tokens\":0},\"output_tokens\":2,\"service_tier\":\"standard\"}}   }\n\n");
+    s.push_str("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}     }\n\n");
+    for i in 0..TEXT_DELTAS {
+        if i % 50 == 0 {
+            s.push_str("event: ping\ndata: {\"type\": \"ping\"}\n\n");
+        }
+        s.push_str(&format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\" word{i} and a \\\"quoted\\\" bit,\\n then more text\"}}}}      \n\n"
+        ));
+    }
+    s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+    s.push_str("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01KFbKqPYSuAKujiL6mTfzYA\",\"name\":\"json\",\"input\":{}}}\n\n");
+    for i in 0..ARG_FRAGMENTS {
+        s.push_str(&format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{{\"type\":\"input_json_delta\",\"partial_json\":\"{{\\\"k{i}\\\": \\\"San Francisco\\\", \"}}}}\n\n"
+        ));
+    }
+    s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n");
+    s.push_str("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":4000}}\n\n");
+    s.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+    s.into_bytes()
+}
+
+fn gemini_stream() -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..TEXT_DELTAS {
+        s.push_str(&format!(
+            "data: {{\"candidates\": [{{\"content\": {{\"parts\": [{{\"text\": \" word{i} and a \\\"quoted\\\" bit,\\n then more text\"}}],\"role\": \"model\"}},\"index\": 0}}],\"usageMetadata\": {{\"promptTokenCount\": 15,\"candidatesTokenCount\": {i},\"totalTokenCount\": {},\"promptTokensDetails\": [{{\"modality\": \"TEXT\",\"tokenCount\": 15}}]}},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"w1peaMz6INOvnvgPgYfPiQY\"}}\r\n\r\n",
+            15 + i
+        ));
+    }
+    for i in 0..ARG_FRAGMENTS / 20 {
+        s.push_str(&format!(
+            "data: {{\"candidates\":[{{\"content\":{{\"parts\":[{{\"functionCall\":{{\"name\":\"weather\",\"args\":{{\"location\":\"San Francisco {i}\",\"days\":[1,2,3]}}}},\"thoughtSignature\":\"EqUCCqICAb4+9vsh8Pd5taZVoPzSvjWWwzBrvhEQWBLCGa7IdY8FBMm7Z6dCKFU3Ft0la15gF7RaHe1NlPRygQ\"}}],\"role\":\"model\"}},\"index\":0}}],\"usageMetadata\":{{\"promptTokenCount\":29,\"candidatesTokenCount\":15,\"totalTokenCount\":89,\"thoughtsTokenCount\":45}},\"modelVersion\":\"gemini-3-pro-preview\",\"responseId\":\"b36LacjwM668nsEP2tbsgQQ\"}}\r\n\r\n"
+        ));
+    }
+    s.push_str("data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 15,\"candidatesTokenCount\": 2000,\"totalTokenCount\": 2015}}\r\n\r\n");
+    s.into_bytes()
+}
+
+fn chunks(stream: &[u8]) -> Vec<Bytes> {
+    let all = Bytes::copy_from_slice(stream);
+    (0..stream.len()).step_by(CHUNK).map(|i| all.slice(i..(i + CHUNK).min(stream.len()))).collect()
+}
+
+fn payloads(stream: &[u8]) -> Vec<Vec<u8>> {
+    let mut p = SseParser::new();
+    let mut out = Vec::new();
+    p.feed::<SseError, _>(stream, |e| {
+        out.push(e.data.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+fn translate<T: StreamTranslator>(mut t: T, chunks: &[Bytes], out: &mut BytesMut) -> usize {
+    let mut n = 0;
+    for c in chunks {
+        t.feed(c.clone(), out).unwrap();
+        n += out.len();
+        out.clear();
+    }
+    t.finish(out).unwrap();
+    n += out.len();
+    out.clear();
+    n
+}
+
+fn floor_framed(chunks: &[Bytes]) -> usize {
+    let mut p = SseParser::new();
+    let mut n = 0;
+    for c in chunks {
+        p.feed::<SseError, _>(c, |e| {
+            let _: IgnoredAny = serde_json::from_slice(e.data).unwrap();
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+    }
+    n
+}
+
+fn floor_payloads(payloads: &[Vec<u8>]) -> usize {
+    for p in payloads {
+        let _: IgnoredAny = serde_json::from_slice(p).unwrap();
+    }
+    payloads.len()
+}
+
+fn bench(c: &mut Criterion) {
+    for (name, stream) in [("anthropic", anthropic_stream()), ("gemini", gemini_stream())] {
+        let chunks = chunks(&stream);
+        let payloads = payloads(&stream);
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Bytes(stream.len() as u64));
+        let mut out = BytesMut::with_capacity(64 * 1024);
+        group.bench_function("floor_ignored_any_payloads", |b| b.iter(|| floor_payloads(black_box(&payloads))));
+        group.bench_function("floor_sse_plus_ignored_any", |b| b.iter(|| floor_framed(black_box(&chunks))));
+        group.bench_function("translate", |b| {
+            b.iter(|| match name {
+                "anthropic" => translate(AnthropicStreamTranslator::new(ctx()), black_box(&chunks), &mut out),
+                _ => translate(GeminiStreamTranslator::new(ctx()), black_box(&chunks), &mut out),
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
