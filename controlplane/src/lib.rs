@@ -1,1 +1,145 @@
-//! Sluice control plane (in progress).
+//! Sluice control plane: a sled store with encrypted provider keys, the admin APIs of
+//! every seed (000, 001, 002) plus the canonical `/v1/admin/*` API, JSON backups, and
+//! the gRPC config server that pushes snapshots to data planes.
+//!
+//! [`run`] wires it together; the `sluice` binary calls it (and [`backup_export`] /
+//! [`backup_restore`] for `sluice backup export|restore`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod backup;
+pub mod clock;
+pub mod dataplanes;
+pub mod error;
+pub mod grpc;
+pub mod metrics;
+pub mod store;
+pub mod usage;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sluice_dataplane::crypto::MasterKey;
+
+pub use backup::{backup_export, backup_restore};
+pub use error::{ApiError, ErrorKind};
+
+/// Everything the control plane needs to start.
+#[derive(Debug, Clone)]
+pub struct ControlPlaneOptions {
+    /// Directory of the sled database (`db/`) and `backup.json`.
+    pub data_dir: PathBuf,
+    /// Admin REST API (and `/metrics`) listen address.
+    pub admin_listen: SocketAddr,
+    /// gRPC config server listen address.
+    pub grpc_listen: SocketAddr,
+    /// Key sealing provider API keys at rest.
+    pub master_key: MasterKey,
+    /// Admin token (`SLUICE_ADMIN_TOKEN`); `None` disables admin auth (development).
+    pub admin_token: Option<String>,
+    /// Data-plane token (`SLUICE_DATAPLANE_TOKEN`); `None` accepts any data plane.
+    pub dataplane_token: Option<String>,
+    /// Initial configuration, imported only when the store is empty.
+    pub seed: Option<sluice_proto::Snapshot>,
+}
+
+/// Shared state of a running control plane.
+pub struct App {
+    /// The configuration store.
+    pub store: Arc<store::Store>,
+    /// Usage records.
+    pub usage: usage::UsageLog,
+    /// Known data planes and their health.
+    pub dataplanes: dataplanes::Registry,
+    /// Counters.
+    pub metrics: metrics::Metrics,
+    /// Seed 002 `/select` balancers, kept per route.
+    pub selectors: api::select::Selectors,
+    /// Admin token.
+    pub admin_token: Option<String>,
+    /// Data-plane token.
+    pub dataplane_token: Option<String>,
+    /// Set to `true` when the control plane stops (ends open Sync streams).
+    pub stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Opens the store under `opts.data_dir` and builds the shared state.
+    pub fn open(opts: &ControlPlaneOptions) -> anyhow::Result<Arc<Self>> {
+        let store = store::Store::open(&opts.data_dir, opts.master_key.clone(), opts.seed.as_ref())?;
+        let usage = usage::UsageLog::open(store.db())?;
+        let dataplanes = dataplanes::Registry::open(store.db())?;
+        Ok(Arc::new(Self {
+            store: Arc::new(store),
+            usage,
+            dataplanes,
+            metrics: Default::default(),
+            selectors: Default::default(),
+            admin_token: opts.admin_token.clone().filter(|t| !t.is_empty()),
+            dataplane_token: opts.dataplane_token.clone().filter(|t| !t.is_empty()),
+            stopping: tokio::sync::watch::channel(false).0,
+        }))
+    }
+}
+
+/// Runs the control plane until `shutdown` resolves: binds the admin and gRPC listeners,
+/// logs them, and serves both.
+pub async fn run(
+    opts: ControlPlaneOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let admin = tokio::net::TcpListener::bind(opts.admin_listen).await?;
+    let grpc = tokio::net::TcpListener::bind(opts.grpc_listen).await?;
+    let app = App::open(&opts)?;
+    serve(app, admin, grpc, shutdown).await
+}
+
+/// Serves on already-bound listeners (tests bind `127.0.0.1:0` themselves).
+pub async fn serve(
+    app: Arc<App>,
+    admin: tokio::net::TcpListener,
+    grpc: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if app.admin_token.is_none() {
+        tracing::warn!("SLUICE_ADMIN_TOKEN is not set: the admin API accepts unauthenticated requests (development only)");
+    }
+    if app.dataplane_token.is_none() {
+        tracing::warn!("SLUICE_DATAPLANE_TOKEN is not set: any data plane may connect");
+    }
+    tracing::info!(addr = %admin.local_addr()?, "control plane admin API listening");
+    tracing::info!(addr = %grpc.local_addr()?, "control plane gRPC config server listening");
+    let stop_rx = app.stopping.subscribe();
+    let stopper = app.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.stopping.send_replace(true);
+    });
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let router = api::router(app.clone());
+    let admin_task = axum::serve(admin, router).with_graceful_shutdown(wait(stop_rx.clone()));
+    let grpc_task = tonic::transport::Server::builder()
+        .add_service(sluice_proto::config_service_server::ConfigServiceServer::new(
+            grpc::ConfigServer::new(app.clone()),
+        ))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(grpc),
+            wait(stop_rx),
+        );
+    let (a, g) = tokio::join!(admin_task, grpc_task);
+    a?;
+    g?;
+    Ok(())
+}

@@ -368,9 +368,7 @@ fn check_name(name: &str) -> Result<(), String> {
 fn parse_strategy(s: Option<&str>) -> Result<Strategy, String> {
     match s {
         None => Ok(Strategy::RoundRobin),
-        Some(s) => Strategy::parse(s).ok_or_else(|| {
-            format!("unknown strategy `{s}` (expected round_robin, weighted, priority, least_latency or p2c)")
-        }),
+        Some(s) => s.parse::<Strategy>().map_err(|e| e.to_string()),
     }
 }
 

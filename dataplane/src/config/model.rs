@@ -258,45 +258,8 @@ pub struct Provider {
     pub pace: Duration,
 }
 
-/// Load-balancing strategy of a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Members in turn.
-    RoundRobin,
-    /// Smooth weighted round robin.
-    Weighted,
-    /// Failover by tiers (lowest priority value first).
-    Priority,
-    /// Lowest latency EWMA.
-    LeastLatency,
-    /// Power of two choices on in-flight requests.
-    P2c,
-}
-
-impl Strategy {
-    /// Parses a strategy name; accepts seed 002's `round-robin` and `failover`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.to_ascii_lowercase().replace('-', "_").as_str() {
-            "round_robin" => Self::RoundRobin,
-            "weighted" | "weighted_round_robin" => Self::Weighted,
-            "priority" | "failover" => Self::Priority,
-            "least_latency" => Self::LeastLatency,
-            "p2c" | "power_of_two" | "power_of_two_choices" => Self::P2c,
-            _ => return None,
-        })
-    }
-
-    /// Canonical name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RoundRobin => "round_robin",
-            Self::Weighted => "weighted",
-            Self::Priority => "priority",
-            Self::LeastLatency => "least_latency",
-            Self::P2c => "p2c",
-        }
-    }
-}
+/// Load-balancing strategy of a route (the routing engine's own type).
+pub use sluice_route::Strategy;
 
 /// One target of a route.
 #[derive(Debug, Clone)]
@@ -504,9 +467,9 @@ mod tests {
 
     #[test]
     fn strategies_and_kinds_parse() {
-        assert_eq!(Strategy::parse("round-robin"), Some(Strategy::RoundRobin));
-        assert_eq!(Strategy::parse("failover"), Some(Strategy::Priority));
-        assert_eq!(Strategy::parse("nope"), None);
+        assert_eq!("round-robin".parse::<Strategy>().ok(), Some(Strategy::RoundRobin));
+        assert_eq!("failover".parse::<Strategy>().ok(), Some(Strategy::Priority));
+        assert!("nope".parse::<Strategy>().is_err());
         for n in ProviderKind::NAMES {
             assert_eq!(ProviderKind::parse(n).unwrap().as_str(), *n);
         }

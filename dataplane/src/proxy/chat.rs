@@ -19,6 +19,7 @@ use crate::config::{Endpoint, Protocol, Provider, RuntimeConfig};
 use crate::error::GatewayError;
 use crate::resolve::{resolve, Candidate};
 use crate::routing::Outcome;
+use sluice_route::Permit;
 use crate::upstream::{AttemptFailure, InboundResponse, OutboundRequest};
 use crate::{echo, metrics, AppState};
 
@@ -46,47 +47,64 @@ pub async fn serve(
     let res = resolve(cfg, &req)?;
     rctx.route = res.route.clone();
     let plan = state.router.plan(cfg, &res);
-    if plan.is_empty() {
-        return Err(GatewayError::Unavailable(
-            "no enabled provider for this model".into(),
-        ));
+    let pinned = req.pin.is_some();
+    if plan.candidates.is_empty() {
+        return Err(GatewayError::Unavailable("no enabled provider for this model".into()));
     }
-    let retries = req
-        .retry_count
-        .unwrap_or(res.retries)
-        .min(cfg.server.max_retries);
+    // Every candidate is ejected (failures or an upstream Retry-After): answer at once
+    // rather than hammer a provider that asked for a pause. A pinned request (seed 003's
+    // debugging and health-check use) still goes through.
+    if plan.available == 0 && res.fallbacks.is_empty() && !pinned {
+        return Err(all_ejected(plan.retry_after));
+    }
+    let retries = req.retry_count.unwrap_or(res.retries).min(cfg.server.max_retries);
     // Every named fallback gets its turn even when retries are fewer.
     let attempts = (1 + retries as usize).max(1 + res.fallbacks.len());
     let deadline = req.timeout.map(|t| rctx.start + t);
     let mut last_err: Option<GatewayError> = None;
     let mut translate_err: Option<GatewayError> = None;
+    let mut made = 0usize;
 
-    for n in 0..attempts {
-        let cand = &plan[n % plan.len()];
+    // Walk the plan (cycling when retries exceed candidates); an ejected candidate is
+    // skipped without using up an attempt.
+    for step in 0..plan.candidates.len() * (attempts + 1) {
+        if made >= attempts {
+            break;
+        }
+        let cand = &plan.candidates[step % plan.candidates.len()];
         let provider = &cfg.providers[cand.provider];
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if remaining == Some(Duration::ZERO) {
-            last_err = Some(GatewayError::Timeout(
-                "the request's timeout expired before an answer started".into(),
-            ));
+            last_err = Some(GatewayError::Timeout("the request's timeout expired before an answer started".into()));
             break;
         }
         let timeout = remaining.map_or(provider.timeout, |r| r.min(provider.timeout));
+
+        let choice = match state.router.pick_endpoint(cfg, cand.provider) {
+            Some(c) => c,
+            None if pinned => match state.router.force_endpoint(cfg, cand.provider) {
+                Some(c) => c,
+                None => continue,
+            },
+            None => {
+                if last_err.is_none() {
+                    last_err = Some(all_ejected(state.router.provider_retry_after(cfg, cand.provider)));
+                }
+                continue;
+            }
+        };
+        made += 1;
         rctx.provider = Some(provider.name.clone());
         rctx.model = Some(cand.model.clone());
         rctx.attempts += 1;
 
         if provider.kind.protocol() == Protocol::Echo {
-            return serve_echo(session, rctx, provider, cand, &req).await;
+            let t0 = Instant::now();
+            let r = serve_echo(session, rctx, provider, cand, &req).await;
+            finish(provider, choice.permit, Outcome::Success, t0.elapsed());
+            return r;
         }
-        let Some(ep_idx) = state.router.pick_endpoint(cfg, cand.provider) else {
-            last_err = Some(GatewayError::Unavailable(format!(
-                "provider '{}' has no available endpoint",
-                provider.name
-            )));
-            continue;
-        };
-        let ep = &provider.endpoints[ep_idx];
+        let ep = &provider.endpoints[choice.index];
         let outbound = match build_outbound(provider, ep, cand, &req) {
             Ok(o) => o,
             Err(e) => {
@@ -99,62 +117,37 @@ pub async fn serve(
         let mut resp = match state.upstream.send(outbound, timeout).await {
             Ok(r) => r,
             Err(f) => {
-                let outcome = failure_outcome(&f);
-                record(state, provider, ep, outcome, t0.elapsed());
+                finish(provider, choice.permit, failure_outcome(&f), t0.elapsed());
                 tracing::warn!(request_id = %rctx.request_id, provider = %provider.name, error = %f, "upstream attempt failed");
                 last_err = Some(failure_error(&f, &provider.name));
                 continue;
             }
         };
+        let ttfb = t0.elapsed();
         if !(200..300).contains(&resp.status) {
-            let body = resp
-                .read_all(MAX_ERROR_BODY, timeout)
-                .await
-                .unwrap_or_default();
+            let body = resp.read_all(MAX_ERROR_BODY, timeout).await.unwrap_or_default();
             let status = resp.status;
             let retry_after = resp.retry_after.clone();
             state.upstream.release(resp).await;
             let err = upstream_error(provider, status, &body, retry_after.as_deref());
-            if status == 429 || status >= 500 {
-                let pause = match &err {
-                    GatewayError::Upstream {
-                        retry_after: Some(s),
-                        ..
-                    } => Some(Duration::from_secs(*s)),
-                    _ => None,
-                };
-                let outcome = if status == 429 {
-                    Outcome::RateLimited(pause)
-                } else {
-                    Outcome::ServerError(status)
-                };
-                record(state, provider, ep, outcome, t0.elapsed());
+            let outcome = Outcome::from_status(status, err.retry_after().map(Duration::from_secs));
+            finish(provider, choice.permit, outcome, ttfb);
+            if outcome.is_retryable() {
                 tracing::warn!(request_id = %rctx.request_id, provider = %provider.name, status, "upstream error; trying next candidate");
                 last_err = Some(err);
                 continue;
             }
-            record(
-                state,
-                provider,
-                ep,
-                Outcome::ClientError(status),
-                t0.elapsed(),
-            );
             return Err(err);
         }
         if req.stream {
-            match relay_stream(
-                state, session, rctx, provider, cand, &req, &mut resp, timeout, deadline,
-            )
-            .await
-            {
+            match relay_stream(session, rctx, provider, cand, &req, &mut resp, timeout, deadline).await {
                 StreamEnd::Done => {
-                    record(state, provider, ep, Outcome::Success, t0.elapsed());
+                    finish(provider, choice.permit, Outcome::Success, ttfb);
                     state.upstream.release(resp).await;
                     return Ok(());
                 }
                 StreamEnd::Retry(err, outcome) => {
-                    record(state, provider, ep, outcome, t0.elapsed());
+                    finish(provider, choice.permit, outcome, ttfb);
                     last_err = Some(err);
                     continue;
                 }
@@ -163,17 +156,13 @@ pub async fn serve(
         let body = match resp.read_all(MAX_UPSTREAM_BODY, timeout).await {
             Ok(b) => b,
             Err(f) => {
-                record(state, provider, ep, failure_outcome(&f), t0.elapsed());
+                finish(provider, choice.permit, failure_outcome(&f), t0.elapsed());
                 last_err = Some(failure_error(&f, &provider.name));
                 continue;
             }
         };
         state.upstream.release(resp).await;
         let (body, usage) = match provider.kind.protocol() {
-            Protocol::OpenAi => {
-                let usage = openai::scan_usage(&body);
-                (body, usage)
-            }
             Protocol::Anthropic | Protocol::Gemini => {
                 let ctx = response_ctx(rctx, cand, &req);
                 let r = if provider.kind.protocol() == Protocol::Anthropic {
@@ -186,8 +175,8 @@ pub async fn serve(
                     Err(e) => {
                         let retry = e.is_retryable();
                         let err = from_upstream_error(e);
+                        finish(provider, choice.permit, Outcome::StreamError, ttfb);
                         if retry {
-                            record(state, provider, ep, Outcome::StreamError, t0.elapsed());
                             last_err = Some(err);
                             continue;
                         }
@@ -195,23 +184,18 @@ pub async fn serve(
                     }
                 }
             }
-            Protocol::Echo => (body, None),
+            _ => {
+                let usage = openai::scan_usage(&body);
+                (body, usage)
+            }
         };
-        record(state, provider, ep, Outcome::Success, t0.elapsed());
+        finish(provider, choice.permit, Outcome::Success, ttfb);
         rctx.usage = usage;
         let latency_ms = rctx.start.elapsed().as_millis() as u64;
         let body = add_response_extras(body, &provider.name, latency_ms);
         rctx.status = 200;
-        if let Err(e) = respond::send_body(
-            session,
-            200,
-            "application/json",
-            body,
-            &rctx.request_id,
-            Some(&provider.name),
-            &[],
-        )
-        .await
+        if let Err(e) =
+            respond::send_body(session, 200, "application/json", body, &rctx.request_id, Some(&provider.name), &[]).await
         {
             tracing::debug!(error = %e, "client went away");
         }
@@ -222,15 +206,21 @@ pub async fn serve(
         .unwrap_or_else(|| GatewayError::Unavailable("no provider could serve the request".into())))
 }
 
-fn record(
-    state: &AppState,
-    provider: &Provider,
-    ep: &Endpoint,
-    outcome: Outcome,
-    latency: Duration,
-) {
+fn all_ejected(retry_after: Option<Duration>) -> GatewayError {
+    GatewayError::Upstream {
+        status: 503,
+        error_type: "service_unavailable".into(),
+        code: Some("no_healthy_upstream".into()),
+        message: "every provider for this model is temporarily ejected (recent failures or an upstream Retry-After); try again later".into(),
+        passthrough_body: None,
+        retry_after: Some(retry_after.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64)),
+    }
+}
+
+/// Feeds an attempt's outcome to health and metrics.
+fn finish(provider: &Provider, permit: Permit, outcome: Outcome, latency: Duration) {
     metrics::attempt(&provider.name, outcome.label());
-    state.router.record(&provider.name, ep, outcome, latency);
+    permit.record(outcome, latency, Instant::now());
 }
 
 fn failure_outcome(f: &AttemptFailure) -> Outcome {
@@ -459,7 +449,6 @@ fn sse_header(rctx: &RequestCtx, provider: &str) -> Box<pingora_http::ResponseHe
 /// the client, so that a failure before then can still move to another candidate.
 #[allow(clippy::too_many_arguments)]
 async fn relay_stream(
-    state: &AppState,
     session: &mut Session,
     rctx: &mut RequestCtx,
     provider: &Provider,
@@ -469,7 +458,6 @@ async fn relay_stream(
     idle_timeout: Duration,
     deadline: Option<Instant>,
 ) -> StreamEnd {
-    let _ = state;
     let mut relay = match provider.kind.protocol() {
         Protocol::Anthropic => Relay::Translate(Box::new(
             anthropic::AnthropicStreamTranslator::new(response_ctx(rctx, cand, req)),

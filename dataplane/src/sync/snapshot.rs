@@ -57,8 +57,9 @@ pub fn config_from_snapshot(
         let strategy = if r.strategy.is_empty() {
             Strategy::RoundRobin
         } else {
-            Strategy::parse(&r.strategy)
-                .ok_or_else(|| format!("{key}.strategy: unknown strategy `{}`", r.strategy))?
+            r.strategy
+                .parse::<Strategy>()
+                .map_err(|e| format!("{key}.strategy: {e}"))?
         };
         let mut targets = Vec::with_capacity(r.targets.len());
         for (j, t) in r.targets.iter().enumerate() {

@@ -7,7 +7,7 @@
 //! (b) including the same SSE framing pass. Throughput is in input bytes.
 
 use bytes::{Bytes, BytesMut};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, Criterion, Throughput};
 use serde::de::IgnoredAny;
 use sluice_translate::anthropic::AnthropicStreamTranslator;
 use sluice_translate::gemini::GeminiStreamTranslator;
@@ -39,14 +39,18 @@ fn anthropic_stream() -> Vec<u8> {
             "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\" word{i} and a \\\"quoted\\\" bit,\\n then more text\"}}}}      \n\n"
         ));
     }
-    s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+    s.push_str(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    );
     s.push_str("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01KFbKqPYSuAKujiL6mTfzYA\",\"name\":\"json\",\"input\":{}}}\n\n");
     for i in 0..ARG_FRAGMENTS {
         s.push_str(&format!(
             "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{{\"type\":\"input_json_delta\",\"partial_json\":\"{{\\\"k{i}\\\": \\\"San Francisco\\\", \"}}}}\n\n"
         ));
     }
-    s.push_str("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n");
+    s.push_str(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    );
     s.push_str("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":4000}}\n\n");
     s.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     s.into_bytes()
@@ -71,7 +75,10 @@ fn gemini_stream() -> Vec<u8> {
 
 fn chunks(stream: &[u8]) -> Vec<Bytes> {
     let all = Bytes::copy_from_slice(stream);
-    (0..stream.len()).step_by(CHUNK).map(|i| all.slice(i..(i + CHUNK).min(stream.len()))).collect()
+    (0..stream.len())
+        .step_by(CHUNK)
+        .map(|i| all.slice(i..(i + CHUNK).min(stream.len())))
+        .collect()
 }
 
 fn payloads(stream: &[u8]) -> Vec<Vec<u8>> {
@@ -120,23 +127,94 @@ fn floor_payloads(payloads: &[Vec<u8>]) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    for (name, stream) in [("anthropic", anthropic_stream()), ("gemini", gemini_stream())] {
+    for (name, stream) in [
+        ("anthropic", anthropic_stream()),
+        ("gemini", gemini_stream()),
+    ] {
         let chunks = chunks(&stream);
         let payloads = payloads(&stream);
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Bytes(stream.len() as u64));
         let mut out = BytesMut::with_capacity(64 * 1024);
-        group.bench_function("floor_ignored_any_payloads", |b| b.iter(|| floor_payloads(black_box(&payloads))));
-        group.bench_function("floor_sse_plus_ignored_any", |b| b.iter(|| floor_framed(black_box(&chunks))));
+        group.bench_function("floor_ignored_any_payloads", |b| {
+            b.iter(|| floor_payloads(black_box(&payloads)))
+        });
+        group.bench_function("floor_sse_plus_ignored_any", |b| {
+            b.iter(|| floor_framed(black_box(&chunks)))
+        });
         group.bench_function("translate", |b| {
             b.iter(|| match name {
-                "anthropic" => translate(AnthropicStreamTranslator::new(ctx()), black_box(&chunks), &mut out),
-                _ => translate(GeminiStreamTranslator::new(ctx()), black_box(&chunks), &mut out),
+                "anthropic" => translate(
+                    AnthropicStreamTranslator::new(ctx()),
+                    black_box(&chunks),
+                    &mut out,
+                ),
+                _ => translate(
+                    GeminiStreamTranslator::new(ctx()),
+                    black_box(&chunks),
+                    &mut out,
+                ),
             })
         });
         group.finish();
     }
 }
 
+/// Interleaved measurement: alternate floor and translation runs and keep each one's best
+/// time, so a busy machine skews both sides alike. Prints MB/s and the ratio.
+fn interleaved_report() {
+    use std::time::{Duration, Instant};
+    println!("\ninterleaved best-of-200 (input MB/s = 1e6 bytes/s):");
+    println!(
+        "{:<10} {:>16} {:>16} {:>12} {:>10} {:>10}",
+        "stream", "floor payloads", "floor SSE+parse", "translate", "ratio(a)", "ratio(b)"
+    );
+    for (name, stream) in [
+        ("anthropic", anthropic_stream()),
+        ("gemini", gemini_stream()),
+    ] {
+        let chunks = chunks(&stream);
+        let payloads = payloads(&stream);
+        let mut out = BytesMut::with_capacity(64 * 1024);
+        let (mut fa, mut fb, mut tr) = (Duration::MAX, Duration::MAX, Duration::MAX);
+        for _ in 0..200 {
+            let t = Instant::now();
+            black_box(floor_payloads(black_box(&payloads)));
+            fa = fa.min(t.elapsed());
+            let t = Instant::now();
+            black_box(floor_framed(black_box(&chunks)));
+            fb = fb.min(t.elapsed());
+            let t = Instant::now();
+            black_box(match name {
+                "anthropic" => translate(
+                    AnthropicStreamTranslator::new(ctx()),
+                    black_box(&chunks),
+                    &mut out,
+                ),
+                _ => translate(
+                    GeminiStreamTranslator::new(ctx()),
+                    black_box(&chunks),
+                    &mut out,
+                ),
+            });
+            tr = tr.min(t.elapsed());
+        }
+        let mbs = |d: Duration| stream.len() as f64 / d.as_secs_f64() / 1e6;
+        println!(
+            "{name:<10} {:>16.0} {:>16.0} {:>12.0} {:>9.0}% {:>9.0}%",
+            mbs(fa),
+            mbs(fb),
+            mbs(tr),
+            100.0 * mbs(tr) / mbs(fa),
+            100.0 * mbs(tr) / mbs(fb)
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    interleaved_report();
+}

@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::json_out::{self, BStr};
-use crate::openai::{write_usage, ChunkWriter};
+use crate::openai::{write_usage, ChunkWriter, CONTENT, REASONING};
 use crate::request::{self, ChatRequest, Media, Part, Role, ToolChoice};
 use crate::sse::{SseError, SseParser};
 use crate::{
@@ -637,6 +637,28 @@ fn raw_nonempty_string(raw: Option<&RawValue>) -> Option<&[u8]> {
         .filter(|s| !json_out::raw_is_empty_string(s))
 }
 
+/// Fast path for the event that makes up nearly all of a text answer, in the exact compact
+/// form Anthropic sends:
+/// `{"type":"content_block_delta","index":N,"delta":{"type":"text_delta","text":"…"}}`
+/// (trailing padding allowed). Returns the text's JSON string literal, still escaped.
+///
+/// Anything else — other key order or spacing, `\u` escapes, control characters, a
+/// malformed literal — returns `None` and goes through serde, so accepting input here
+/// never changes the result, only skips the generic deserialiser.
+fn fast_text_delta(data: &str) -> Option<&str> {
+    const HEAD: &str = "{\"type\":\"content_block_delta\",\"index\":";
+    const MID: &str = ",\"delta\":{\"type\":\"text_delta\",\"text\":";
+    let rest = data.strip_prefix(HEAD)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 9 {
+        return None;
+    }
+    let lit = rest[digits..].strip_prefix(MID)?;
+    let end = json_out::simple_string_end(lit.as_bytes())?;
+    let tail = lit[end..].trim_end_matches([' ', '\t', '\n', '\r']);
+    (tail == "}}").then(|| &lit[..end])
+}
+
 impl State {
     /// The chunk writer, creating it (and sending the role chunk) on first use.
     fn writer(&mut self, out: &mut BytesMut, id: Option<&str>) -> &ChunkWriter {
@@ -662,7 +684,18 @@ impl State {
     }
 
     fn on_event(&mut self, data: &[u8], out: &mut BytesMut) -> Result<(), UpstreamError> {
-        let ev: StreamEvent<'_> = serde_json::from_slice(data).map_err(|e| {
+        // One UTF-8 check for the whole payload, then `from_str` skips the per-string checks.
+        let data = std::str::from_utf8(data).map_err(|e| {
+            UpstreamError::malformed(format!("invalid Anthropic stream event: {e}"))
+        })?;
+        if let Some(raw) = fast_text_delta(data) {
+            if !json_out::raw_is_empty_string(raw.as_bytes()) {
+                self.writer(out, None)
+                    .raw_text(out, 0, CONTENT, raw.as_bytes());
+            }
+            return Ok(());
+        }
+        let ev: StreamEvent<'_> = serde_json::from_str(data).map_err(|e| {
             UpstreamError::malformed(format!("invalid Anthropic stream event: {e}"))
         })?;
         match ev.ty.as_ref() {
@@ -682,14 +715,13 @@ impl State {
                     "text" => {
                         self.block = Block::Text;
                         if let Some(raw) = raw_nonempty_string(block.text) {
-                            self.writer(out, None).raw_text(out, 0, b"content", raw);
+                            self.writer(out, None).raw_text(out, 0, CONTENT, raw);
                         }
                     }
                     "thinking" => {
                         self.block = Block::Thinking;
                         if let Some(raw) = raw_nonempty_string(block.thinking) {
-                            self.writer(out, None)
-                                .raw_text(out, 0, b"reasoning_content", raw);
+                            self.writer(out, None).raw_text(out, 0, REASONING, raw);
                         }
                     }
                     "tool_use" => {
@@ -723,13 +755,12 @@ impl State {
                 match delta.ty.as_deref() {
                     Some("text_delta") => {
                         if let Some(raw) = raw_nonempty_string(delta.text) {
-                            self.writer(out, None).raw_text(out, 0, b"content", raw);
+                            self.writer(out, None).raw_text(out, 0, CONTENT, raw);
                         }
                     }
                     Some("thinking_delta") => {
                         if let Some(raw) = raw_nonempty_string(delta.thinking) {
-                            self.writer(out, None)
-                                .raw_text(out, 0, b"reasoning_content", raw);
+                            self.writer(out, None).raw_text(out, 0, REASONING, raw);
                         }
                     }
                     Some("input_json_delta") => {
@@ -823,5 +854,68 @@ impl StreamTranslator for AnthropicStreamTranslator {
 
     fn usage(&self) -> Option<Usage> {
         self.state.usage.seen.then(|| self.state.usage.usage())
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn serde_text(data: &str) -> Option<String> {
+        let ev: StreamEvent<'_> = serde_json::from_str(data).ok()?;
+        let d = ev.delta?;
+        if ev.ty == "content_block_delta" && d.ty.as_deref() == Some("text_delta") {
+            d.text.map(|t| t.get().to_owned())
+        } else {
+            None
+        }
+    }
+
+    #[test]
+    fn recorded_shape_takes_the_fast_path() {
+        let data = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ican():\n    return \"A\""}}       "#;
+        assert_eq!(
+            fast_text_delta(data),
+            Some(r#""ican():\n    return \"A\"""#)
+        );
+        assert_eq!(
+            fast_text_delta(
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\u00e9"}}"#
+            ),
+            None
+        );
+        assert_eq!(
+            fast_text_delta(
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"},"extra":1}"#
+            ),
+            None
+        );
+        assert_eq!(
+            fast_text_delta(
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x\"}}"#
+            ),
+            None
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn fast_path_agrees_with_serde(text in ".*", index in 0u32..100, pad in " {0,8}", tail in r#"[\\"}a \n]{0,5}"#) {
+            let lit = serde_json::to_string(&text).unwrap();
+            let data = format!(r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"text_delta","text":{lit}}}}}{pad}"#);
+            let fast = fast_text_delta(&data);
+            if let Some(f) = fast {
+                prop_assert_eq!(Some(f.to_owned()), serde_text(&data));
+            } else {
+                prop_assert!(lit.contains("\\u"), "only \\u escapes leave the fast path: {}", lit);
+            }
+            // Truncated and mangled events: whatever the fast path accepts, serde agrees on.
+            let mangled = format!(r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"text_delta","text":"{tail}"#);
+            if let Some(f) = fast_text_delta(&mangled) {
+                prop_assert_eq!(Some(f.to_owned()), serde_text(&mangled));
+            }
+        }
     }
 }

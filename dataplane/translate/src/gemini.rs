@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::json_out::{self, BStr};
-use crate::openai::{write_usage, ChunkWriter};
+use crate::openai::{write_usage, ChunkWriter, CONTENT, REASONING};
 use crate::request::{self, ChatRequest, Media, Part, ResponseFormat, Role, ToolChoice};
 use crate::sse::{SseParser, DEFAULT_MAX_EVENT_BYTES};
 use crate::{
@@ -957,6 +957,8 @@ struct State {
     failed: Option<UpstreamError>,
     /// A translation error raised inside the serde walk, returned instead of serde's.
     pending: Option<UpstreamError>,
+    /// Reused buffer for the fast path's remainder of an event.
+    scratch: String,
 }
 
 /// Incremental Gemini `streamGenerateContent` → OpenAI `chat.completion.chunk` translator.
@@ -986,6 +988,7 @@ impl GeminiStreamTranslator {
                 usage: None,
                 failed: None,
                 pending: None,
+                scratch: String::new(),
             },
         }
     }
@@ -994,6 +997,7 @@ impl GeminiStreamTranslator {
 /// Skips any JSON value by walking it with visitors. serde_json's own skipping (used for
 /// unknown fields and `RawValue`) allocates a nesting stack per deserializer, i.e. once per
 /// event; walking allocates nothing.
+#[derive(Default, Clone, Copy)]
 struct Skip;
 
 impl<'de> Deserialize<'de> for Skip {
@@ -1069,20 +1073,6 @@ struct StreamUsage {
     #[serde(rename = "toolUsePromptTokensDetails", default)]
     _tool_use_prompt_tokens_details: Option<Skip>,
 }
-
-impl Default for Skip {
-    fn default() -> Self {
-        Skip
-    }
-}
-
-impl Clone for Skip {
-    fn clone(&self) -> Self {
-        Skip
-    }
-}
-
-impl Copy for Skip {}
 
 impl From<StreamUsage> for WireUsage {
     fn from(u: StreamUsage) -> Self {
@@ -1319,6 +1309,51 @@ impl<'de> Visitor<'de> for PartsSeed<'_, 'de> {
     }
 }
 
+/// Fast path for the event that makes up nearly all of a streamed text answer: one
+/// candidate (index 0) whose content is a single plain text part and no finish reason,
+/// `{"candidates": [{"content": {"parts": [{"text": "…"}],"role": "model"},"index": 0}], …}`
+/// with any whitespace. Returns the text literal (still escaped) and the rest of the top
+/// level object after the candidates (from the first key on, closing brace included), if
+/// any. Anything else returns `None` and goes through the serde walk, with the same result.
+fn fast_text_candidate(data: &str) -> Option<(&str, Option<&str>)> {
+    let mut c = json_out::Cursor::new(data);
+    for t in [
+        "{",
+        "\"candidates\"",
+        ":",
+        "[",
+        "{",
+        "\"content\"",
+        ":",
+        "{",
+        "\"parts\"",
+        ":",
+        "[",
+        "{",
+        "\"text\"",
+        ":",
+    ] {
+        c.token(t)?;
+    }
+    let raw = c.string()?;
+    for t in ["}", "]", ",", "\"role\"", ":", "\"model\"", "}"] {
+        c.token(t)?;
+    }
+    if c.token(",").is_some() {
+        for t in ["\"index\"", ":", "0"] {
+            c.token(t)?;
+        }
+    }
+    c.token("}")?;
+    c.token("]")?;
+    if c.token(",").is_some() {
+        let rest = c.rest();
+        return rest.starts_with('"').then_some((raw, Some(rest)));
+    }
+    c.token("}")?;
+    c.rest().is_empty().then_some((raw, None))
+}
+
 impl State {
     /// Translate one streamed `GenerateContentResponse`, walking it in a single pass.
     fn on_event(&mut self, data: &[u8], out: &mut BytesMut) -> Result<(), UpstreamError> {
@@ -1333,7 +1368,28 @@ impl State {
                 &self.ctx.model,
             ));
         }
-        let mut de = serde_json::Deserializer::from_slice(data);
+        // One UTF-8 check for the whole payload, then `from_str` skips the per-string checks.
+        let data = std::str::from_utf8(data)
+            .map_err(|e| UpstreamError::malformed(format!("invalid Gemini stream event: {e}")))?;
+        if let Some((raw, rest)) = fast_text_candidate(data) {
+            self.on_text(raw.as_bytes(), out);
+            let Some(rest) = rest else {
+                return Ok(());
+            };
+            // The rest of the object (usage, ids, maybe an error) goes through serde.
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            scratch.push('{');
+            scratch.push_str(rest);
+            let result = self.walk(&scratch, out);
+            self.scratch = scratch;
+            return result;
+        }
+        self.walk(data, out)
+    }
+
+    fn walk(&mut self, data: &str, out: &mut BytesMut) -> Result<(), UpstreamError> {
+        let mut de = serde_json::Deserializer::from_str(data);
         let result = de
             .deserialize_map(EventSeed { state: self, out })
             .and_then(|()| de.end());
@@ -1342,6 +1398,26 @@ impl State {
             Err(e) => Err(self.pending.take().unwrap_or_else(|| {
                 UpstreamError::malformed(format!("invalid Gemini stream event: {e}"))
             })),
+        }
+    }
+
+    /// Text for choice 0 from the fast path (same effects as `on_candidate` with one part).
+    fn on_text(&mut self, raw: &[u8], out: &mut BytesMut) {
+        if self.candidates.is_empty() {
+            self.candidates.push(CandidateState::default());
+        }
+        let (Some(w), Some(cand)) = (self.writer.as_ref(), self.candidates.first_mut()) else {
+            return;
+        };
+        if cand.finished {
+            return;
+        }
+        if !cand.started {
+            cand.started = true;
+            w.role(out, 0);
+        }
+        if !json_out::raw_is_empty_string(raw) {
+            w.raw_text(out, 0, CONTENT, raw);
         }
     }
 
@@ -1394,9 +1470,9 @@ impl State {
             if let Some(raw) = p.text.and_then(json_out::raw_string) {
                 if !json_out::raw_is_empty_string(raw) {
                     let field: &[u8] = if p.thought == Some(true) {
-                        b"reasoning_content"
+                        REASONING
                     } else {
-                        b"content"
+                        CONTENT
                     };
                     w.raw_text(out, choice, field, raw);
                 }
@@ -1494,5 +1570,111 @@ impl StreamTranslator for GeminiStreamTranslator {
 
     fn usage(&self) -> Option<Usage> {
         self.state.usage
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn state() -> State {
+        GeminiStreamTranslator::new(ResponseContext {
+            model: "m".into(),
+            include_usage: true,
+            created: 1,
+            id: "chatcmpl-x".into(),
+        })
+        .state
+    }
+
+    /// (output, usage, error) with and without the fast path.
+    fn both(events: &[String]) -> [(Vec<u8>, Option<Usage>, Option<UpstreamError>); 2] {
+        [true, false].map(|fast| {
+            let mut st = state();
+            let mut out = BytesMut::new();
+            let mut err = None;
+            for ev in events {
+                let r = if fast {
+                    st.on_event(ev.as_bytes(), &mut out)
+                } else {
+                    st.events += 1;
+                    st.writer
+                        .get_or_insert_with(|| ChunkWriter::new(b"chatcmpl-x", 1, "m"));
+                    st.walk(ev, &mut out)
+                };
+                if let Err(e) = r {
+                    err = Some(e);
+                    break;
+                }
+            }
+            // Syntax-error positions differ (the fast path re-parses the remainder), so
+            // compare errors by kind.
+            let err = err.map(|e| {
+                let syntax = e.message.starts_with("invalid Gemini stream event");
+                UpstreamError {
+                    message: if syntax { String::new() } else { e.message },
+                    ..e
+                }
+            });
+            (out.to_vec(), st.usage, err)
+        })
+    }
+
+    #[test]
+    fn shapes() {
+        assert_eq!(
+            fast_text_candidate(
+                r#"{"candidates": [{"content": {"parts": [{"text": "a\"b"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 1}}"#
+            ),
+            Some((
+                r#""a\"b""#,
+                Some(r#""usageMetadata": {"promptTokenCount": 1}}"#)
+            ))
+        );
+        assert_eq!(
+            fast_text_candidate(
+                r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"}}]}"#
+            ),
+            Some((r#""x""#, None))
+        );
+        assert!(fast_text_candidate(
+            r#"{"candidates":[{"content":{"parts":[{"text":"x","thought":true}],"role":"model"}}]}"#
+        )
+        .is_none());
+        assert!(fast_text_candidate(r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"},"finishReason":"STOP"}]}"#).is_none());
+        assert!(fast_text_candidate(
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"},"index":1}]}"#
+        )
+        .is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn fast_path_agrees_with_serde_walk(
+            texts in prop::collection::vec(".{0,12}", 1..4),
+            ws in prop::sample::select(vec!["", " ", "\n  "]),
+            index in prop::sample::select(vec!["", ",\"index\": 0", ",\"index\":1"]),
+            tail in prop::sample::select(vec![
+                "}",
+                ",\"usageMetadata\": {\"promptTokenCount\": 7,\"candidatesTokenCount\": 3,\"promptTokensDetails\": [{\"modality\": \"TEXT\",\"tokenCount\": 7}]},\"modelVersion\": \"g\",\"responseId\": \"r\"}",
+                ",\"error\": {\"code\": 500, \"message\": \"boom\", \"status\": \"INTERNAL\"}}",
+                ",\"usageMetadata\": {\"promptTokenCount\": }}",
+                ",\"x\": [1, {\"y\": \"\\u00e9\"}]} ",
+                ",}",
+                "",
+            ]),
+        ) {
+            let events: Vec<String> = texts
+                .iter()
+                .map(|t| {
+                    let lit = serde_json::to_string(t).unwrap();
+                    format!("{{{ws}\"candidates\":{ws}[{{\"content\":{ws}{{\"parts\": [{{\"text\":{ws}{lit}}}],\"role\": \"model\"}}{index}}}]{tail}")
+                })
+                .collect();
+            let [fast, slow] = both(&events);
+            prop_assert_eq!(fast, slow);
+        }
     }
 }

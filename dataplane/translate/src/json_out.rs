@@ -110,6 +110,77 @@ pub(crate) fn raw_is_empty_string(raw: &[u8]) -> bool {
     raw == b"\"\""
 }
 
+/// For bytes starting with a JSON string literal (`s[0] == b'"'`), the index just past its
+/// closing quote — but only for "simple" literals: no control characters and no escapes
+/// other than `\" \\ \/ \b \f \n \r \t`. Anything else (including `\u`) is `None`, so
+/// callers fall back to serde for it. Input must already be valid UTF-8.
+pub(crate) fn simple_string_end(s: &[u8]) -> Option<usize> {
+    if s.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    loop {
+        let off = s
+            .get(i..)?
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        i += off;
+        match s[i] {
+            b'"' => return Some(i + 1),
+            b'\\' => match s.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+}
+
+/// A whitespace-tolerant matcher over a fixed JSON shape, for hot-path fast paths that
+/// fall back to serde on any surprise.
+pub(crate) struct Cursor<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Start at the beginning of `s`.
+    pub(crate) fn new(s: &'a str) -> Self {
+        Self { s, i: 0 }
+    }
+
+    fn ws(&mut self) {
+        let b = self.s.as_bytes();
+        while self.i < b.len() && matches!(b[self.i], b' ' | b'\n' | b'\r' | b'\t') {
+            self.i += 1;
+        }
+    }
+
+    /// Expect `token` after optional whitespace.
+    pub(crate) fn token(&mut self, token: &str) -> Option<()> {
+        self.ws();
+        self.s
+            .get(self.i..)?
+            .starts_with(token)
+            .then(|| self.i += token.len())
+    }
+
+    /// Expect a simple string literal (see [`simple_string_end`]); returns it with quotes.
+    pub(crate) fn string(&mut self) -> Option<&'a str> {
+        self.ws();
+        let start = self.i;
+        let end = start + simple_string_end(self.s.as_bytes().get(start..)?)?;
+        self.i = end;
+        self.s.get(start..end)
+    }
+
+    /// What is left, after optional whitespace.
+    pub(crate) fn rest(&mut self) -> &'a str {
+        self.ws();
+        self.s.get(self.i..).unwrap_or("")
+    }
+}
+
 /// Copy JSON text without the insignificant whitespace outside strings.
 pub(crate) fn minified<B: BufMut>(out: &mut B, json: &[u8]) {
     let mut in_string = false;

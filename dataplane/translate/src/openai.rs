@@ -41,11 +41,18 @@ fn write_error_object<B: bytes::BufMut>(err: &UpstreamError, out: &mut B) {
     out.put_slice(b"}}");
 }
 
+/// Delta key for answer text.
+pub(crate) const CONTENT: &[u8] = b"\"content\":";
+/// Delta key for reasoning/thinking text.
+pub(crate) const REASONING: &[u8] = b"\"reasoning_content\":";
+
 /// Writes `chat.completion.chunk` events for one stream; the constant head of every chunk
 /// (`id`, `object`, `created`, `model`) is rendered once so each chunk costs only copies.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkWriter {
     head: Vec<u8>,
+    /// `head` plus the opening of choice 0's delta, the common case, in one copy.
+    head0: Vec<u8>,
 }
 
 impl ChunkWriter {
@@ -59,11 +66,17 @@ impl ChunkWriter {
         head.extend_from_slice(b",\"model\":");
         json_out::string(&mut head, model.as_bytes());
         head.extend_from_slice(b",\"choices\":[");
-        Self { head }
+        let mut head0 = head.clone();
+        head0.extend_from_slice(b"{\"index\":0,\"delta\":{");
+        Self { head, head0 }
     }
 
     /// Start a choice: everything up to and including `"delta":{`.
     pub(crate) fn begin(&self, out: &mut BytesMut, choice: u32) {
+        if choice == 0 {
+            out.extend_from_slice(&self.head0);
+            return;
+        }
         out.extend_from_slice(&self.head);
         out.extend_from_slice(b"{\"index\":");
         json_out::uint(out, u64::from(choice));
@@ -89,12 +102,11 @@ impl ChunkWriter {
         Self::end(out, None);
     }
 
-    /// A chunk with `delta.<field>` set to a raw JSON string literal (already escaped).
-    pub(crate) fn raw_text(&self, out: &mut BytesMut, choice: u32, field: &[u8], raw: &[u8]) {
+    /// A chunk with a delta field (`key` is the quoted key and colon, e.g. [`CONTENT`])
+    /// set to a raw JSON string literal (already escaped).
+    pub(crate) fn raw_text(&self, out: &mut BytesMut, choice: u32, key: &[u8], raw: &[u8]) {
         self.begin(out, choice);
-        out.extend_from_slice(b"\"");
-        out.extend_from_slice(field);
-        out.extend_from_slice(b"\":");
+        out.extend_from_slice(key);
         out.extend_from_slice(raw);
         Self::end(out, None);
     }

@@ -73,7 +73,28 @@ impl SseParser {
     /// Parse `chunk`, calling `on_event` for every event completed by it.
     ///
     /// Stops at the first error returned by `on_event` or the first limit violation.
+    /// An event whose single `data` line lies entirely inside `chunk` is handed out as a
+    /// slice of `chunk`, without copying.
     pub fn feed<E, F>(&mut self, chunk: &[u8], mut on_event: F) -> Result<(), E>
+    where
+        E: From<SseError>,
+        F: FnMut(SseEvent<'_>) -> Result<(), E>,
+    {
+        let mut pending: Option<&[u8]> = None;
+        let result = self.feed_inner(chunk, &mut pending, &mut on_event);
+        if let Some(value) = pending {
+            // The event continues in a later chunk: keep its data.
+            self.data.extend_from_slice(value);
+        }
+        result
+    }
+
+    fn feed_inner<'c, E, F>(
+        &mut self,
+        chunk: &'c [u8],
+        pending: &mut Option<&'c [u8]>,
+        on_event: &mut F,
+    ) -> Result<(), E>
     where
         E: From<SseError>,
         F: FnMut(SseEvent<'_>) -> Result<(), E>,
@@ -90,10 +111,7 @@ impl SseParser {
         while !rest.is_empty() {
             let Some(pos) = memchr2(b'\n', b'\r', rest) else {
                 if self.line.len() + rest.len() > self.max_event {
-                    return Err(SseError::EventTooLarge {
-                        limit: self.max_event,
-                    }
-                    .into());
+                    return Err(self.too_large().into());
                 }
                 self.line.extend_from_slice(rest);
                 return Ok(());
@@ -109,17 +127,14 @@ impl SseParser {
                 }
             }
             if self.line.is_empty() {
-                self.process_line(content, &mut on_event)?;
+                self.process_chunk_line(content, pending, on_event)?;
             } else {
                 if self.line.len() + content.len() > self.max_event {
-                    return Err(SseError::EventTooLarge {
-                        limit: self.max_event,
-                    }
-                    .into());
+                    return Err(self.too_large().into());
                 }
                 let mut line = std::mem::take(&mut self.line);
                 line.extend_from_slice(content);
-                let result = self.process_line(&line, &mut on_event);
+                let result = self.process_line(&line, on_event);
                 line.clear();
                 self.line = line;
                 result?;
@@ -143,7 +158,58 @@ impl SseParser {
             self.line = line;
             result?;
         }
-        self.dispatch(&mut on_event)
+        self.dispatch(None, &mut on_event)
+    }
+
+    fn too_large(&self) -> SseError {
+        SseError::EventTooLarge {
+            limit: self.max_event,
+        }
+    }
+
+    /// Split a line into (field, value), dropping one optional space after the colon.
+    fn field(line: &[u8]) -> (&[u8], &[u8]) {
+        match memchr::memchr(b':', line) {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
+        }
+    }
+
+    /// A line read straight from the current chunk: a first `data` line is only
+    /// remembered (zero-copy) until the event ends or another data line arrives.
+    fn process_chunk_line<'c, E, F>(
+        &mut self,
+        line: &'c [u8],
+        pending: &mut Option<&'c [u8]>,
+        on_event: &mut F,
+    ) -> Result<(), E>
+    where
+        E: From<SseError>,
+        F: FnMut(SseEvent<'_>) -> Result<(), E>,
+    {
+        if line.is_empty() {
+            let value = pending.take();
+            return self.dispatch(value, on_event);
+        }
+        if line[0] == b':' {
+            return Ok(());
+        }
+        let (field, value) = Self::field(line);
+        if field == b"data" && !self.has_data {
+            if value.len() > self.max_event {
+                return Err(self.too_large().into());
+            }
+            *pending = Some(value);
+            self.has_data = true;
+            return Ok(());
+        }
+        if let Some(first) = pending.take() {
+            self.data.extend_from_slice(first);
+        }
+        self.process_line(line, on_event)
     }
 
     fn process_line<E, F>(&mut self, line: &[u8], on_event: &mut F) -> Result<(), E>
@@ -152,26 +218,17 @@ impl SseParser {
         F: FnMut(SseEvent<'_>) -> Result<(), E>,
     {
         if line.is_empty() {
-            return self.dispatch(on_event);
+            return self.dispatch(None, on_event);
         }
         if line[0] == b':' {
             return Ok(());
         }
-        let (field, value) = match memchr::memchr(b':', line) {
-            Some(i) => {
-                let v = &line[i + 1..];
-                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
-            }
-            None => (line, &b""[..]),
-        };
+        let (field, value) = Self::field(line);
         match field {
             b"data" => {
                 let extra = value.len() + usize::from(self.has_data);
                 if self.data.len() + extra > self.max_event {
-                    return Err(SseError::EventTooLarge {
-                        limit: self.max_event,
-                    }
-                    .into());
+                    return Err(self.too_large().into());
                 }
                 if self.has_data {
                     self.data.push(b'\n');
@@ -189,14 +246,15 @@ impl SseParser {
         Ok(())
     }
 
-    fn dispatch<E, F>(&mut self, on_event: &mut F) -> Result<(), E>
+    /// Dispatch the current event; `direct` is its whole data when it was never copied.
+    fn dispatch<E, F>(&mut self, direct: Option<&[u8]>, on_event: &mut F) -> Result<(), E>
     where
         F: FnMut(SseEvent<'_>) -> Result<(), E>,
     {
         let result = if self.has_data {
             on_event(SseEvent {
                 event: &self.event,
-                data: &self.data,
+                data: direct.unwrap_or(&self.data),
             })
         } else {
             Ok(())

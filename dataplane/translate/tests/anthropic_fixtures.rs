@@ -6,15 +6,16 @@ use common::{assemble, assert_split_invariant, ctx, fixtures, list, read, Assemb
 use serde_json::{json, Value};
 use sluice_translate::anthropic::{self, AnthropicStreamTranslator};
 
-/// Reference reading of an Anthropic SSE recording, independent of the translator.
-fn reference(
-    sse: &[u8],
-) -> (
+/// (content, thinking, tool calls (id, name, arguments), stop_reason).
+type Reference = (
     String,
     String,
     Vec<(String, String, String)>,
     Option<String>,
-) {
+);
+
+/// Reference reading of an Anthropic SSE recording, independent of the translator.
+fn reference(sse: &[u8]) -> Reference {
     let text = String::from_utf8_lossy(sse);
     let (mut content, mut thinking, mut tools, mut stop) =
         (String::new(), String::new(), Vec::new(), None);

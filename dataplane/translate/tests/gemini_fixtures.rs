@@ -6,17 +6,18 @@ use common::{assemble, assert_split_invariant, ctx, fixtures, list, read};
 use serde_json::{json, Value};
 use sluice_translate::gemini::{self, GeminiStreamTranslator};
 
-/// Reference reading of a Gemini stream recording (SSE or JSON array), independent of the
-/// translator: (content, thoughts, function calls (name, args), last usageMetadata, last finishReason).
-fn reference(
-    raw: &[u8],
-) -> (
+/// (content, thoughts, function calls (name, args, signature), last usageMetadata, last finishReason).
+type Reference = (
     String,
     String,
     Vec<(String, Value, Option<String>)>,
     Value,
     Option<String>,
-) {
+);
+
+/// Reference reading of a Gemini stream recording (SSE or JSON array), independent of the
+/// translator: (content, thoughts, function calls (name, args), last usageMetadata, last finishReason).
+fn reference(raw: &[u8]) -> Reference {
     let text = String::from_utf8_lossy(raw);
     let events: Vec<Value> = if text.trim_start().starts_with('[') {
         serde_json::from_str::<Vec<Value>>(&text).unwrap()

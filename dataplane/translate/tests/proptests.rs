@@ -75,11 +75,10 @@ fn with_cuts() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
     })
 }
 
-fn sse_events(
-    input: &[u8],
-    cuts: &[usize],
-    limit: usize,
-) -> (Vec<(Vec<u8>, Vec<u8>)>, Option<SseError>) {
+/// One parsed SSE event: (event name, data).
+type Event = (Vec<u8>, Vec<u8>);
+
+fn sse_events(input: &[u8], cuts: &[usize], limit: usize) -> (Vec<Event>, Option<SseError>) {
     let mut p = SseParser::with_limit(limit);
     let mut events = Vec::new();
     let mut prev = 0;

@@ -28,7 +28,7 @@ fn normalise(v: &Value) -> Value {
         Value::Object(o) => Value::Object(
             o.iter()
                 .filter(|(k, v)| {
-                    !v.is_null() && !(k.as_str() == "stream" && **v == Value::Bool(false))
+                    !(v.is_null() || k.as_str() == "stream" && **v == Value::Bool(false))
                 })
                 .map(|(k, v)| match (k.as_str(), v) {
                     ("type", Value::String(s))

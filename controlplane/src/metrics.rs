@@ -1,0 +1,103 @@
+//! Control-plane metrics in the Prometheus text format (hand-written: a handful of series
+//! with bounded labels, no ids or keys as labels).
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Push-latency histogram bucket bounds, in seconds.
+const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+
+/// Admin API surfaces (the `surface` label).
+pub const SURFACES: [&str; 5] = ["seed000", "seed001", "seed002", "canonical", "other"];
+
+/// Status classes (the `code` label).
+const CLASSES: [&str; 4] = ["2xx", "4xx", "5xx", "other"];
+
+/// Counters and the push-latency histogram.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    api_requests: [[AtomicU64; 4]; 5],
+    push_buckets: [AtomicU64; 10],
+    push_count: AtomicU64,
+    push_sum_us: AtomicU64,
+    snapshots_sent: AtomicU64,
+    acks: AtomicU64,
+    nacks: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one admin API request.
+    pub fn api_request(&self, surface: usize, status: u16) {
+        let class = match status {
+            200..=299 => 0,
+            400..=499 => 1,
+            500..=599 => 2,
+            _ => 3,
+        };
+        if let Some(row) = self.api_requests.get(surface) {
+            row[class].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Observes the time from a commit to its snapshot being handed to a stream.
+    pub fn push_latency(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (b, bound) in self.push_buckets.iter().zip(BUCKETS) {
+            if s <= bound {
+                b.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.push_count.fetch_add(1, Ordering::Relaxed);
+        self.push_sum_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a snapshot sent.
+    pub fn snapshot_sent(&self) {
+        self.snapshots_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an ACK (`true`) or NACK.
+    pub fn ack(&self, accepted: bool) {
+        if accepted {
+            self.acks.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.nacks.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Renders the text exposition.
+    pub fn render(&self, connected: usize, version: u64) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP sluice_cp_connected_dataplanes Data planes with an open Sync stream.\n# TYPE sluice_cp_connected_dataplanes gauge\nsluice_cp_connected_dataplanes {connected}");
+        let _ = writeln!(out, "# HELP sluice_cp_config_version Current configuration version.\n# TYPE sluice_cp_config_version gauge\nsluice_cp_config_version {version}");
+        let _ = writeln!(out, "# HELP sluice_cp_api_requests_total Admin API requests.\n# TYPE sluice_cp_api_requests_total counter");
+        for (s, row) in SURFACES.iter().zip(&self.api_requests) {
+            for (c, n) in CLASSES.iter().zip(row) {
+                let _ = writeln!(
+                    out,
+                    "sluice_cp_api_requests_total{{surface=\"{s}\",code=\"{c}\"}} {}",
+                    n.load(Ordering::Relaxed)
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP sluice_cp_push_latency_seconds Time from a commit to its snapshot being sent on a stream.\n# TYPE sluice_cp_push_latency_seconds histogram");
+        for (b, bound) in self.push_buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(
+                out,
+                "sluice_cp_push_latency_seconds_bucket{{le=\"{bound}\"}} {}",
+                b.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.push_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "sluice_cp_push_latency_seconds_bucket{{le=\"+Inf\"}} {count}\nsluice_cp_push_latency_seconds_sum {}\nsluice_cp_push_latency_seconds_count {count}",
+            self.push_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "# HELP sluice_cp_snapshots_sent_total Snapshots sent to data planes.\n# TYPE sluice_cp_snapshots_sent_total counter\nsluice_cp_snapshots_sent_total {}", self.snapshots_sent.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP sluice_cp_snapshot_replies_total ACKs and NACKs received.\n# TYPE sluice_cp_snapshot_replies_total counter\nsluice_cp_snapshot_replies_total{{result=\"ack\"}} {}\nsluice_cp_snapshot_replies_total{{result=\"nack\"}} {}", self.acks.load(Ordering::Relaxed), self.nacks.load(Ordering::Relaxed));
+        out
+    }
+}

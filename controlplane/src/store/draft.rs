@@ -1,0 +1,364 @@
+//! Drafts: what a surface wants a provider or route to become. Surfaces convert their
+//! payloads into drafts; [`apply_provider`] / [`apply_route`] validate field by field
+//! (canonical field names) and produce records. Whole-state validation happens at commit.
+
+use sluice_dataplane::config::{mask_secret, BaseUrl, ProviderKind, Strategy};
+use sluice_dataplane::crypto::MasterKey;
+
+use super::records::{
+    EndpointRecord, ProviderRecord, RouteRecord, Seed002Route, State, TargetRecord,
+};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+
+/// Largest accepted weight (same bound as the data plane).
+pub const MAX_WEIGHT: u32 = 1_000_000;
+/// Largest accepted route retries.
+pub const MAX_RETRIES: u32 = 10;
+
+/// What to do with an endpoint's API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyInput {
+    /// Keep the key of the existing endpoint at the same position (or none).
+    Keep,
+    /// Replace it.
+    Set(String),
+}
+
+impl KeyInput {
+    /// A key from a payload: absent, empty or an echoed mask (`sk-…abcd`, `****`) keeps
+    /// the stored key, so clients can send back what they read.
+    pub fn from_payload(value: Option<String>) -> Self {
+        match value {
+            None => Self::Keep,
+            Some(v) if v.contains('…') || v == "****" => Self::Keep,
+            Some(v) => Self::Set(v),
+        }
+    }
+}
+
+/// One endpoint of a provider draft.
+#[derive(Debug, Clone)]
+pub struct EndpointDraft {
+    /// API root.
+    pub base_url: String,
+    /// Key change.
+    pub api_key: KeyInput,
+}
+
+/// A provider as a surface wants it.
+#[derive(Debug, Clone)]
+pub struct ProviderDraft {
+    /// Canonical name.
+    pub name: String,
+    /// Display name (seed 002).
+    pub display_name: Option<String>,
+    /// Kind name; `None` = infer from name and base URL.
+    pub kind: Option<String>,
+    /// Models.
+    pub models: Vec<String>,
+    /// Enabled.
+    pub enabled: bool,
+    /// Weight.
+    pub weight: u32,
+    /// Priority.
+    pub priority: i32,
+    /// Timeout.
+    pub timeout_ms: u64,
+    /// Echo pacing.
+    pub pace_ms: u64,
+    /// Endpoints.
+    pub endpoints: Vec<EndpointDraft>,
+}
+
+impl ProviderDraft {
+    /// Defaults for a new provider.
+    pub fn new(name: String) -> Self {
+        Self {
+            name,
+            display_name: None,
+            kind: None,
+            models: Vec::new(),
+            enabled: true,
+            weight: 1,
+            priority: 0,
+            timeout_ms: 60_000,
+            pace_ms: 0,
+            endpoints: Vec::new(),
+        }
+    }
+
+    /// The draft that leaves `rec` unchanged (start of a PATCH).
+    pub fn from_record(rec: &ProviderRecord) -> Self {
+        Self {
+            name: rec.name.clone(),
+            display_name: rec.display_name.clone(),
+            kind: Some(rec.kind.clone()),
+            models: rec.models.clone(),
+            enabled: rec.enabled,
+            weight: rec.weight,
+            priority: rec.priority,
+            timeout_ms: rec.timeout_ms,
+            pace_ms: rec.pace_ms,
+            endpoints: rec
+                .endpoints
+                .iter()
+                .map(|e| EndpointDraft {
+                    base_url: e.base_url.clone(),
+                    api_key: KeyInput::Keep,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Seed 002 converts display names into canonical names this way (spaces → `-`).
+pub fn canonical_name(display: &str) -> String {
+    display
+        .trim()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
+    if name.is_empty() {
+        return Err(ApiError::field(field, "must not be empty"));
+    }
+    if name.len() > 200 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::field(
+            field,
+            "must be 1-200 characters without whitespace",
+        ));
+    }
+    Ok(())
+}
+
+/// Validates `draft` and writes it into `state` (new when `id` is `None`); returns the id.
+pub fn apply_provider(
+    state: &mut State,
+    id: Option<u64>,
+    draft: ProviderDraft,
+    key: &MasterKey,
+) -> Result<u64, ApiError> {
+    check_name("name", &draft.name)?;
+    if let Some(other) = state.provider_by_name(&draft.name) {
+        if Some(other.id) != id {
+            return Err(ApiError::conflict(format!(
+                "a provider named `{}` already exists (id {})",
+                draft.name, other.id
+            )));
+        }
+    }
+    let first_url = draft
+        .endpoints
+        .first()
+        .map(|e| e.base_url.as_str())
+        .unwrap_or("");
+    let kind = match &draft.kind {
+        Some(k) if !k.is_empty() => ProviderKind::parse(k).ok_or_else(|| {
+            ApiError::field(
+                "kind",
+                format!(
+                    "unknown kind `{k}` (expected one of {})",
+                    ProviderKind::NAMES.join(", ")
+                ),
+            )
+        })?,
+        _ => sluice_dataplane::config::file::infer_kind(&draft.name, first_url),
+    };
+    if draft.endpoints.is_empty() && kind != ProviderKind::Echo {
+        return Err(ApiError::field(
+            "endpoints",
+            "a provider needs at least one base_url",
+        ));
+    }
+    if draft.weight > MAX_WEIGHT {
+        return Err(ApiError::field(
+            "weight",
+            format!("must be at most {MAX_WEIGHT}"),
+        ));
+    }
+    if draft.timeout_ms == 0 || draft.timeout_ms > 3_600_000 {
+        return Err(ApiError::field(
+            "timeout_ms",
+            "must be between 1 and 3600000 milliseconds",
+        ));
+    }
+    for (i, m) in draft.models.iter().enumerate() {
+        if m.trim().is_empty() {
+            return Err(ApiError::field(format!("models[{i}]"), "must not be empty"));
+        }
+    }
+    let existing = id.and_then(|id| state.providers.get(&id));
+    let mut endpoints = Vec::with_capacity(draft.endpoints.len());
+    for (i, e) in draft.endpoints.into_iter().enumerate() {
+        BaseUrl::parse(&e.base_url)
+            .map_err(|p| ApiError::field(format!("endpoints[{i}].base_url"), p))?;
+        let (sealed, masked) = match e.api_key {
+            KeyInput::Set(plain) if plain.is_empty() => (String::new(), String::new()),
+            KeyInput::Set(plain) => (key.seal(plain.as_bytes()), mask_secret(&plain)),
+            KeyInput::Keep => existing
+                .and_then(|p| p.endpoints.get(i))
+                .map(|old| (old.api_key_sealed.clone(), old.api_key_masked.clone()))
+                .unwrap_or_default(),
+        };
+        endpoints.push(EndpointRecord {
+            base_url: e.base_url,
+            api_key_sealed: sealed,
+            api_key_masked: masked,
+        });
+    }
+    let now = now_ms();
+    let id = match id {
+        Some(id) => id,
+        None => state.next_ids.provider(),
+    };
+    let created_ms = existing.map_or(now, |p| p.created_ms);
+    state.providers.insert(
+        id,
+        ProviderRecord {
+            id,
+            name: draft.name,
+            display_name: draft.display_name,
+            kind: kind.as_str().to_string(),
+            models: draft.models,
+            enabled: draft.enabled,
+            weight: draft.weight,
+            priority: draft.priority,
+            timeout_ms: draft.timeout_ms,
+            pace_ms: draft.pace_ms.min(60_000),
+            endpoints,
+            created_ms,
+            updated_ms: now,
+        },
+    );
+    Ok(id)
+}
+
+/// Removes provider `id`; 409 while a route still targets it.
+pub fn remove_provider(state: &mut State, id: u64) -> Result<ProviderRecord, ApiError> {
+    let Some(rec) = state.providers.get(&id) else {
+        return Err(ApiError::not_found(format!("provider {id} not found")));
+    };
+    let users = state.routes_using(id);
+    if !users.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "provider `{}` is used by route(s) {}; remove it from those routes first",
+            rec.name,
+            users
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    state
+        .providers
+        .remove(&id)
+        .ok_or_else(|| ApiError::not_found(format!("provider {id} not found")))
+}
+
+/// A route as a surface wants it.
+#[derive(Debug, Clone)]
+pub struct RouteDraft {
+    /// Name (what clients send as `model`).
+    pub name: String,
+    /// Strategy name (any alias `Strategy::parse` accepts).
+    pub strategy: String,
+    /// Retries.
+    pub retries: u32,
+    /// Active.
+    pub enabled: bool,
+    /// Targets.
+    pub targets: Vec<TargetRecord>,
+    /// Seed 002 extras.
+    pub seed002: Option<Seed002Route>,
+}
+
+impl RouteDraft {
+    /// The draft that leaves `rec` unchanged.
+    pub fn from_record(rec: &RouteRecord) -> Self {
+        Self {
+            name: rec.name.clone(),
+            strategy: rec.strategy.clone(),
+            retries: rec.retries,
+            enabled: rec.enabled,
+            targets: rec.targets.clone(),
+            seed002: rec.seed002.clone(),
+        }
+    }
+}
+
+/// Validates `draft` and writes it into `state`; returns the id.
+pub fn apply_route(state: &mut State, id: Option<u64>, draft: RouteDraft) -> Result<u64, ApiError> {
+    check_name("name", &draft.name)?;
+    if let Some(other) = state.route_by_name(&draft.name) {
+        if Some(other.id) != id {
+            return Err(ApiError::conflict(format!(
+                "a route named `{}` already exists (id {})",
+                draft.name, other.id
+            )));
+        }
+    }
+    let strategy = Strategy::parse(&draft.strategy).ok_or_else(|| {
+        ApiError::field(
+            "strategy",
+            format!(
+                "unknown strategy `{}` (expected round_robin, weighted, priority, least_latency, p2c; or round-robin, failover)",
+                draft.strategy
+            ),
+        )
+    })?;
+    if draft.retries > MAX_RETRIES {
+        return Err(ApiError::field(
+            "retries",
+            format!("must be at most {MAX_RETRIES}"),
+        ));
+    }
+    if draft.targets.is_empty() {
+        return Err(ApiError::field("targets", "a route needs at least one target"));
+    }
+    for (i, t) in draft.targets.iter().enumerate() {
+        if !state.providers.contains_key(&t.provider_id) {
+            return Err(ApiError::field(
+                format!("targets[{i}].provider"),
+                format!("unknown provider id {}", t.provider_id),
+            ));
+        }
+        if t.weight > MAX_WEIGHT {
+            return Err(ApiError::field(
+                format!("targets[{i}].weight"),
+                format!("must be at most {MAX_WEIGHT}"),
+            ));
+        }
+        if t.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Err(ApiError::field(
+                format!("targets[{i}].model"),
+                "must not be empty",
+            ));
+        }
+    }
+    let now = now_ms();
+    let existing = id.and_then(|id| state.routes.get(&id));
+    let created_ms = existing.map_or(now, |r| r.created_ms);
+    let id = match id {
+        Some(id) => id,
+        None => state.next_ids.route(),
+    };
+    state.routes.insert(
+        id,
+        RouteRecord {
+            id,
+            name: draft.name,
+            strategy: strategy.as_str().to_string(),
+            retries: draft.retries,
+            enabled: draft.enabled,
+            targets: draft.targets,
+            seed002: draft.seed002,
+            created_ms,
+            updated_ms: now,
+        },
+    );
+    Ok(id)
+}

@@ -1,0 +1,398 @@
+//! The configuration store: typed sled trees (providers, routes, client keys, meta), an
+//! in-memory copy of the current [`State`], and the version broadcaster.
+//!
+//! Every change goes through [`Store::mutate`]: one writer at a time clones the state,
+//! applies the change (field-level validation), validates the whole candidate with the
+//! data plane's `config_from_snapshot`, commits the diff in one sled transaction, bumps the
+//! version, refreshes the JSON backup atomically and wakes the broadcaster.
+
+pub mod draft;
+pub mod records;
+pub mod snapshot;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+use sluice_dataplane::config::mask_secret;
+use sluice_dataplane::crypto::MasterKey;
+use sluice_proto::Snapshot;
+use tokio::sync::watch;
+
+use crate::backup;
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use records::{
+    ClientKeyRecord, EndpointRecord, ProviderRecord, RouteRecord, State, TargetRecord,
+};
+
+const META_VERSION: &[u8] = b"version";
+const META_NEXT_IDS: &[u8] = b"next_ids";
+
+/// The config store of one control plane.
+pub struct Store {
+    db: sled::Db,
+    providers: sled::Tree,
+    routes: sled::Tree,
+    keys: sled::Tree,
+    meta: sled::Tree,
+    master: MasterKey,
+    state: RwLock<Arc<State>>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    writer: Mutex<()>,
+    version_tx: watch::Sender<u64>,
+    backup_path: PathBuf,
+    committed: Mutex<(u64, Instant)>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("version", &self.version())
+            .finish_non_exhaustive()
+    }
+}
+
+fn id_key(id: u64) -> [u8; 8] {
+    id.to_be_bytes()
+}
+
+fn load_tree<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    what: &str,
+) -> anyhow::Result<std::collections::BTreeMap<u64, T>> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in tree.iter() {
+        let (k, v) = item?;
+        let id = u64::from_be_bytes(
+            k.as_ref()
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("corrupt {what} key"))?,
+        );
+        let rec = serde_json::from_slice(&v)
+            .map_err(|e| anyhow::anyhow!("corrupt {what} record {id}: {e}"))?;
+        out.insert(id, rec);
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Opens (or creates) the store under `data_dir` (`<data_dir>/db`, backup at
+    /// `<data_dir>/backup.json`). `seed` is imported only when the store is empty.
+    pub fn open(
+        data_dir: &Path,
+        master: MasterKey,
+        seed: Option<&Snapshot>,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let db = sled::open(data_dir.join("db"))?;
+        let providers = db.open_tree("providers")?;
+        let routes = db.open_tree("routes")?;
+        let keys = db.open_tree("client_keys")?;
+        let meta = db.open_tree("meta")?;
+        let mut state = State {
+            version: match meta.get(META_VERSION)? {
+                Some(v) => u64::from_be_bytes(
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| anyhow::anyhow!("corrupt version counter"))?,
+                ),
+                None => 0,
+            },
+            next_ids: match meta.get(META_NEXT_IDS)? {
+                Some(v) => serde_json::from_slice(&v)?,
+                None => Default::default(),
+            },
+            providers: load_tree(&providers, "provider")?,
+            routes: load_tree(&routes, "route")?,
+            keys: load_tree(&keys, "client key")?,
+        };
+        state.fix_next_ids();
+        let snap = snapshot::validate_state(&state, &master)
+            .map_err(|e| anyhow::anyhow!("stored configuration is unusable: {e} (wrong SLUICE_MASTER_KEY?)"))?;
+        let (version_tx, _) = watch::channel(state.version);
+        let store = Self {
+            db,
+            providers,
+            routes,
+            keys,
+            meta,
+            state: RwLock::new(Arc::new(state)),
+            snapshot: RwLock::new(Arc::new(snap)),
+            writer: Mutex::new(()),
+            version_tx,
+            backup_path: data_dir.join("backup.json"),
+            committed: Mutex::new((0, Instant::now())),
+            master,
+        };
+        let empty = {
+            let s = store.state();
+            s.providers.is_empty() && s.routes.is_empty() && s.keys.is_empty()
+        };
+        if let (true, Some(seed)) = (empty, seed) {
+            let imported = state_from_snapshot(seed, &store.master)?;
+            store
+                .replace_all(imported)
+                .map_err(|e| anyhow::anyhow!("seed configuration rejected: {e}"))?;
+            tracing::info!(version = store.version(), "control plane store seeded");
+        } else {
+            store.write_backup();
+        }
+        Ok(store)
+    }
+
+    /// The current state.
+    pub fn state(&self) -> Arc<State> {
+        self.state.read().clone()
+    }
+
+    /// The current config version.
+    pub fn version(&self) -> u64 {
+        self.state.read().version
+    }
+
+    /// The current snapshot (plaintext keys: in memory and in transit only).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.read().clone()
+    }
+
+    /// A receiver woken on every version change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version_tx.subscribe()
+    }
+
+    /// When `version` was committed, if it is the latest commit.
+    pub fn committed_at(&self, version: u64) -> Option<Instant> {
+        let c = self.committed.lock();
+        (c.0 == version).then_some(c.1)
+    }
+
+    /// The master key (to seal new secrets).
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master
+    }
+
+    /// The JSON backup path.
+    pub fn backup_path(&self) -> &Path {
+        &self.backup_path
+    }
+
+    /// The sled database (for the usage log and data-plane registry trees).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Applies `change` to a copy of the state and commits it if the whole result is valid.
+    pub fn mutate<T>(
+        &self,
+        change: impl FnOnce(&mut State, &MasterKey) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let _writer = self.writer.lock();
+        let current = self.state();
+        let mut next = (*current).clone();
+        let out = change(&mut next, &self.master)?;
+        self.commit(&current, next)?;
+        Ok(out)
+    }
+
+    /// [`mutate`](Self::mutate) off the async runtime (sled flushes block).
+    pub async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        change: impl FnOnce(&mut State, &MasterKey) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.mutate(change))
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    /// Replaces the whole state (restore): everything is validated before anything is
+    /// written, and the swap is one transaction. The version keeps counting up.
+    pub fn replace_all(&self, mut incoming: State) -> Result<(), ApiError> {
+        for p in incoming.providers.values() {
+            for (i, e) in p.endpoints.iter().enumerate() {
+                if !e.api_key_sealed.is_empty() && self.master.open(&e.api_key_sealed).is_err() {
+                    return Err(ApiError::field(
+                        format!("providers ({}).endpoints[{i}].api_key", p.name),
+                        "cannot be decrypted with this master key",
+                    ));
+                }
+            }
+        }
+        let _writer = self.writer.lock();
+        let current = self.state();
+        incoming.fix_next_ids();
+        self.commit(&current, incoming)
+    }
+
+    fn commit(&self, current: &State, mut next: State) -> Result<(), ApiError> {
+        next.version = current.version + 1;
+        let snap = snapshot::validate_state(&next, &self.master)?;
+        self.persist(current, &next)?;
+        let version = next.version;
+        *self.committed.lock() = (version, Instant::now());
+        *self.snapshot.write() = Arc::new(snap);
+        *self.state.write() = Arc::new(next);
+        self.write_backup();
+        self.version_tx.send_replace(version);
+        tracing::info!(version, "configuration committed");
+        Ok(())
+    }
+
+    fn persist(&self, current: &State, next: &State) -> Result<(), ApiError> {
+        let provider_ops = diff(&current.providers, &next.providers)?;
+        let route_ops = diff(&current.routes, &next.routes)?;
+        let key_ops = diff(&current.keys, &next.keys)?;
+        let next_ids = serde_json::to_vec(&next.next_ids).map_err(ApiError::internal)?;
+        let version = next.version.to_be_bytes();
+        (&self.providers, &self.routes, &self.keys, &self.meta).transaction(
+            |(p, r, k, m)| {
+                apply_ops(p, &provider_ops)?;
+                apply_ops(r, &route_ops)?;
+                apply_ops(k, &key_ops)?;
+                m.insert(META_NEXT_IDS, next_ids.as_slice())?;
+                m.insert(META_VERSION, &version[..])?;
+                Ok::<_, ConflictableTransactionError<ApiError>>(())
+            },
+        )?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Rewrites `<data_dir>/backup.json` from the current state (errors are logged: the
+    /// database already holds the change).
+    pub fn write_backup(&self) {
+        if let Err(e) = backup::write_file(&self.backup_path, &self.state()) {
+            tracing::error!(path = %self.backup_path.display(), error = %e, "backup refresh failed");
+        }
+    }
+}
+
+/// `(key, Some(value))` to write, `(key, None)` to remove.
+type Ops = Vec<([u8; 8], Option<Vec<u8>>)>;
+
+fn diff<T: PartialEq + serde::Serialize>(
+    old: &std::collections::BTreeMap<u64, T>,
+    new: &std::collections::BTreeMap<u64, T>,
+) -> Result<Ops, ApiError> {
+    let encode = |rec: &T| serde_json::to_vec(rec).map_err(ApiError::internal);
+    let mut ops = Vec::new();
+    for (id, rec) in new {
+        if old.get(id) != Some(rec) {
+            ops.push((id_key(*id), Some(encode(rec)?)));
+        }
+    }
+    for id in old.keys().filter(|id| !new.contains_key(id)) {
+        ops.push((id_key(*id), None));
+    }
+    Ok(ops)
+}
+
+fn apply_ops(
+    tree: &TransactionalTree,
+    ops: &Ops,
+) -> Result<(), ConflictableTransactionError<ApiError>> {
+    for (k, v) in ops {
+        match v {
+            Some(v) => {
+                tree.insert(&k[..], v.as_slice())?;
+            }
+            None => {
+                tree.remove(&k[..])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Converts a seed snapshot (file config) into store records, sealing its keys.
+pub fn state_from_snapshot(snap: &Snapshot, key: &MasterKey) -> anyhow::Result<State> {
+    let now = now_ms();
+    let mut state = State::default();
+    for p in &snap.providers {
+        let id = state.next_ids.provider();
+        state.providers.insert(
+            id,
+            ProviderRecord {
+                id,
+                name: p.name.clone(),
+                display_name: None,
+                kind: p.kind.clone(),
+                models: p.models.clone(),
+                enabled: p.enabled,
+                weight: p.weight,
+                priority: p.priority,
+                timeout_ms: if p.timeout_ms == 0 { 60_000 } else { p.timeout_ms },
+                pace_ms: p.pace_ms,
+                endpoints: p
+                    .endpoints
+                    .iter()
+                    .map(|e| EndpointRecord {
+                        base_url: e.base_url.clone(),
+                        api_key_sealed: if e.api_key.is_empty() {
+                            String::new()
+                        } else {
+                            key.seal(e.api_key.as_bytes())
+                        },
+                        api_key_masked: mask_secret(&e.api_key),
+                    })
+                    .collect(),
+                created_ms: now,
+                updated_ms: now,
+            },
+        );
+    }
+    for r in &snap.routes {
+        let mut targets = Vec::new();
+        for t in &r.targets {
+            let provider = state
+                .provider_by_name(&t.provider)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("route `{}`: unknown provider `{}`", r.name, t.provider)
+                })?
+                .id;
+            targets.push(TargetRecord {
+                provider_id: provider,
+                model: (!t.model.is_empty()).then(|| t.model.clone()),
+                weight: t.weight,
+                priority: t.priority,
+            });
+        }
+        let id = state.next_ids.route();
+        state.routes.insert(
+            id,
+            RouteRecord {
+                id,
+                name: r.name.clone(),
+                strategy: if r.strategy.is_empty() {
+                    "round_robin".into()
+                } else {
+                    r.strategy.clone()
+                },
+                retries: r.retries,
+                enabled: true,
+                targets,
+                seed002: None,
+                created_ms: now,
+                updated_ms: now,
+            },
+        );
+    }
+    for (i, h) in snap.client_key_sha256.iter().enumerate() {
+        let id = state.next_ids.key();
+        state.keys.insert(
+            id,
+            ClientKeyRecord {
+                id,
+                name: format!("seed-{i}"),
+                sha256: h.clone(),
+                masked: "****".into(),
+                created_ms: now,
+            },
+        );
+    }
+    Ok(state)
+}

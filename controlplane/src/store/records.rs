@@ -1,0 +1,213 @@
+//! The canonical records kept in the store (and in backups). Every admin surface reads and
+//! writes these; provider API keys only ever appear here sealed with the master key.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One `{base_url, api_key}` of a provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRecord {
+    /// Upstream API root.
+    pub base_url: String,
+    /// `MasterKey::seal` output, or empty for keyless endpoints.
+    #[serde(default)]
+    pub api_key_sealed: String,
+    /// `sk-…abcd` mask computed when the key was set (so reads never decrypt).
+    #[serde(default)]
+    pub api_key_masked: String,
+}
+
+/// An upstream provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderRecord {
+    /// Numeric id (seed 001 `provider_id`, seed 002 `id`/`api_id`).
+    pub id: u64,
+    /// Unique canonical name (seed 000 `backend_id`, snapshot provider name).
+    pub name: String,
+    /// Free-form display name (seed 002 names may contain spaces).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Provider kind (`ProviderKind::NAMES`).
+    pub kind: String,
+    /// Models served.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Selected at all.
+    pub enabled: bool,
+    /// Relative weight.
+    pub weight: u32,
+    /// Failover tier (lower first).
+    pub priority: i32,
+    /// Upstream timeout.
+    pub timeout_ms: u64,
+    /// Echo pacing.
+    #[serde(default)]
+    pub pace_ms: u64,
+    /// One or more endpoints.
+    pub endpoints: Vec<EndpointRecord>,
+    /// Creation time (Unix ms).
+    pub created_ms: u64,
+    /// Last change (Unix ms).
+    pub updated_ms: u64,
+}
+
+impl ProviderRecord {
+    /// The name shown by seed 002 (display name when set).
+    pub fn shown_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// One target of a route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRecord {
+    /// Provider id.
+    pub provider_id: u64,
+    /// Upstream model; `None` = the provider's first model (or the route name).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Relative weight.
+    pub weight: u32,
+    /// Failover tier (lower first).
+    pub priority: i32,
+}
+
+/// Seed 002's view of a route, kept so its API returns what it was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seed002Route {
+    /// `auto` | `specific` | `multi`.
+    pub mode: String,
+    /// Opaque client config.
+    #[serde(default)]
+    pub config: serde_json::Value,
+    /// The nodes as posted (`api_id`, `models`, `strategy`, `priority`, `metadata`).
+    #[serde(default)]
+    pub nodes: Vec<serde_json::Value>,
+}
+
+/// A route: a public model name mapped onto targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteRecord {
+    /// Numeric id (seed 002).
+    pub id: u64,
+    /// Unique name; what clients send as `model`.
+    pub name: String,
+    /// Canonical strategy name.
+    pub strategy: String,
+    /// Default retries.
+    pub retries: u32,
+    /// Inactive routes are kept but not pushed to data planes.
+    pub enabled: bool,
+    /// Targets in order.
+    pub targets: Vec<TargetRecord>,
+    /// Seed 002 extras, when created through that surface.
+    #[serde(default)]
+    pub seed002: Option<Seed002Route>,
+    /// Creation time (Unix ms).
+    pub created_ms: u64,
+    /// Last change (Unix ms).
+    pub updated_ms: u64,
+}
+
+/// A client API key: only its SHA-256 and a masked prefix are stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientKeyRecord {
+    /// Numeric id.
+    pub id: u64,
+    /// Label.
+    pub name: String,
+    /// Hex SHA-256 of the key.
+    pub sha256: String,
+    /// `sk-…abcd`.
+    pub masked: String,
+    /// Creation time (Unix ms).
+    pub created_ms: u64,
+}
+
+/// Id counters, one per resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextIds {
+    /// Next provider id.
+    pub provider: u64,
+    /// Next route id.
+    pub route: u64,
+    /// Next client key id.
+    pub key: u64,
+}
+
+impl NextIds {
+    /// Takes the next provider id.
+    pub fn provider(&mut self) -> u64 {
+        self.provider = self.provider.max(1);
+        let id = self.provider;
+        self.provider += 1;
+        id
+    }
+
+    /// Takes the next route id.
+    pub fn route(&mut self) -> u64 {
+        self.route = self.route.max(1);
+        let id = self.route;
+        self.route += 1;
+        id
+    }
+
+    /// Takes the next client key id.
+    pub fn key(&mut self) -> u64 {
+        self.key = self.key.max(1);
+        let id = self.key;
+        self.key += 1;
+        id
+    }
+}
+
+/// The whole configuration state at one version.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Config version (bumped by every committed change).
+    pub version: u64,
+    /// Id counters.
+    pub next_ids: NextIds,
+    /// Providers by id.
+    pub providers: BTreeMap<u64, ProviderRecord>,
+    /// Routes by id.
+    pub routes: BTreeMap<u64, RouteRecord>,
+    /// Client keys by id.
+    pub keys: BTreeMap<u64, ClientKeyRecord>,
+}
+
+impl State {
+    /// Provider by canonical name.
+    pub fn provider_by_name(&self, name: &str) -> Option<&ProviderRecord> {
+        self.providers.values().find(|p| p.name == name)
+    }
+
+    /// Route by name.
+    pub fn route_by_name(&self, name: &str) -> Option<&RouteRecord> {
+        self.routes.values().find(|r| r.name == name)
+    }
+
+    /// Names of the routes that target provider `id`.
+    pub fn routes_using(&self, id: u64) -> Vec<String> {
+        self.routes
+            .values()
+            .filter(|r| r.targets.iter().any(|t| t.provider_id == id))
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
+    /// Makes id counters larger than every id in use (after a restore or seed import).
+    pub fn fix_next_ids(&mut self) {
+        let max = |it: &mut dyn Iterator<Item = u64>| it.max().unwrap_or(0) + 1;
+        self.next_ids.provider = self
+            .next_ids
+            .provider
+            .max(max(&mut self.providers.keys().copied()));
+        self.next_ids.route = self
+            .next_ids
+            .route
+            .max(max(&mut self.routes.keys().copied()));
+        self.next_ids.key = self.next_ids.key.max(max(&mut self.keys.keys().copied()));
+    }
+}

@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# Sluice benchmark harness: ONE command, end to end, on loopback.
+#
+#   tests/bench/run.sh            # full run (~8-10 min on 2 cores)
+#   QUICK=1 tests/bench/run.sh    # smoke run (~2 min, smaller counts; numbers are rough)
+#
+# Measures side by side, in one run, against the same fast mock upstream (sluice-mock):
+#   direct   client -> mock                            (the floor)
+#   nginx    client -> nginx proxy_pass -> mock        (one plain proxy hop)
+#   sluice   client -> sluice (openai_compatible) -> mock /v1/chat/completions
+#   sl-xlat  client -> sluice (anthropic) -> mock /v1/messages (OpenAI->Anthropic translation)
+#   litellm  client -> LiteLLM proxy -> mock           (skipped loudly if it cannot be installed)
+# Writes tests/bench/results.md and prints the same Markdown.
+#
+# Knobs (environment): QUICK=1, SKIP_BUILD=1, SKIP_LITELLM=1, PIN=0 (no taskset),
+# LAT_RUNS (default 5), LAT_N (measured requests per latency run, default 5000),
+# STEP_SECS (seconds per rate step, default 3), HOLD_STREAMS (default 5000),
+# CARGO_TARGET_DIR (default <repo>/target), KEEP_TMP=1 (keep logs and configs).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET_DIR/release
+QUICK=${QUICK:-0}
+PIN=${PIN:-1}
+if [ "$QUICK" = 1 ]; then
+  LAT_RUNS=${LAT_RUNS:-3}; LAT_N=${LAT_N:-1000}; STEP_SECS=${STEP_SECS:-1.5}
+  HOLD_STREAMS=${HOLD_STREAMS:-1000}; STREAMS=${STREAMS:-10}; BISECT=${BISECT:-2}
+else
+  LAT_RUNS=${LAT_RUNS:-5}; LAT_N=${LAT_N:-5000}; STEP_SECS=${STEP_SECS:-3}
+  HOLD_STREAMS=${HOLD_STREAMS:-5000}; STREAMS=${STREAMS:-30}; BISECT=${BISECT:-4}
+fi
+LITELLM_LAT_N=${LITELLM_LAT_N:-200}
+RATE_START=${RATE_START:-2000}
+RATE_MAX=${RATE_MAX:-64000}
+P99_LIMIT_US=10000
+
+say() { printf '\n== %s\n' "$*" >&2; }
+loud() { printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n!!! %s\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' "$*" >&2; }
+
+TMP=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+RES=$TMP/results
+mkdir -p "$RES"
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.3
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- tools
+need_apt=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v jq >/dev/null || need_apt+=(jq)
+command -v taskset >/dev/null || need_apt+=(util-linux)
+command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "installing ${need_apt[*]} with apt-get"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >&2
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  say "building release binaries (target dir $TARGET_DIR)"
+  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p sluice-gateway -p sluice-mock -p sluice-loadgen >&2)
+fi
+for b in sluice sluice-mock sluice-loadgen; do
+  [ -x "$BIN/$b" ] || { echo "missing $BIN/$b (build failed?)" >&2; exit 1; }
+done
+
+LITELLM_OK=0
+VENV=$HERE/.venv-litellm
+if [ "${SKIP_LITELLM:-0}" != 1 ]; then
+  if [ ! -x "$VENV/bin/litellm" ]; then
+    say "installing LiteLLM proxy into $VENV (pip install 'litellm[proxy]')"
+    if python3 -m venv "$VENV" >&2 && "$VENV/bin/pip" install -q 'litellm[proxy]' >&2; then :; else
+      loud "LiteLLM INSTALL FAILED: continuing WITHOUT the LiteLLM column"
+    fi
+  fi
+  [ -x "$VENV/bin/litellm" ] && LITELLM_OK=1
+else
+  loud "SKIP_LITELLM=1: no LiteLLM column"
+fi
+
+# ---------------------------------------------------------------- pinning
+# Two cores: the proxy under test gets CPU 1 to itself; the mock and the load generator
+# share CPU 0. Direct runs therefore use only CPU 0. PIN=0 disables this.
+NCPU=$(nproc)
+if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ]; then
+  PROXY_CPU="taskset -c 1"; LOAD_CPU="taskset -c 0"
+  PIN_DESC="proxy under test on CPU 1; mock upstream + load generator on CPU 0 (taskset)"
+else
+  PROXY_CPU=""; LOAD_CPU=""; PIN_DESC="no pinning"
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+LG="$LOAD_CPU $BIN/sluice-loadgen"
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_http() { # url, seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+start_mock() { # name, extra flags...
+  local name=$1; shift
+  $LOAD_CPU "$BIN/sluice-mock" --listen 127.0.0.1:0 --port-file "$TMP/$name.port" --workers 1 --name "$name" "$@" \
+    >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  PIDS+=($!)
+  local i
+  for ((i = 0; i < 100; i++)); do [ -s "$TMP/$name.port" ] && break; sleep 0.05; done
+  awk '{print $2}' "$TMP/$name.port" | sed 's/.*://'
+}
+
+say "starting mocks"
+M0=$(start_mock mock0)                              # zero delay: latency and rate
+MS=$(start_mock mockS --chunks 64 --gap-ms 20)      # streaming: 64 chunks, 20 ms apart
+MH=$(start_mock mockH --chunks 600 --gap-ms 1000)   # held streams: open for minutes
+echo "mock0=$M0 mockS=$MS mockH=$MH" >&2
+
+# ---------------------------------------------------------------- nginx
+NG=$(free_port)
+mkdir -p "$TMP/nginx/logs"
+sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@LISTEN@|$NG|g" -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" \
+  -e "s|@MH@|$MH|g" "$HERE/nginx.conf.in" >"$TMP/nginx/nginx.conf"
+say "starting nginx on $NG ($($NGINX -v 2>&1))"
+$PROXY_CPU "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" \
+  >"$TMP/nginx.out" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+
+# ---------------------------------------------------------------- sluice
+SL=$(free_port); SLOPS=$(free_port)
+sed -e "s|@LISTEN@|$SL|g" -e "s|@OPS@|$SLOPS|g" -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" \
+  -e "s|@MH@|$MH|g" "$HERE/sluice.toml.in" >"$TMP/sluice.toml"
+say "starting sluice data plane on $SL (threads=2)"
+SLUICE_LOG=warn $PROXY_CPU "$BIN/sluice" dataplane --config "$TMP/sluice.toml" --threads 2 \
+  >"$TMP/sluice.out" 2>"$TMP/sluice.err" &
+SLUICE_PID=$!
+PIDS+=("$SLUICE_PID")
+
+# ---------------------------------------------------------------- litellm
+LL=$(free_port)
+if [ "$LITELLM_OK" = 1 ]; then
+  sed -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" "$HERE/litellm.yaml.in" >"$TMP/litellm.yaml"
+  say "starting LiteLLM proxy on $LL ($("$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}'))"
+  LITELLM_LOG=ERROR LITELLM_TELEMETRY=False DISABLE_ADMIN_UI=True \
+    $PROXY_CPU "$VENV/bin/litellm" --config "$TMP/litellm.yaml" --host 127.0.0.1 --port "$LL" --num_workers 1 \
+    >"$TMP/litellm.out" 2>&1 &
+  LITELLM_PID=$!
+  PIDS+=("$LITELLM_PID")
+fi
+
+wait_http "http://127.0.0.1:$NG/nginx-ping" 20 || { cat "$TMP/nginx/logs/error.log" >&2; echo "nginx did not start" >&2; exit 1; }
+wait_http "http://127.0.0.1:$SL/ping" 30 || { cat "$TMP/sluice.err" >&2; echo "sluice did not start" >&2; exit 1; }
+sleep 0.5
+rss_of() { awk '/^VmRSS/{s+=$2} END{print s+0}' $(for p in "$@"; do echo "/proc/$p/status"; done) 2>/dev/null || echo 0; }
+nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true); }
+echo "{\"sluice_kib\": $(rss_of "$SLUICE_PID"), \"nginx_kib\": $(rss_of $(nginx_pids))}" >"$RES/rss_idle_fresh.json"
+
+if [ "$LITELLM_OK" = 1 ]; then
+  if ! wait_http "http://127.0.0.1:$LL/health/liveliness" 120; then
+    tail -30 "$TMP/litellm.out" >&2
+    loud "LiteLLM PROXY DID NOT START: continuing WITHOUT the LiteLLM column"
+    LITELLM_OK=0
+  fi
+fi
+
+# ---------------------------------------------------------------- targets
+# name|url prefix|model (latency/rate)|model (stream)|model (hold)
+TARGETS=(
+  "direct|http://127.0.0.1:$M0/v1/chat/completions|bench-pass"
+  "nginx|http://127.0.0.1:$NG/lat/v1/chat/completions|bench-pass"
+  "sluice|http://127.0.0.1:$SL/v1/chat/completions|bench-pass"
+  "sluice_xlat|http://127.0.0.1:$SL/v1/chat/completions|bench-claude"
+)
+[ "$LITELLM_OK" = 1 ] && TARGETS+=("litellm|http://127.0.0.1:$LL/v1/chat/completions|bench-pass")
+STREAM_TARGETS=(
+  "direct|http://127.0.0.1:$MS/v1/chat/completions|bench-stream"
+  "nginx|http://127.0.0.1:$NG/stream/v1/chat/completions|bench-stream"
+  "sluice|http://127.0.0.1:$SL/v1/chat/completions|bench-stream"
+  "sluice_xlat|http://127.0.0.1:$SL/v1/chat/completions|bench-stream-claude"
+)
+[ "$LITELLM_OK" = 1 ] && STREAM_TARGETS+=("litellm|http://127.0.0.1:$LL/v1/chat/completions|bench-stream")
+
+HDR=(-H "authorization: Bearer sk-bench")
+
+# Smoke: every target answers once before anything is measured.
+for t in "${TARGETS[@]}"; do
+  IFS='|' read -r name url model <<<"$t"
+  if ! $LG latency --url "$url" --model "$model" "${HDR[@]}" --requests 5 --warmup 1 >"$TMP/smoke.json" 2>&1 \
+    || [ "$(jq -r .errors "$TMP/smoke.json")" != 0 ]; then
+    cat "$TMP/smoke.json" >&2
+    echo "target $name does not answer correctly" >&2; exit 1
+  fi
+done
+
+# ---------------------------------------------------------------- 1. latency at c=1
+say "latency at concurrency 1: $LAT_RUNS rounds x $LAT_N requests (targets interleaved per round)"
+for ((r = 1; r <= LAT_RUNS; r++)); do
+  for t in "${TARGETS[@]}"; do
+    IFS='|' read -r name url model <<<"$t"
+    n=$LAT_N; w=$((LAT_N / 10)); [ "$name" = litellm ] && { n=$LITELLM_LAT_N; w=20; }
+    $LG latency --url "$url" --model "$model" "${HDR[@]}" --requests "$n" --warmup "$w" --max-secs 60 \
+      >"$RES/lat_${name}_$r.json"
+    printf '  round %d %-12s p50 %6s us  p99 %6s us\n' "$r" "$name" \
+      "$(jq .latency.p50_us "$RES/lat_${name}_$r.json")" "$(jq .latency.p99_us "$RES/lat_${name}_$r.json")" >&2
+  done
+done
+
+# ---------------------------------------------------------------- 2. max rate with p99 < 10 ms
+rate_step() { # name url model rate -> 0 if sustained
+  local f=$RES/rate_${1}_$4.json
+  $LG rate --url "$2" --model "$3" "${HDR[@]}" --rate "$4" --duration-secs "$STEP_SECS" \
+    --warmup-secs 0.5 --connections "${RATE_CONNS:-32}" --timeout-ms 5000 >"$f" 2>/dev/null || return 1
+  local ok
+  ok=$(jq --argjson lim "$P99_LIMIT_US" --argjson r "$4" \
+    '(.errors == 0) and (.missed == 0) and (.latency.p99_us < $lim) and (.achieved_rps >= 0.95 * $r)' "$f")
+  printf '  %-12s %7s rps: achieved %8.0f p50 %6s p99 %6s err %s -> %s\n' "$1" "$4" "$(jq .achieved_rps "$f")" \
+    "$(jq .latency.p50_us "$f")" "$(jq .latency.p99_us "$f")" "$(jq .errors "$f")" "$ok" >&2
+  [ "$ok" = true ]
+}
+search_rate() { # name url model start -> writes rate_<name>.json {max_rps}
+  local name=$1 url=$2 model=$3 r=$4 lo=0 hi=0 i
+  while [ "$r" -le "$RATE_MAX" ]; do
+    if rate_step "$name" "$url" "$model" "$r"; then lo=$r; r=$((r * 2)); else hi=$r; break; fi
+  done
+  [ "$hi" = 0 ] && hi=$r
+  if [ "$lo" = 0 ]; then # not even the start rate: go down once to find a floor
+    for r in $(($4 / 10)) $(($4 / 100)); do
+      [ "$r" -ge 1 ] || break
+      if rate_step "$name" "$url" "$model" "$r"; then lo=$r; hi=$((r * 10)); break; else hi=$r; fi
+    done
+  fi
+  if [ "$lo" != 0 ]; then
+    for ((i = 0; i < BISECT; i++)); do
+      local mid=$(((lo + hi) / 2))
+      [ $((hi - lo)) -le $((lo / 20 + 1)) ] && break
+      if rate_step "$name" "$url" "$model" "$mid"; then lo=$mid; else hi=$mid; fi
+    done
+  fi
+  echo "{\"max_rps\": $lo, \"first_failing_rps\": $hi}" >"$RES/rate_$name.json"
+}
+say "maximum sustained rate with p99 < 10 ms (open loop, ${STEP_SECS}s steps, doubling then bisecting)"
+for t in "${TARGETS[@]}"; do
+  IFS='|' read -r name url model <<<"$t"
+  start=$RATE_START; [ "$name" = litellm ] && start=${LITELLM_RATE_START:-100}
+  search_rate "$name" "$url" "$model" "$start"
+done
+
+# ---------------------------------------------------------------- 3. streaming
+say "streaming: $STREAMS streams of 64 chunks 20 ms apart per target (5 at a time)"
+for t in "${STREAM_TARGETS[@]}"; do
+  IFS='|' read -r name url model <<<"$t"
+  n=$STREAMS; [ "$name" = litellm ] && n=$((STREAMS / 3 + 1))
+  $LG stream --url "$url" --model "$model" "${HDR[@]}" --streams "$n" --concurrency 5 --warmup 1 \
+    --timeout-ms 20000 --max-secs 90 >"$RES/stream_$name.json"
+  printf '  %-12s ttfb p50 %6s p99 %6s us  gap p50 %6s p99 %6s us  events %s..%s\n' "$name" \
+    "$(jq .ttfb.p50_us "$RES/stream_$name.json")" "$(jq .ttfb.p99_us "$RES/stream_$name.json")" \
+    "$(jq .gap.p50_us "$RES/stream_$name.json")" "$(jq .gap.p99_us "$RES/stream_$name.json")" \
+    "$(jq .events_min "$RES/stream_$name.json")" "$(jq .events_max "$RES/stream_$name.json")" >&2
+done
+
+# ---------------------------------------------------------------- 4. memory with open streams
+say "RSS with $HOLD_STREAMS concurrently open streams"
+echo "{\"sluice_kib\": $(rss_of "$SLUICE_PID"), \"nginx_kib\": $(rss_of $(nginx_pids))}" >"$RES/rss_idle_after.json"
+$LG hold --url "http://127.0.0.1:$SL/v1/chat/completions" --model bench-hold "${HDR[@]}" \
+  --streams "$HOLD_STREAMS" --ramp 200 --open-secs 90 --hold-secs 5 --timeout-ms 30000 --threads 1 \
+  --rss-pid "$SLUICE_PID" >"$RES/hold_sluice.json"
+jq -c . "$RES/hold_sluice.json" >&2
+sleep 2
+$LG hold --url "http://127.0.0.1:$NG/hold/v1/chat/completions" --model bench-hold "${HDR[@]}" \
+  --streams "$HOLD_STREAMS" --ramp 200 --open-secs 90 --hold-secs 5 --timeout-ms 30000 --threads 1 \
+  $(for p in $(nginx_pids); do echo --rss-pid "$p"; done) >"$RES/hold_nginx.json"
+jq -c . "$RES/hold_nginx.json" >&2
+
+# ---------------------------------------------------------------- report
+cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
+jq -n --arg nproc "$NCPU" --arg cpu "$cpu" --arg kernel "$(uname -r)" --arg pin "$PIN_DESC" \
+  --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+  --arg nginx "$($NGINX -v 2>&1 | sed 's/.*: //')" \
+  --arg litellm "$([ "$LITELLM_OK" = 1 ] && "$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}' || echo 'not run')" \
+  --arg quick "$QUICK" --arg lat_runs "$LAT_RUNS" --arg lat_n "$LAT_N" --arg step "$STEP_SECS" \
+  --arg hold "$HOLD_STREAMS" \
+  '{nproc:$nproc, cpu:$cpu, kernel:$kernel, pin:$pin, loadavg:$load, date:$date, nginx:$nginx,
+    litellm:$litellm, quick:$quick, lat_runs:$lat_runs, lat_n:$lat_n, step_secs:$step, hold:$hold}' \
+  >"$RES/machine.json"
+python3 "$HERE/report.py" "$RES" >"$HERE/results.md"
+cp -r "$RES" "$HERE/results-raw.tmp" 2>/dev/null && rm -rf "$HERE/results-raw" && mv "$HERE/results-raw.tmp" "$HERE/results-raw"
+cat "$HERE/results.md"
