@@ -453,10 +453,22 @@ impl PassthroughScanner {
                 }
             }
         }
-        // Bytes of the event still in progress wait in `held`.
+        // Bytes of the event still in progress wait in `held` — up to the per-event cap;
+        // past it the event is forwarded unexamined so memory stays bounded.
         if seg_start < n {
             self.held.extend_from_slice(&data[seg_start..]);
             changed = true;
+            if self.held.len() > crate::sse::DEFAULT_MAX_EVENT_BYTES {
+                let event = self.held.split().freeze();
+                match &mut held_prefix {
+                    Some(prefix) => {
+                        let mut joined = BytesMut::from(&prefix[..]);
+                        joined.extend_from_slice(&event);
+                        *prefix = joined.freeze();
+                    }
+                    None => held_prefix = Some(event),
+                }
+            }
         }
         if held_prefix.is_none() && !changed && keep.len() == 1 && keep[0] == (0, n) {
             return Some(chunk.clone());

@@ -20,7 +20,10 @@ pub fn fixtures() -> Option<PathBuf> {
     if dir.join("anthropic").is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: fixtures not found at {}", dir.display());
+        // Written to the stderr handle itself, not `eprintln!`, so libtest's output
+        // capture cannot hide it.
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: fixtures not found at {}", dir.display());
         None
     }
 }

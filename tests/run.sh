@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need on a fresh Debian machine, builds the
+# workspace once (release), and runs every test from that build.
+#
+#   bash tests/run.sh            # everything
+#   bash tests/run.sh -E 'test(sdk)'   # extra args go to cargo nextest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# System packages: cmake (Pingora's zlib-ng), curl (test client), python3-venv.
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v curl >/dev/null || missing+=(curl)
+command -v cc >/dev/null || missing+=(build-essential)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# The real openai Python SDK, in a venv the tests find at .venv/bin/python.
+if ! .venv/bin/python -c 'import openai' 2>/dev/null; then
+  echo "== creating .venv with the openai SDK"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q openai
+fi
+export SLUICE_PYTHON="$PWD/.venv/bin/python"
+
+# Recorded provider traffic lives beside the repo (../shared/fixtures); tests that need it
+# say SKIPPED loudly when it is absent.
+export SLUICE_FIXTURES="${SLUICE_FIXTURES:-$PWD/../shared/fixtures}"
+[ -d "$SLUICE_FIXTURES" ] || echo "!!! fixtures not found at $SLUICE_FIXTURES: fixture tests will be SKIPPED"
+
+echo "== building (release, whole workspace)"
+cargo build --release --workspace --all-targets
+
+echo "== running tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --release --workspace --no-fail-fast "$@"
+else
+  cargo test --release --workspace --no-fail-fast
+fi
