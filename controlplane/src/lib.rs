@@ -76,7 +76,8 @@ impl std::fmt::Debug for App {
 impl App {
     /// Opens the store under `opts.data_dir` and builds the shared state.
     pub fn open(opts: &ControlPlaneOptions) -> anyhow::Result<Arc<Self>> {
-        let store = store::Store::open(&opts.data_dir, opts.master_key.clone(), opts.seed.as_ref())?;
+        let store =
+            store::Store::open(&opts.data_dir, opts.master_key.clone(), opts.seed.as_ref())?;
         let usage = usage::UsageLog::open(store.db())?;
         let dataplanes = dataplanes::Registry::open(store.db())?;
         Ok(Arc::new(Self {
@@ -131,9 +132,11 @@ pub async fn serve(
     let router = api::router(app.clone());
     let admin_task = axum::serve(admin, router).with_graceful_shutdown(wait(stop_rx.clone()));
     let grpc_task = tonic::transport::Server::builder()
-        .add_service(sluice_proto::config_service_server::ConfigServiceServer::new(
-            grpc::ConfigServer::new(app.clone()),
-        ))
+        .add_service(
+            sluice_proto::config_service_server::ConfigServiceServer::new(grpc::ConfigServer::new(
+                app.clone(),
+            )),
+        )
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(grpc),
             wait(stop_rx),

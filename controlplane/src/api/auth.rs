@@ -11,7 +11,10 @@ pub fn authorized(expected: Option<&str>, headers: &HeaderMap) -> bool {
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
     let admin_key = headers.get("x-admin-key").and_then(|v| v.to_str().ok());
     [bearer, admin_key]
         .into_iter()

@@ -25,7 +25,9 @@ use crate::store::draft::{
     apply_provider, apply_route, remove_provider, EndpointDraft, KeyInput, ProviderDraft,
     RouteDraft,
 };
-use crate::store::records::{ClientKeyRecord, ProviderRecord, RouteRecord, State as Config, TargetRecord};
+use crate::store::records::{
+    ClientKeyRecord, ProviderRecord, RouteRecord, State as Config, TargetRecord,
+};
 use crate::App;
 
 type Result<T> = std::result::Result<T, Failure<Canonical>>;
@@ -33,7 +35,10 @@ type Result<T> = std::result::Result<T, Failure<Canonical>>;
 /// The canonical routes.
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
-        .route("/v1/admin/providers", get(list_providers).post(create_provider))
+        .route(
+            "/v1/admin/providers",
+            get(list_providers).post(create_provider),
+        )
         .route(
             "/v1/admin/providers/{id}",
             get(get_provider)
@@ -44,7 +49,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/admin/routes", get(list_routes).post(create_route))
         .route(
             "/v1/admin/routes/{id}",
-            get(get_route).put(put_route).patch(patch_route).delete(delete_route),
+            get(get_route)
+                .put(put_route)
+                .patch(patch_route)
+                .delete(delete_route),
         )
         .route("/v1/admin/keys", get(list_keys).post(create_key))
         .route("/v1/admin/keys/{id}", get(get_key).delete(delete_key))
@@ -156,7 +164,9 @@ fn overlay_provider(mut d: ProviderDraft, i: ProviderIn) -> ProviderDraft {
 
 async fn list_providers(State(app): State<Arc<App>>) -> Json<Value> {
     let s = app.store.state();
-    Json(json!({"providers": s.providers.values().map(provider_json).collect::<Vec<_>>(), "version": s.version}))
+    Json(
+        json!({"providers": s.providers.values().map(provider_json).collect::<Vec<_>>(), "version": s.version}),
+    )
 }
 
 fn provider_out(app: &App, id: u64) -> std::result::Result<Value, ApiError> {
@@ -175,7 +185,14 @@ async fn create_provider(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     }
     let id = app
         .store
-        .write(move |s, k| apply_provider(s, None, overlay_provider(ProviderDraft::new(String::new()), input), k))
+        .write(move |s, k| {
+            apply_provider(
+                s,
+                None,
+                overlay_provider(ProviderDraft::new(String::new()), input),
+                k,
+            )
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(provider_out(&app, id)?)).into_response())
 }
@@ -185,7 +202,12 @@ async fn get_provider(State(app): State<Arc<App>>, Path(raw): Path<String>) -> R
     Ok(Json(provider_out(&app, id)?))
 }
 
-async fn write_provider(app: Arc<App>, raw: String, body: Bytes, replace: bool) -> Result<Json<Value>> {
+async fn write_provider(
+    app: Arc<App>,
+    raw: String,
+    body: Bytes,
+    replace: bool,
+) -> Result<Json<Value>> {
     let input: ProviderIn = parse_json(&body)?;
     let id = app
         .store
@@ -209,15 +231,26 @@ async fn write_provider(app: Arc<App>, raw: String, body: Bytes, replace: bool) 
     Ok(Json(provider_out(&app, id)?))
 }
 
-async fn put_provider(State(app): State<Arc<App>>, Path(raw): Path<String>, body: Bytes) -> Result<Json<Value>> {
+async fn put_provider(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>> {
     write_provider(app, raw, body, true).await
 }
 
-async fn patch_provider(State(app): State<Arc<App>>, Path(raw): Path<String>, body: Bytes) -> Result<Json<Value>> {
+async fn patch_provider(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>> {
     write_provider(app, raw, body, false).await
 }
 
-async fn delete_provider(State(app): State<Arc<App>>, Path(raw): Path<String>) -> Result<StatusCode> {
+async fn delete_provider(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+) -> Result<StatusCode> {
     app.store
         .write(move |s, _| {
             let id = resolve_provider(s, &raw)?;
@@ -267,7 +300,11 @@ struct RouteIn {
     targets: Option<Vec<TargetIn>>,
 }
 
-fn overlay_route(s: &Config, mut d: RouteDraft, i: RouteIn) -> std::result::Result<RouteDraft, ApiError> {
+fn overlay_route(
+    s: &Config,
+    mut d: RouteDraft,
+    i: RouteIn,
+) -> std::result::Result<RouteDraft, ApiError> {
     if let Some(v) = i.name {
         d.name = v;
     }
@@ -285,12 +322,17 @@ fn overlay_route(s: &Config, mut d: RouteDraft, i: RouteIn) -> std::result::Resu
         for (n, t) in ts.into_iter().enumerate() {
             let provider_id = match (t.provider_id, &t.provider) {
                 (Some(id), _) => id,
-                (None, Some(name)) => s
-                    .provider_by_name(name)
-                    .map(|p| p.id)
-                    .ok_or_else(|| ApiError::field(format!("targets[{n}].provider"), format!("unknown provider `{name}`")))?,
+                (None, Some(name)) => s.provider_by_name(name).map(|p| p.id).ok_or_else(|| {
+                    ApiError::field(
+                        format!("targets[{n}].provider"),
+                        format!("unknown provider `{name}`"),
+                    )
+                })?,
                 (None, None) => {
-                    return Err(ApiError::field(format!("targets[{n}].provider"), "provider (name) or provider_id is required"))
+                    return Err(ApiError::field(
+                        format!("targets[{n}].provider"),
+                        "provider (name) or provider_id is required",
+                    ))
                 }
             };
             targets.push(TargetRecord {
@@ -307,7 +349,9 @@ fn overlay_route(s: &Config, mut d: RouteDraft, i: RouteIn) -> std::result::Resu
 
 async fn list_routes(State(app): State<Arc<App>>) -> Json<Value> {
     let s = app.store.state();
-    Json(json!({"routes": s.routes.values().map(|r| route_json(&s, r)).collect::<Vec<_>>(), "version": s.version}))
+    Json(
+        json!({"routes": s.routes.values().map(|r| route_json(&s, r)).collect::<Vec<_>>(), "version": s.version}),
+    )
 }
 
 fn route_out(app: &App, id: u64) -> std::result::Result<Value, ApiError> {
@@ -346,7 +390,12 @@ async fn get_route(State(app): State<Arc<App>>, Path(raw): Path<String>) -> Resu
     Ok(Json(route_out(&app, id)?))
 }
 
-async fn write_route(app: Arc<App>, raw: String, body: Bytes, replace: bool) -> Result<Json<Value>> {
+async fn write_route(
+    app: Arc<App>,
+    raw: String,
+    body: Bytes,
+    replace: bool,
+) -> Result<Json<Value>> {
     let input: RouteIn = parse_json(&body)?;
     let id = app
         .store
@@ -370,11 +419,19 @@ async fn write_route(app: Arc<App>, raw: String, body: Bytes, replace: bool) -> 
     Ok(Json(route_out(&app, id)?))
 }
 
-async fn put_route(State(app): State<Arc<App>>, Path(raw): Path<String>, body: Bytes) -> Result<Json<Value>> {
+async fn put_route(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>> {
     write_route(app, raw, body, true).await
 }
 
-async fn patch_route(State(app): State<Arc<App>>, Path(raw): Path<String>, body: Bytes) -> Result<Json<Value>> {
+async fn patch_route(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>> {
     write_route(app, raw, body, false).await
 }
 

@@ -51,11 +51,13 @@ async fn admin_layer(State(app): State<Arc<App>>, req: Request, next: Next) -> R
     let kind = SurfaceKind::of_path(req.uri().path());
     if kind != SurfaceKind::Open && !auth::authorized(app.admin_token.as_deref(), req.headers()) {
         let resp = kind.render(&ApiError::unauthorized());
-        app.metrics.api_request(kind.index(), resp.status().as_u16());
+        app.metrics
+            .api_request(kind.index(), resp.status().as_u16());
         return resp;
     }
     let resp = next.run(req).await;
-    app.metrics.api_request(kind.index(), resp.status().as_u16());
+    app.metrics
+        .api_request(kind.index(), resp.status().as_u16());
     resp
 }
 
@@ -77,7 +79,11 @@ async fn openapi() -> impl IntoResponse {
 
 async fn not_found(req: Request) -> Response {
     let kind = SurfaceKind::of_path(req.uri().path());
-    let err = ApiError::not_found(format!("no such endpoint: {} {}", req.method(), req.uri().path()));
+    let err = ApiError::not_found(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.uri().path()
+    ));
     match kind {
         SurfaceKind::Open => (StatusCode::NOT_FOUND, err.message).into_response(),
         k => k.render(&err),

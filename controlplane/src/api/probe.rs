@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sluice_dataplane::config::{ProviderKind, Protocol};
+use sluice_dataplane::config::{Protocol, ProviderKind};
 
 /// Time allowed to the whole check.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,7 +51,10 @@ pub async fn check(kind: &str, base_url: &str, api_key: &str) -> ProbeResult {
             let code = resp.status().as_u16();
             let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
             let (status, detail) = match code {
-                401 | 403 => ("offline", Some(format!("upstream rejected the API key (HTTP {code})"))),
+                401 | 403 => (
+                    "offline",
+                    Some(format!("upstream rejected the API key (HTTP {code})")),
+                ),
                 500.. => ("offline", Some(format!("upstream error (HTTP {code})"))),
                 _ => ("online", None),
             };

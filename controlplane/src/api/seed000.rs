@@ -18,7 +18,9 @@ use super::parse_json;
 use super::surface::{Failure, Seed000};
 use crate::dataplanes::ProviderHealth;
 use crate::error::ApiError;
-use crate::store::draft::{apply_provider, remove_provider, EndpointDraft, KeyInput, ProviderDraft};
+use crate::store::draft::{
+    apply_provider, remove_provider, EndpointDraft, KeyInput, ProviderDraft,
+};
 use crate::store::records::ProviderRecord;
 use crate::App;
 
@@ -37,7 +39,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/llm/backends/{backend_id}/disable", post(disable))
 }
 
-fn backend_json(p: &ProviderRecord, health: &std::collections::HashMap<String, ProviderHealth>) -> Value {
+fn backend_json(
+    p: &ProviderRecord,
+    health: &std::collections::HashMap<String, ProviderHealth>,
+) -> Value {
     json!({
         "backend_id": p.name,
         "adapter": p.kind,
@@ -127,16 +132,24 @@ async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response> {
         return Err(ApiError::field("adapter", "is required").into());
     }
     if input.configs.as_ref().is_none_or(Vec::is_empty) {
-        return Err(ApiError::field("configs", "at least one {api_key, base_url} is required").into());
+        return Err(
+            ApiError::field("configs", "at least one {api_key, base_url} is required").into(),
+        );
     }
     app.store
-        .write(move |s, k| apply_provider(s, None, draft(ProviderDraft::new(String::new()), input), k))
+        .write(move |s, k| {
+            apply_provider(s, None, draft(ProviderDraft::new(String::new()), input), k)
+        })
         .await
         .map_err(|e| e.rename_fields(rename))?;
     Ok(Json(one(&app, &name)?).into_response())
 }
 
-async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>> {
+async fn update(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>> {
     let input: BackendIn = parse_json(&body).map_err(|e| e.rename_fields(rename))?;
     let new_name = input.backend_id.clone().unwrap_or_else(|| id.clone());
     app.store
@@ -166,7 +179,11 @@ async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<J
     Ok(Json(json!({"message": "Backend deleted successfully"})))
 }
 
-async fn set_enabled(app: &Arc<App>, id: String, enabled: bool) -> std::result::Result<(), ApiError> {
+async fn set_enabled(
+    app: &Arc<App>,
+    id: String,
+    enabled: bool,
+) -> std::result::Result<(), ApiError> {
     app.store
         .write(move |s, k| {
             let cur = s

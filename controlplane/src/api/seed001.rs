@@ -18,7 +18,9 @@ use super::surface::{Failure, Seed001};
 use super::{parse_id, parse_json};
 use crate::clock::{now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::store::draft::{apply_provider, remove_provider, EndpointDraft, KeyInput, ProviderDraft};
+use crate::store::draft::{
+    apply_provider, remove_provider, EndpointDraft, KeyInput, ProviderDraft,
+};
 use crate::store::records::ProviderRecord;
 use crate::App;
 
@@ -28,7 +30,10 @@ type Result<T> = std::result::Result<T, Failure<Seed001>>;
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/admin/providers", get(list).post(create))
-        .route("/admin/providers/{provider_id}", patch(update).delete(delete).get(get_one))
+        .route(
+            "/admin/providers/{provider_id}",
+            patch(update).delete(delete).get(get_one),
+        )
         .route("/admin/health", get(health))
         .route("/admin/stats", get(stats))
         .route("/admin/logs", get(logs))
@@ -77,7 +82,10 @@ fn rename(field: &str) -> String {
     }
 }
 
-fn overlay(mut d: ProviderDraft, input: ProviderIn) -> std::result::Result<ProviderDraft, ApiError> {
+fn overlay(
+    mut d: ProviderDraft,
+    input: ProviderIn,
+) -> std::result::Result<ProviderDraft, ApiError> {
     if let Some(n) = input.name {
         d.name = n;
     }
@@ -109,7 +117,10 @@ fn overlay(mut d: ProviderDraft, input: ProviderIn) -> std::result::Result<Provi
     }
     if let Some(t) = input.timeout {
         if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
-            return Err(ApiError::field("timeout", "must be between 0 and 3600 seconds"));
+            return Err(ApiError::field(
+                "timeout",
+                "must be between 0 and 3600 seconds",
+            ));
         }
         d.timeout_ms = ((t * 1000.0).round() as u64).max(1);
     }
@@ -121,7 +132,9 @@ fn overlay(mut d: ProviderDraft, input: ProviderIn) -> std::result::Result<Provi
 
 async fn list(State(app): State<Arc<App>>) -> Json<Value> {
     let s = app.store.state();
-    Json(Value::Array(s.providers.values().map(provider_json).collect()))
+    Json(Value::Array(
+        s.providers.values().map(provider_json).collect(),
+    ))
 }
 
 fn by_id(app: &App, id: u64) -> std::result::Result<Value, ApiError> {
@@ -157,7 +170,11 @@ async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response> {
     Ok((StatusCode::CREATED, Json(by_id(&app, id)?)).into_response())
 }
 
-async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>> {
+async fn update(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>> {
     let id = parse_id(&id, "provider")?;
     let input: ProviderIn = parse_json(&body)?;
     app.store
@@ -176,8 +193,12 @@ async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, body: Bytes
 
 async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>> {
     let id = parse_id(&id, "provider")?;
-    app.store.write(move |s, _| remove_provider(s, id).map(|_| ())).await?;
-    Ok(Json(json!({"message": "Provider deleted successfully", "provider_id": id})))
+    app.store
+        .write(move |s, _| remove_provider(s, id).map(|_| ()))
+        .await?;
+    Ok(Json(
+        json!({"message": "Provider deleted successfully", "provider_id": id}),
+    ))
 }
 
 async fn health(State(app): State<Arc<App>>) -> Json<Value> {
@@ -200,8 +221,15 @@ async fn health(State(app): State<Arc<App>>) -> Json<Value> {
         })
         .collect();
     let any_enabled = s.providers.values().any(|p| p.enabled);
-    let healthy = s.providers.values().any(|p| p.enabled && h.get(&p.name).is_some_and(|x| x.healthy));
-    let status = if !any_enabled || healthy { "healthy" } else { "degraded" };
+    let healthy = s
+        .providers
+        .values()
+        .any(|p| p.enabled && h.get(&p.name).is_some_and(|x| x.healthy));
+    let status = if !any_enabled || healthy {
+        "healthy"
+    } else {
+        "degraded"
+    };
     let db_ok = app.store.db().was_recovered() || app.store.db().size_on_disk().is_ok();
     Json(json!({
         "status": status,
@@ -214,12 +242,20 @@ async fn health(State(app): State<Arc<App>>) -> Json<Value> {
     }))
 }
 
-fn query_u64(q: &HashMap<String, String>, key: &str, default: u64, max: u64) -> std::result::Result<u64, ApiError> {
+fn query_u64(
+    q: &HashMap<String, String>,
+    key: &str,
+    default: u64,
+    max: u64,
+) -> std::result::Result<u64, ApiError> {
     match q.get(key) {
         None => Ok(default),
         Some(v) => match v.parse::<u64>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::field(key.to_string(), format!("must be an integer between 1 and {max}"))),
+            _ => Err(ApiError::field(
+                key.to_string(),
+                format!("must be an integer between 1 and {max}"),
+            )),
         },
     }
 }
@@ -257,7 +293,10 @@ impl Agg {
     }
 }
 
-async fn stats(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>> {
+async fn stats(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>> {
     let hours = query_u64(&q, "hours", 24, 24 * 7)?;
     let since = now_ms().saturating_sub(hours * 3_600_000);
     let app2 = app.clone();
@@ -270,7 +309,9 @@ async fn stats(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, Stri
     for e in &entries {
         let tokens = e.prompt_tokens + e.completion_tokens;
         all.add(e.status, e.latency_ms, tokens);
-        per.entry(e.provider.clone()).or_default().add(e.status, e.latency_ms, tokens);
+        per.entry(e.provider.clone())
+            .or_default()
+            .add(e.status, e.latency_ms, tokens);
     }
     let providers: Vec<Value> = per
         .iter()
@@ -300,7 +341,10 @@ async fn stats(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, Stri
     })))
 }
 
-async fn logs(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>> {
+async fn logs(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>> {
     let page = query_u64(&q, "page", 1, u64::from(u32::MAX))?;
     let page_size = query_u64(&q, "page_size", 50, 1000)?;
     let status: Option<u32> = match q.get("status_code") {

@@ -32,7 +32,9 @@ use crate::store::draft::{
     apply_provider, apply_route, canonical_name, remove_provider, EndpointDraft, KeyInput,
     ProviderDraft, RouteDraft,
 };
-use crate::store::records::{ProviderRecord, RouteRecord, Seed002Route, State as Config, TargetRecord};
+use crate::store::records::{
+    ProviderRecord, RouteRecord, Seed002Route, State as Config, TargetRecord,
+};
 use crate::App;
 
 type Result<T> = std::result::Result<T, Failure<Seed002>>;
@@ -43,7 +45,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/providers", get(list_providers).post(create_provider))
         .route(
             "/api/providers/{id}",
-            get(get_provider).patch(patch_provider).delete(delete_provider),
+            get(get_provider)
+                .patch(patch_provider)
+                .delete(delete_provider),
         )
         .route("/api/providers/{id}/test", post(test_provider))
         .route("/api/model-routes", get(list_routes).post(create_route))
@@ -91,7 +95,10 @@ fn rename(field: &str) -> String {
     }
 }
 
-fn overlay(mut d: ProviderDraft, input: ProviderIn) -> std::result::Result<ProviderDraft, ApiError> {
+fn overlay(
+    mut d: ProviderDraft,
+    input: ProviderIn,
+) -> std::result::Result<ProviderDraft, ApiError> {
     if let Some(name) = input.name {
         if name.trim().is_empty() {
             return Err(ApiError::field("name", "must not be empty"));
@@ -127,7 +134,9 @@ fn overlay(mut d: ProviderDraft, input: ProviderIn) -> std::result::Result<Provi
 
 async fn list_providers(State(app): State<Arc<App>>) -> Json<Value> {
     let s = app.store.state();
-    Json(Value::Array(s.providers.values().map(provider_json).collect()))
+    Json(Value::Array(
+        s.providers.values().map(provider_json).collect(),
+    ))
 }
 
 async fn create_provider(State(app): State<Arc<App>>, body: Bytes) -> Result<Response> {
@@ -184,7 +193,10 @@ async fn patch_provider(
     Ok(Json(provider_by_id(&app, id)?))
 }
 
-async fn delete_provider(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<StatusCode> {
+async fn delete_provider(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     let id = parse_id(&id, "provider")?;
     app.store
         .write(move |s, _| {
@@ -205,7 +217,9 @@ async fn test_provider(State(app): State<Arc<App>>, Path(id): Path<String>) -> R
         .get(&id)
         .ok_or_else(|| ApiError::not_found("Provider not found"))?;
     let Some(ep) = p.endpoints.first() else {
-        return Ok(Json(json!({"status": "online", "status_code": null, "latency_ms": 0.0, "detail": "local provider (no endpoint)"})));
+        return Ok(Json(
+            json!({"status": "online", "status_code": null, "latency_ms": 0.0, "detail": "local provider (no endpoint)"}),
+        ));
     };
     let key = if ep.api_key_sealed.is_empty() {
         String::new()
@@ -216,7 +230,9 @@ async fn test_provider(State(app): State<Arc<App>>, Path(id): Path<String>) -> R
             .map_err(ApiError::internal)?
     };
     let result = probe::check(&p.kind, &ep.base_url, &key).await;
-    Ok(Json(serde_json::to_value(result).map_err(ApiError::internal)?))
+    Ok(Json(
+        serde_json::to_value(result).map_err(ApiError::internal)?,
+    ))
 }
 
 /// Seed 002 JSON of a route.
@@ -296,7 +312,10 @@ fn overlay_route(mut d: RouteDraft, input: RouteIn) -> std::result::Result<Route
     });
     if let Some(m) = input.mode {
         if !["auto", "specific", "multi"].contains(&m.as_str()) {
-            return Err(ApiError::field("mode", "must be one of auto, specific, multi"));
+            return Err(ApiError::field(
+                "mode",
+                "must be one of auto, specific, multi",
+            ));
         }
         extras.mode = m;
     }
@@ -330,10 +349,13 @@ fn overlay_route(mut d: RouteDraft, input: RouteIn) -> std::result::Result<Route
             .collect(),
     };
     if !nodes.is_empty() {
-        let node_strategy = nodes[0].strategy.clone().unwrap_or_else(|| "round-robin".into());
+        let node_strategy = nodes[0]
+            .strategy
+            .clone()
+            .unwrap_or_else(|| "round-robin".into());
         for (i, n) in nodes.iter().enumerate() {
             if let Some(s) = &n.strategy {
-                if sluice_dataplane::config::Strategy::parse(s).is_none() {
+                if s.parse::<sluice_route::Strategy>().is_err() {
                     return Err(ApiError::field(
                         format!("nodes[{i}].strategy"),
                         "must be round-robin or failover",
@@ -383,7 +405,9 @@ fn rename_route(field: &str) -> String {
 
 async fn list_routes(State(app): State<Arc<App>>) -> Json<Value> {
     let s = app.store.state();
-    Json(Value::Array(s.routes.values().map(|r| route_json(&s, r)).collect()))
+    Json(Value::Array(
+        s.routes.values().map(|r| route_json(&s, r)).collect(),
+    ))
 }
 
 fn route_by_id(app: &App, id: u64) -> std::result::Result<Value, ApiError> {
@@ -487,7 +511,9 @@ async fn select_route(
         return Err(ApiError::bad_request("Route is not active").into());
     }
     let health = app.dataplanes.provider_health();
-    let c = app.selectors.select(&s, r, &health, hint.model.as_deref())?;
+    let c = app
+        .selectors
+        .select(&s, r, &health, hint.model.as_deref())?;
     Ok(Json(json!({
         "provider_id": c.provider_id,
         "provider_name": c.provider_name,

@@ -121,9 +121,10 @@ impl Selectors {
             .targets
             .iter()
             .map(|t| {
-                state.providers.get(&t.provider_id).is_some_and(|p| {
-                    p.enabled && health.get(&p.name).is_none_or(|h| h.healthy)
-                })
+                state
+                    .providers
+                    .get(&t.provider_id)
+                    .is_some_and(|p| p.enabled && health.get(&p.name).is_none_or(|h| h.healthy))
             })
             .collect();
         if let Some(hint) = model_hint.filter(|h| !h.is_empty()) {

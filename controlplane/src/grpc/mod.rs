@@ -52,7 +52,9 @@ impl ConfigServer {
         if crate::api::auth::constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
             Ok(())
         } else {
-            Err(Status::unauthenticated("invalid or missing data-plane token"))
+            Err(Status::unauthenticated(
+                "invalid or missing data-plane token",
+            ))
         }
     }
 }
@@ -114,12 +116,11 @@ impl ConfigService for ConfigServer {
             })
             .collect();
         let app = self.app.clone();
-        let accepted = tokio::task::spawn_blocking(move || {
-            app.usage.append(app.store.db(), entries)
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| Status::internal(format!("usage store: {e}")))?;
+        let accepted =
+            tokio::task::spawn_blocking(move || app.usage.append(app.store.db(), entries))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(|e| Status::internal(format!("usage store: {e}")))?;
         Ok(Response::new(UsageAck { accepted }))
     }
 }

@@ -301,15 +301,10 @@ pub fn apply_route(state: &mut State, id: Option<u64>, draft: RouteDraft) -> Res
             )));
         }
     }
-    let strategy = Strategy::parse(&draft.strategy).ok_or_else(|| {
-        ApiError::field(
-            "strategy",
-            format!(
-                "unknown strategy `{}` (expected round_robin, weighted, priority, least_latency, p2c; or round-robin, failover)",
-                draft.strategy
-            ),
-        )
-    })?;
+    let strategy: Strategy = draft
+        .strategy
+        .parse()
+        .map_err(|e: sluice_route::RouteError| ApiError::field("strategy", e.to_string()))?;
     if draft.retries > MAX_RETRIES {
         return Err(ApiError::field(
             "retries",
@@ -317,7 +312,10 @@ pub fn apply_route(state: &mut State, id: Option<u64>, draft: RouteDraft) -> Res
         ));
     }
     if draft.targets.is_empty() {
-        return Err(ApiError::field("targets", "a route needs at least one target"));
+        return Err(ApiError::field(
+            "targets",
+            "a route needs at least one target",
+        ));
     }
     for (i, t) in draft.targets.iter().enumerate() {
         if !state.providers.contains_key(&t.provider_id) {

@@ -25,9 +25,7 @@ use tokio::sync::watch;
 use crate::backup;
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use records::{
-    ClientKeyRecord, EndpointRecord, ProviderRecord, RouteRecord, State, TargetRecord,
-};
+use records::{ClientKeyRecord, EndpointRecord, ProviderRecord, RouteRecord, State, TargetRecord};
 
 const META_VERSION: &[u8] = b"version";
 const META_NEXT_IDS: &[u8] = b"next_ids";
@@ -111,8 +109,9 @@ impl Store {
             keys: load_tree(&keys, "client key")?,
         };
         state.fix_next_ids();
-        let snap = snapshot::validate_state(&state, &master)
-            .map_err(|e| anyhow::anyhow!("stored configuration is unusable: {e} (wrong SLUICE_MASTER_KEY?)"))?;
+        let snap = snapshot::validate_state(&state, &master).map_err(|e| {
+            anyhow::anyhow!("stored configuration is unusable: {e} (wrong SLUICE_MASTER_KEY?)")
+        })?;
         let (version_tx, _) = watch::channel(state.version);
         let store = Self {
             db,
@@ -248,16 +247,14 @@ impl Store {
         let key_ops = diff(&current.keys, &next.keys)?;
         let next_ids = serde_json::to_vec(&next.next_ids).map_err(ApiError::internal)?;
         let version = next.version.to_be_bytes();
-        (&self.providers, &self.routes, &self.keys, &self.meta).transaction(
-            |(p, r, k, m)| {
-                apply_ops(p, &provider_ops)?;
-                apply_ops(r, &route_ops)?;
-                apply_ops(k, &key_ops)?;
-                m.insert(META_NEXT_IDS, next_ids.as_slice())?;
-                m.insert(META_VERSION, &version[..])?;
-                Ok::<_, ConflictableTransactionError<ApiError>>(())
-            },
-        )?;
+        (&self.providers, &self.routes, &self.keys, &self.meta).transaction(|(p, r, k, m)| {
+            apply_ops(p, &provider_ops)?;
+            apply_ops(r, &route_ops)?;
+            apply_ops(k, &key_ops)?;
+            m.insert(META_NEXT_IDS, next_ids.as_slice())?;
+            m.insert(META_VERSION, &version[..])?;
+            Ok::<_, ConflictableTransactionError<ApiError>>(())
+        })?;
         self.db.flush()?;
         Ok(())
     }
@@ -325,7 +322,11 @@ pub fn state_from_snapshot(snap: &Snapshot, key: &MasterKey) -> anyhow::Result<S
                 enabled: p.enabled,
                 weight: p.weight,
                 priority: p.priority,
-                timeout_ms: if p.timeout_ms == 0 { 60_000 } else { p.timeout_ms },
+                timeout_ms: if p.timeout_ms == 0 {
+                    60_000
+                } else {
+                    p.timeout_ms
+                },
                 pace_ms: p.pace_ms,
                 endpoints: p
                     .endpoints

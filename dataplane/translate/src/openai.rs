@@ -453,27 +453,20 @@ impl PassthroughScanner {
                 }
             }
         }
+        let mut overflow: Option<Bytes> = None;
         // Bytes of the event still in progress wait in `held` — up to the per-event cap;
         // past it the event is forwarded unexamined so memory stays bounded.
         if seg_start < n {
             self.held.extend_from_slice(&data[seg_start..]);
             changed = true;
             if self.held.len() > crate::sse::DEFAULT_MAX_EVENT_BYTES {
-                let event = self.held.split().freeze();
-                match &mut held_prefix {
-                    Some(prefix) => {
-                        let mut joined = BytesMut::from(&prefix[..]);
-                        joined.extend_from_slice(&event);
-                        *prefix = joined.freeze();
-                    }
-                    None => held_prefix = Some(event),
-                }
+                overflow = Some(self.held.split().freeze());
             }
         }
-        if held_prefix.is_none() && !changed && keep.len() == 1 && keep[0] == (0, n) {
-            return Some(chunk.clone());
-        }
-        if held_prefix.is_none() && keep.len() == 1 {
+        if held_prefix.is_none() && overflow.is_none() && keep.len() == 1 {
+            if !changed && keep[0] == (0, n) {
+                return Some(chunk.clone());
+            }
             return Some(chunk.slice(keep[0].0..keep[0].1));
         }
         let mut out = BytesMut::new();
@@ -482,6 +475,9 @@ impl PassthroughScanner {
         }
         for (a, b) in keep {
             out.extend_from_slice(&data[a..b]);
+        }
+        if let Some(tail) = overflow {
+            out.extend_from_slice(&tail);
         }
         (!out.is_empty()).then(|| out.freeze())
     }

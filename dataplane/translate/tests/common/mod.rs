@@ -23,7 +23,11 @@ pub fn fixtures() -> Option<PathBuf> {
         // Written to the stderr handle itself, not `eprintln!`, so libtest's output
         // capture cannot hide it.
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "SKIPPED: fixtures not found at {}", dir.display());
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: fixtures not found at {}",
+            dir.display()
+        );
         None
     }
 }
