@@ -14,7 +14,8 @@ fn provider(name: &str, mock: &Mock, timeout_ms: u64) -> String {
 }
 
 fn route(name: &str, strategy: &str, retries: u32, targets: &[(&str, u32, i32)]) -> String {
-    let mut s = format!("[[routes]]\nname = \"{name}\"\nstrategy = \"{strategy}\"\nretries = {retries}\n");
+    let mut s =
+        format!("[[routes]]\nname = \"{name}\"\nstrategy = \"{strategy}\"\nretries = {retries}\n");
     for (p, w, prio) in targets {
         s.push_str(&format!("[[routes.targets]]\nprovider = \"{p}\"\nmodel = \"gpt-4o\"\nweight = {w}\npriority = {prio}\n"));
     }
@@ -31,12 +32,21 @@ fn drive(gw: &Gateway, n: usize, model: &str, flags: &[&str]) -> Value {
         .env("SLUICE_BASE_URL", gw.url())
         .output()
         .expect("run drive.py");
-    assert!(out.status.success(), "drive.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "drive.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("drive.py JSON")
 }
 
 fn request_times(mock: &Mock) -> Vec<u64> {
-    mock.stats()["log"].as_array().unwrap().iter().map(|l| l["t_ms"].as_u64().unwrap()).collect()
+    mock.stats()["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["t_ms"].as_u64().unwrap())
+        .collect()
 }
 
 /// The issue's must-show: three providers, one failing half the time with 500, one
@@ -45,14 +55,29 @@ fn request_times(mock: &Mock) -> Vec<u64> {
 #[test]
 fn three_providers_500s_and_429_all_succeed() {
     let good = Mock::start("good", &["--delay-ms", "4"]);
-    let flaky = Mock::start("flaky", &["--delay-ms", "4", "--fail-rate", "0.5", "--fail-status", "500"]);
+    let flaky = Mock::start(
+        "flaky",
+        &[
+            "--delay-ms",
+            "4",
+            "--fail-rate",
+            "0.5",
+            "--fail-status",
+            "500",
+        ],
+    );
     let limited = Mock::with_scenario("limited", r#"{"rules":[{"status":429,"retry_after":5}]}"#);
     let cfg = format!(
         "env_providers = false\n{}{}{}{}",
         provider("good", &good, 5000),
         provider("flaky", &flaky, 5000),
         provider("limited", &limited, 5000),
-        route("trio", "round_robin", 2, &[("good", 1, 0), ("flaky", 1, 0), ("limited", 1, 0)])
+        route(
+            "trio",
+            "round_robin",
+            2,
+            &[("good", 1, 0), ("flaky", 1, 0), ("limited", 1, 0)]
+        )
     );
     let gw = Gateway::start(&cfg);
     let t0 = std::time::Instant::now();
@@ -62,11 +87,18 @@ fn three_providers_500s_and_429_all_succeed() {
     let times = request_times(&limited);
     assert!(!times.is_empty(), "the 429 provider was tried");
     for w in times.windows(2) {
-        assert!(w[1] - w[0] >= 5000, "429 provider got a request {} ms after its Retry-After: 5 answer", w[1] - w[0]);
+        assert!(
+            w[1] - w[0] >= 5000,
+            "429 provider got a request {} ms after its Retry-After: 5 answer",
+            w[1] - w[0]
+        );
     }
     // When the run outlasted the window, the provider was tried again afterwards.
     if elapsed.as_millis() > 6000 {
-        assert!(times.len() >= 2, "after the window the provider is retried ({times:?})");
+        assert!(
+            times.len() >= 2,
+            "after the window the provider is retried ({times:?})"
+        );
     }
     let flaky_n = flaky.requests();
     assert!(flaky_n > 0, "the flaky provider carried traffic too");
@@ -106,7 +138,12 @@ fn priority_tier_fails_over_and_back() {
         "env_providers = false\n{}{}{}",
         provider("primary", &primary, 5000),
         provider("backup", &backup, 5000),
-        route("tiers", "priority", 1, &[("primary", 1, 0), ("backup", 1, 1)])
+        route(
+            "tiers",
+            "priority",
+            1,
+            &[("primary", 1, 0), ("backup", 1, 1)]
+        )
     );
     let gw = Gateway::start(&cfg);
     let v = drive(&gw, 20, "tiers", &[]);
@@ -114,11 +151,18 @@ fn priority_tier_fails_over_and_back() {
     primary.set_scenario(r#"{"rules":[{"status":500}]}"#);
     let v = drive(&gw, 50, "tiers", &[]);
     assert_eq!(v["statuses"]["200"], 50, "{v}");
-    assert!(v["providers"]["backup"].as_u64().unwrap() >= 47, "failed over: {v}");
+    assert!(
+        v["providers"]["backup"].as_u64().unwrap() >= 47,
+        "failed over: {v}"
+    );
     let before = primary.requests();
     let v = drive(&gw, 20, "tiers", &[]);
     assert_eq!(v["providers"]["backup"], 20);
-    assert_eq!(primary.requests(), before, "an ejected primary gets no traffic during its window");
+    assert_eq!(
+        primary.requests(),
+        before,
+        "an ejected primary gets no traffic during its window"
+    );
     // Recovery: once the ejection window passes, the half-open probe succeeds and traffic fails back.
     primary.set_scenario(r#"{"rules":[]}"#);
     let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -128,7 +172,10 @@ fn priority_tier_fails_over_and_back() {
         if v["providers"]["primary"] == 5 {
             break;
         }
-        assert!(std::time::Instant::now() < until, "no failback within 20 s: {v}");
+        assert!(
+            std::time::Instant::now() < until,
+            "no failback within 20 s: {v}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
 }
@@ -150,7 +197,11 @@ fn ejected_endpoint_receives_nothing_during_backoff() {
     assert!(times.len() >= 3);
     // After the third consecutive failure the endpoint is ejected for at least 5 s.
     for w in times[2..].windows(2) {
-        assert!(w[1] - w[0] >= 5000, "ejected endpoint got traffic after {} ms: {times:?}", w[1] - w[0]);
+        assert!(
+            w[1] - w[0] >= 5000,
+            "ejected endpoint got traffic after {} ms: {times:?}",
+            w[1] - w[0]
+        );
     }
 }
 
@@ -164,18 +215,28 @@ fn resets_and_stalls_fail_over_and_timeouts_bound_requests() {
         provider("reset", &reset, 5000),
         provider("stall", &stall, 300),
         provider("good", &good, 5000),
-        route("chain", "priority", 2, &[("reset", 1, 0), ("stall", 1, 1), ("good", 1, 2)]),
+        route(
+            "chain",
+            "priority",
+            2,
+            &[("reset", 1, 0), ("stall", 1, 1), ("good", 1, 2)]
+        ),
         route("stuck", "priority", 0, &[("stall", 1, 0)])
     );
     let gw = Gateway::start(&cfg);
     for stream in [false, true] {
-        let body = format!(r#"{{"model":"chain","stream":{stream},"messages":[{{"role":"user","content":"x"}}]}}"#);
+        let body = format!(
+            r#"{{"model":"chain","stream":{stream},"messages":[{{"role":"user","content":"x"}}]}}"#
+        );
         let r = gw.post("/v1/chat/completions", &body);
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.header("x-sluice-provider"), Some("good"));
     }
     // Only a stalled provider: the request ends with a 504 instead of hanging.
-    let r = gw.post("/v1/chat/completions", r#"{"model":"stuck","messages":[{"role":"user","content":"x"}]}"#);
+    let r = gw.post(
+        "/v1/chat/completions",
+        r#"{"model":"stuck","messages":[{"role":"user","content":"x"}]}"#,
+    );
     assert_eq!(r.status, 504, "{}", r.text());
     assert_eq!(r.json()["error"]["type"], "timeout_error");
     // The client's own `timeout` bounds the whole request.
@@ -186,7 +247,11 @@ fn resets_and_stalls_fail_over_and_timeouts_bound_requests() {
 #[test]
 fn all_ejected_answers_503_with_retry_after() {
     let limited = Mock::with_scenario("only429", r#"{"rules":[{"status":429,"retry_after":30}]}"#);
-    let cfg = format!("env_providers = false\n{}{}", provider("l", &limited, 5000), route("one", "round_robin", 0, &[("l", 1, 0)]));
+    let cfg = format!(
+        "env_providers = false\n{}{}",
+        provider("l", &limited, 5000),
+        route("one", "round_robin", 0, &[("l", 1, 0)])
+    );
     let gw = Gateway::start(&cfg);
     let body = r#"{"model":"one","messages":[{"role":"user","content":"x"}]}"#;
     let r = gw.post("/v1/chat/completions", body);
@@ -196,5 +261,9 @@ fn all_ejected_answers_503_with_retry_after() {
     assert_eq!(r.status, 503, "{}", r.text());
     let ra: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=30).contains(&ra));
-    assert_eq!(limited.requests(), 1, "no request inside the Retry-After window");
+    assert_eq!(
+        limited.requests(),
+        1,
+        "no request inside the Retry-After window"
+    );
 }

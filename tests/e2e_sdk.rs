@@ -23,7 +23,10 @@ fn openai_sdk_non_stream_stream_models_errors() {
     let out = run_sdk_script(
         "openai_basic.py",
         &gw.url(),
-        &[("SLUICE_FIXTURES", fx.to_str().unwrap()), ("SLUICE_KEYED_URL", &keyed.url())],
+        &[
+            ("SLUICE_FIXTURES", fx.to_str().unwrap()),
+            ("SLUICE_KEYED_URL", &keyed.url()),
+        ],
     );
     assert!(out.contains("OK"), "{out}");
 }

@@ -30,15 +30,26 @@ pub struct AppState {
     pub router: Router,
     /// Pooled upstream client.
     pub upstream: UpstreamClient,
+    /// Where finished requests are reported (managed mode), if anywhere.
+    pub usage: Option<tokio::sync::mpsc::Sender<sluice_proto::UsageRecord>>,
 }
 
 impl AppState {
     /// State serving from `config`.
     pub fn new(config: Arc<ConfigStore>) -> Arc<Self> {
+        Self::with_usage(config, None)
+    }
+
+    /// State that also reports usage records to `usage`.
+    pub fn with_usage(
+        config: Arc<ConfigStore>,
+        usage: Option<tokio::sync::mpsc::Sender<sluice_proto::UsageRecord>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             config,
             router: Router::new(),
             upstream: UpstreamClient::new(),
+            usage,
         })
     }
 }

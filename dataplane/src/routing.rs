@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 use serde::Serialize;
 use sluice_route::{
-    Balancer, EndpointGroups, EndpointHealth, HealthPolicy, HealthRegistry, HealthSnapshot, HealthView, Member, Permit,
+    Balancer, EndpointGroups, EndpointHealth, HealthPolicy, HealthRegistry, HealthSnapshot,
+    HealthView, Member, Permit,
 };
 
 pub use sluice_route::AttemptOutcome as Outcome;
@@ -98,7 +99,11 @@ impl Router {
         Self {
             health: HealthRegistry::new(policy),
             state: RwLock::new(Arc::new(VersionStateCell {
-                inner: RwLock::new(VersionState { version: u64::MAX, providers: Vec::new(), targets: HashMap::new() }),
+                inner: RwLock::new(VersionState {
+                    version: u64::MAX,
+                    providers: Vec::new(),
+                    targets: HashMap::new(),
+                }),
             })),
         }
     }
@@ -114,15 +119,27 @@ impl Router {
             .iter()
             .map(|p| {
                 let n = p.endpoints.len().max(1);
-                let health = (0..n).map(|i| self.health.get_or_insert(&health_key(p, i))).collect();
-                ProviderEndpoints { balancer: Balancer::new(&vec![Member::new(1, 0); n], Strategy::RoundRobin), health }
+                let health = (0..n)
+                    .map(|i| self.health.get_or_insert(&health_key(p, i)))
+                    .collect();
+                ProviderEndpoints {
+                    balancer: Balancer::new(&vec![Member::new(1, 0); n], Strategy::RoundRobin),
+                    health,
+                }
             })
             .collect();
-        let keys: Vec<String> =
-            cfg.providers.iter().flat_map(|p| (0..p.endpoints.len().max(1)).map(move |i| health_key(p, i))).collect();
+        let keys: Vec<String> = cfg
+            .providers
+            .iter()
+            .flat_map(|p| (0..p.endpoints.len().max(1)).map(move |i| health_key(p, i)))
+            .collect();
         self.health.retain(keys);
         let fresh = Arc::new(VersionStateCell {
-            inner: RwLock::new(VersionState { version: cfg.version, providers, targets: HashMap::new() }),
+            inner: RwLock::new(VersionState {
+                version: cfg.version,
+                providers,
+                targets: HashMap::new(),
+            }),
         });
         let mut slot = self.state.write();
         if slot.inner.read().version != cfg.version {
@@ -131,14 +148,34 @@ impl Router {
         slot.clone()
     }
 
-    fn target_set(&self, cell: &VersionStateCell, key: &str, strategy: Strategy, cands: &[Candidate]) -> Arc<TargetSet> {
+    fn target_set(
+        &self,
+        cell: &VersionStateCell,
+        key: &str,
+        strategy: Strategy,
+        cands: &[Candidate],
+    ) -> Arc<TargetSet> {
         if let Some(t) = cell.inner.read().targets.get(key) {
             return t.clone();
         }
         let mut st = cell.inner.write();
-        let members: Vec<Member> = cands.iter().map(|c| Member::new(c.weight, c.priority)).collect();
-        let groups = cands.iter().map(|c| st.providers.get(c.provider).map(|p| p.health.clone()).unwrap_or_default()).collect();
-        let set = Arc::new(TargetSet { balancer: Balancer::new(&members, strategy), groups });
+        let members: Vec<Member> = cands
+            .iter()
+            .map(|c| Member::new(c.weight, c.priority))
+            .collect();
+        let groups = cands
+            .iter()
+            .map(|c| {
+                st.providers
+                    .get(c.provider)
+                    .map(|p| p.health.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let set = Arc::new(TargetSet {
+            balancer: Balancer::new(&members, strategy),
+            groups,
+        });
         st.targets.insert(key.to_string(), set.clone());
         set
     }
@@ -171,19 +208,42 @@ impl Router {
                 }
             };
             let set = self.target_set(&cell, &key, res.strategy, &res.candidates);
-            available = set.balancer.plan(&EndpointGroups(&set.groups), now, &mut order);
+            available = set
+                .balancer
+                .plan(&EndpointGroups(&set.groups), now, &mut order);
             if available < order.len() {
-                retry_after = EndpointGroups(&set.groups).availability(order[available], now).retry_after(now);
+                retry_after = EndpointGroups(&set.groups)
+                    .availability(order[available], now)
+                    .retry_after(now);
             }
         }
-        let mut candidates: Vec<Candidate> = order.into_iter().filter_map(|i| res.candidates.get(i).cloned()).collect();
+        let mut candidates: Vec<Candidate> = order
+            .into_iter()
+            .filter_map(|i| res.candidates.get(i).cloned())
+            .collect();
         candidates.extend(res.fallbacks.iter().cloned());
-        Plan { candidates, available, retry_after }
+        Plan {
+            candidates,
+            available,
+            retry_after,
+        }
     }
 
-    fn groups_for(&self, cell: &VersionStateCell, cands: &[Candidate]) -> Vec<Vec<Arc<EndpointHealth>>> {
+    fn groups_for(
+        &self,
+        cell: &VersionStateCell,
+        cands: &[Candidate],
+    ) -> Vec<Vec<Arc<EndpointHealth>>> {
         let st = cell.inner.read();
-        cands.iter().map(|c| st.providers.get(c.provider).map(|p| p.health.clone()).unwrap_or_default()).collect()
+        cands
+            .iter()
+            .map(|c| {
+                st.providers
+                    .get(c.provider)
+                    .map(|p| p.health.clone())
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     /// Admits one endpoint of `provider` for an attempt (healthy ones first, one
@@ -195,7 +255,11 @@ impl Router {
         let pe = st.providers.get(provider)?;
         let mut order = Vec::with_capacity(pe.health.len());
         pe.balancer.plan(pe.health.as_slice(), now, &mut order);
-        order.into_iter().find_map(|i| pe.health[i].try_acquire(now).map(|permit| EndpointChoice { index: i, permit }))
+        order.into_iter().find_map(|i| {
+            pe.health[i]
+                .try_acquire(now)
+                .map(|permit| EndpointChoice { index: i, permit })
+        })
     }
 
     /// Admits an endpoint even when ejected (pinned requests); the least recently
@@ -208,7 +272,10 @@ impl Router {
         let mut order = Vec::with_capacity(pe.health.len());
         pe.balancer.plan(pe.health.as_slice(), now, &mut order);
         let index = *order.first()?;
-        Some(EndpointChoice { index, permit: pe.health[index].acquire_unchecked() })
+        Some(EndpointChoice {
+            index,
+            permit: pe.health[index].acquire_unchecked(),
+        })
     }
 
     /// When every endpoint of `provider` is expected back.
@@ -217,7 +284,10 @@ impl Router {
         let cell = self.version_state(cfg);
         let st = cell.inner.read();
         let pe = st.providers.get(provider)?;
-        pe.health.iter().filter_map(|h| h.availability(now).retry_after(now)).min()
+        pe.health
+            .iter()
+            .filter_map(|h| h.availability(now).retry_after(now))
+            .min()
     }
 
     /// Health of every endpoint of the snapshot.
@@ -229,7 +299,11 @@ impl Router {
                 let h = self.health.get_or_insert(&health_key(p, i));
                 out.push(EndpointReport {
                     provider: p.name.clone(),
-                    base_url: p.endpoints.get(i).map(|e| e.base_url.original.clone()).unwrap_or_else(|| "local".into()),
+                    base_url: p
+                        .endpoints
+                        .get(i)
+                        .map(|e| e.base_url.original.clone())
+                        .unwrap_or_else(|| "local".into()),
                     health: h.snapshot(now),
                 });
             }
@@ -279,7 +353,10 @@ weight = 1
     }
 
     fn res(c: &RuntimeConfig) -> Resolution {
-        let req = ChatRequest::parse(Bytes::from_static(br#"{"model":"r","messages":[{"role":"user"}]}"#)).unwrap();
+        let req = ChatRequest::parse(Bytes::from_static(
+            br#"{"model":"r","messages":[{"role":"user"}]}"#,
+        ))
+        .unwrap();
         crate::resolve::resolve(c, &req).unwrap()
     }
 
@@ -298,7 +375,11 @@ weight = 1
         // Eject provider a (3 consecutive failures) and it is planned last.
         for _ in 0..3 {
             let ch = router.pick_endpoint(&c, 0).unwrap();
-            ch.permit.record(Outcome::ServerError(500), Duration::from_millis(1), Instant::now());
+            ch.permit.record(
+                Outcome::ServerError(500),
+                Duration::from_millis(1),
+                Instant::now(),
+            );
         }
         assert!(router.pick_endpoint(&c, 0).is_none());
         let p = router.plan(&c, &r);
@@ -317,7 +398,9 @@ weight = 1
         let mut c = cfg("round_robin");
         c.version = 1;
         let router = Router::new();
-        let picks: Vec<usize> = (0..4).map(|_| router.pick_endpoint(&c, 1).unwrap().index).collect();
+        let picks: Vec<usize> = (0..4)
+            .map(|_| router.pick_endpoint(&c, 1).unwrap().index)
+            .collect();
         assert_eq!(picks, [0, 1, 0, 1]);
     }
 }

@@ -12,6 +12,7 @@ use crate::config::watch::FileWatcher;
 use crate::config::ConfigStore;
 use crate::ops::OpsApp;
 use crate::proxy::SluiceProxy;
+use crate::sync::{SyncClient, SyncOptions};
 use crate::AppState;
 
 /// How the data plane gets its configuration.
@@ -20,6 +21,8 @@ pub enum ConfigSource {
     File(PathBuf),
     /// A fixed snapshot (embedded defaults).
     Fixed,
+    /// Snapshots pushed by a control plane over gRPC.
+    ControlPlane(SyncOptions),
 }
 
 /// Options for [`run`].
@@ -57,10 +60,17 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
         .ops_listen
         .unwrap_or_else(|| cfg.server.ops_listen.clone());
 
-    let state = AppState::new(opts.store.clone());
+    let (usage_tx, usage_rx) = match &opts.source {
+        ConfigSource::ControlPlane(_) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(16_384);
+            (Some(tx), Some(rx))
+        }
+        _ => (None, None),
+    };
+    let state = AppState::with_usage(opts.store.clone(), usage_tx);
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        SluiceProxy::new(state),
+        SluiceProxy::new(state.clone()),
         "proxy",
     );
     proxy.add_tcp(&listen);
@@ -73,11 +83,21 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
     ops.add_tcp(&ops_listen);
     server.add_service(ops);
 
-    if let ConfigSource::File(path) = opts.source {
-        server.add_service(background_service(
-            "config-watch",
-            FileWatcher::new(path, opts.store),
-        ));
+    match opts.source {
+        ConfigSource::File(path) => {
+            server.add_service(background_service(
+                "config-watch",
+                FileWatcher::new(path, opts.store),
+            ));
+        }
+        ConfigSource::ControlPlane(sync) => {
+            let url = sync.url.clone();
+            let client = SyncClient::new(sync, state, usage_rx);
+            client.load_cache();
+            server.add_service(background_service("config-sync", client));
+            tracing::info!(control_plane = %url, "managed mode");
+        }
+        ConfigSource::Fixed => {}
     }
     tracing::info!(%listen, %ops_listen, "sluice data plane starting");
     Ok(server)

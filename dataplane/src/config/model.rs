@@ -467,8 +467,14 @@ mod tests {
 
     #[test]
     fn strategies_and_kinds_parse() {
-        assert_eq!("round-robin".parse::<Strategy>().ok(), Some(Strategy::RoundRobin));
-        assert_eq!("failover".parse::<Strategy>().ok(), Some(Strategy::Priority));
+        assert_eq!(
+            "round-robin".parse::<Strategy>().ok(),
+            Some(Strategy::RoundRobin)
+        );
+        assert_eq!(
+            "failover".parse::<Strategy>().ok(),
+            Some(Strategy::Priority)
+        );
         assert!("nope".parse::<Strategy>().is_err());
         for n in ProviderKind::NAMES {
             assert_eq!(ProviderKind::parse(n).unwrap().as_str(), *n);

@@ -19,9 +19,9 @@ use crate::config::{Endpoint, Protocol, Provider, RuntimeConfig};
 use crate::error::GatewayError;
 use crate::resolve::{resolve, Candidate};
 use crate::routing::Outcome;
-use sluice_route::Permit;
 use crate::upstream::{AttemptFailure, InboundResponse, OutboundRequest};
 use crate::{echo, metrics, AppState};
+use sluice_route::Permit;
 
 /// Upper bound on a non-streamed upstream answer.
 const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
@@ -49,7 +49,9 @@ pub async fn serve(
     let plan = state.router.plan(cfg, &res);
     let pinned = req.pin.is_some();
     if plan.candidates.is_empty() {
-        return Err(GatewayError::Unavailable("no enabled provider for this model".into()));
+        return Err(GatewayError::Unavailable(
+            "no enabled provider for this model".into(),
+        ));
     }
     // Every candidate is ejected (failures or an upstream Retry-After): answer at once
     // rather than hammer a provider that asked for a pause. A pinned request (seed 003's
@@ -57,7 +59,10 @@ pub async fn serve(
     if plan.available == 0 && res.fallbacks.is_empty() && !pinned {
         return Err(all_ejected(plan.retry_after));
     }
-    let retries = req.retry_count.unwrap_or(res.retries).min(cfg.server.max_retries);
+    let retries = req
+        .retry_count
+        .unwrap_or(res.retries)
+        .min(cfg.server.max_retries);
     // Every named fallback gets its turn even when retries are fewer.
     let attempts = (1 + retries as usize).max(1 + res.fallbacks.len());
     let deadline = req.timeout.map(|t| rctx.start + t);
@@ -75,7 +80,9 @@ pub async fn serve(
         let provider = &cfg.providers[cand.provider];
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if remaining == Some(Duration::ZERO) {
-            last_err = Some(GatewayError::Timeout("the request's timeout expired before an answer started".into()));
+            last_err = Some(GatewayError::Timeout(
+                "the request's timeout expired before an answer started".into(),
+            ));
             break;
         }
         let timeout = remaining.map_or(provider.timeout, |r| r.min(provider.timeout));
@@ -88,7 +95,9 @@ pub async fn serve(
             },
             None => {
                 if last_err.is_none() {
-                    last_err = Some(all_ejected(state.router.provider_retry_after(cfg, cand.provider)));
+                    last_err = Some(all_ejected(
+                        state.router.provider_retry_after(cfg, cand.provider),
+                    ));
                 }
                 continue;
             }
@@ -125,7 +134,10 @@ pub async fn serve(
         };
         let ttfb = t0.elapsed();
         if !(200..300).contains(&resp.status) {
-            let body = resp.read_all(MAX_ERROR_BODY, timeout).await.unwrap_or_default();
+            let body = resp
+                .read_all(MAX_ERROR_BODY, timeout)
+                .await
+                .unwrap_or_default();
             let status = resp.status;
             let retry_after = resp.retry_after.clone();
             state.upstream.release(resp).await;
@@ -140,7 +152,11 @@ pub async fn serve(
             return Err(err);
         }
         if req.stream {
-            match relay_stream(session, rctx, provider, cand, &req, &mut resp, timeout, deadline).await {
+            match relay_stream(
+                session, rctx, provider, cand, &req, &mut resp, timeout, deadline,
+            )
+            .await
+            {
                 StreamEnd::Done => {
                     finish(provider, choice.permit, Outcome::Success, ttfb);
                     state.upstream.release(resp).await;
@@ -194,8 +210,16 @@ pub async fn serve(
         let latency_ms = rctx.start.elapsed().as_millis() as u64;
         let body = add_response_extras(body, &provider.name, latency_ms);
         rctx.status = 200;
-        if let Err(e) =
-            respond::send_body(session, 200, "application/json", body, &rctx.request_id, Some(&provider.name), &[]).await
+        if let Err(e) = respond::send_body(
+            session,
+            200,
+            "application/json",
+            body,
+            &rctx.request_id,
+            Some(&provider.name),
+            &[],
+        )
+        .await
         {
             tracing::debug!(error = %e, "client went away");
         }
@@ -544,6 +568,7 @@ async fn relay_stream(
             if !started {
                 started = true;
                 rctx.status = 200;
+                rctx.ttft = Some(rctx.start.elapsed());
                 metrics::first_token(
                     rctx.route_label(),
                     &provider.name,

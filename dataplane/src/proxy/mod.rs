@@ -41,6 +41,10 @@ pub struct RequestCtx {
     pub usage: Option<Usage>,
     /// Whether this is a chat request (metrics are recorded for those).
     pub is_chat: bool,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// Time to the first byte sent to the client.
+    pub ttft: Option<std::time::Duration>,
     _inflight: Option<metrics::InflightGuard>,
 }
 
@@ -287,6 +291,7 @@ impl SluiceProxy {
                 ctx.is_chat = true;
                 let body = read_body(session, cfg.server.max_body_bytes).await?;
                 let req = ChatRequest::parse(body)?;
+                ctx.stream = req.stream;
                 chat::serve(&self.state, session, ctx, &cfg, req).await
             }
             _ => Err(GatewayError::Internal("unroutable endpoint".into())),
@@ -309,6 +314,8 @@ impl ProxyHttp for SluiceProxy {
             status: 0,
             usage: None,
             is_chat: false,
+            stream: false,
+            ttft: None,
             _inflight: None,
         }
     }
@@ -374,6 +381,28 @@ impl ProxyHttp for SluiceProxy {
         );
         if let Some(u) = ctx.usage {
             metrics::tokens(route, provider, model, u.prompt_tokens, u.completion_tokens);
+        }
+        if let Some(tx) = &self.state.usage {
+            let latency = ctx.start.elapsed();
+            let rec = sluice_proto::UsageRecord {
+                unix_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0),
+                request_id: ctx.request_id.clone(),
+                route: route.to_string(),
+                provider: provider.to_string(),
+                model: model.to_string(),
+                status: u32::from(ctx.status),
+                latency_ms: latency.as_millis() as u64,
+                ttft_ms: ctx.ttft.unwrap_or(latency).as_millis() as u64,
+                prompt_tokens: ctx.usage.map_or(0, |u| u.prompt_tokens),
+                completion_tokens: ctx.usage.map_or(0, |u| u.completion_tokens),
+                attempts: ctx.attempts,
+                stream: ctx.stream,
+            };
+            // Never block a request on reporting: drop the record when the queue is full.
+            let _ = tx.try_send(rec);
         }
     }
 }

@@ -10,6 +10,12 @@
 //!   keeps its room, and a temperature other than 1 is dropped (thinking requires 1).
 //! - Thinking is exposed as `reasoning_content` (message field / `delta.reasoning_content`);
 //!   `redacted_thinking` blocks and signatures are dropped.
+//! - Usage: `prompt_tokens = input_tokens + cache_read_input_tokens +
+//!   cache_creation_input_tokens`, `cached_tokens = cache_read_input_tokens`; streamed
+//!   output tokens are the cumulative count of the last `message_delta`.
+//! - Response ids are Anthropic's message id (`msg_…`), streamed or not.
+//! - Hot path: `text_delta` events in Anthropic's exact compact form take a validating
+//!   fast path (`fast_text_delta`); everything else is borrowed-deserialised with serde.
 
 use std::borrow::Cow;
 

@@ -13,6 +13,17 @@
 //!   (`<id>__thought__<signature>`) and replayed when the client sends the call back.
 //! - A blocked prompt (`promptFeedback.blockReason`, no candidates) is an ordinary answer
 //!   with empty content and `finish_reason: "content_filter"`, streamed or not.
+//! - Candidates become choices (`n` → `candidateCount`, at most 8). `STOP` after a function
+//!   call is `tool_calls`. Tool-call ids are Gemini's `functionCall.id` when present, else
+//!   `call_<ctx id>_<n>` (`call_<ctx id>_<choice>_<n>` for choices > 0).
+//! - Streamed chunks carry `ResponseContext::id` (Gemini sends `responseId` only after
+//!   the content of each event); non-streamed responses use `responseId`.
+//! - Usage: `prompt_tokens = promptTokenCount + toolUsePromptTokenCount`,
+//!   `completion_tokens = candidatesTokenCount + thoughtsTokenCount` (reasoning included,
+//!   as in OpenAI), `cached_tokens = cachedContentTokenCount`; streams keep the last.
+//! - Hot path: the common text event goes through a validating fast path
+//!   (`fast_text_event`); everything else is walked once with serde seeds, without a
+//!   `Value` tree and without heap allocation.
 
 use std::borrow::Cow;
 
@@ -957,8 +968,6 @@ struct State {
     failed: Option<UpstreamError>,
     /// A translation error raised inside the serde walk, returned instead of serde's.
     pending: Option<UpstreamError>,
-    /// Reused buffer for the fast path's remainder of an event.
-    scratch: String,
 }
 
 /// Incremental Gemini `streamGenerateContent` → OpenAI `chat.completion.chunk` translator.
@@ -988,7 +997,6 @@ impl GeminiStreamTranslator {
                 usage: None,
                 failed: None,
                 pending: None,
-                scratch: String::new(),
             },
         }
     }
@@ -1311,11 +1319,14 @@ impl<'de> Visitor<'de> for PartsSeed<'_, 'de> {
 
 /// Fast path for the event that makes up nearly all of a streamed text answer: one
 /// candidate (index 0) whose content is a single plain text part and no finish reason,
-/// `{"candidates": [{"content": {"parts": [{"text": "…"}],"role": "model"},"index": 0}], …}`
-/// with any whitespace. Returns the text literal (still escaped) and the rest of the top
-/// level object after the candidates (from the first key on, closing brace included), if
-/// any. Anything else returns `None` and goes through the serde walk, with the same result.
-fn fast_text_candidate(data: &str) -> Option<(&str, Option<&str>)> {
+/// `{"candidates": [{"content": {"parts": [{"text": "…"}],"role": "model"},"index": 0}],
+/// "usageMetadata": {…}, "modelVersion": "…", "responseId": "…"}` with any whitespace.
+///
+/// Returns the text literal (still escaped) and the usage, if the event carried it. The
+/// whole event is checked against the JSON grammar first; anything unexpected (other keys
+/// such as `promptFeedback`/`error`, `\u` escapes, duplicate counters, …) returns `None`
+/// and goes through the serde walk instead, so the result never differs, only the cost.
+fn fast_text_event(data: &str) -> Option<(&str, Option<Option<WireUsage>>)> {
     let mut c = json_out::Cursor::new(data);
     for t in [
         "{",
@@ -1346,12 +1357,68 @@ fn fast_text_candidate(data: &str) -> Option<(&str, Option<&str>)> {
     }
     c.token("}")?;
     c.token("]")?;
-    if c.token(",").is_some() {
-        let rest = c.rest();
-        return rest.starts_with('"').then_some((raw, Some(rest)));
+    // `None`: no usageMetadata key; `Some(None)`: `"usageMetadata": null`.
+    let mut usage: Option<Option<WireUsage>> = None;
+    while c.token(",").is_some() {
+        let key = c.string()?;
+        c.token(":")?;
+        match key {
+            "\"usageMetadata\"" => usage = Some(fast_usage(&mut c)?),
+            "\"candidates\"" | "\"promptFeedback\"" | "\"error\"" => return None,
+            _ => c.skip_value(0)?,
+        }
     }
     c.token("}")?;
-    c.rest().is_empty().then_some((raw, None))
+    c.rest().is_empty().then_some((raw, usage))
+}
+
+/// `usageMetadata` for [`fast_text_event`]; same fields as [`StreamUsage`].
+fn fast_usage(c: &mut json_out::Cursor<'_>) -> Option<Option<WireUsage>> {
+    if c.token("null").is_some() {
+        return Some(None);
+    }
+    c.token("{")?;
+    let mut u = WireUsage::default();
+    let mut seen_details = 0u8;
+    if c.token("}").is_some() {
+        return Some(Some(u));
+    }
+    loop {
+        let key = c.string()?;
+        c.token(":")?;
+        let slot = match key {
+            "\"promptTokenCount\"" => Some(&mut u.prompt_token_count),
+            "\"candidatesTokenCount\"" => Some(&mut u.candidates_token_count),
+            "\"thoughtsTokenCount\"" => Some(&mut u.thoughts_token_count),
+            "\"cachedContentTokenCount\"" => Some(&mut u.cached_content_token_count),
+            "\"toolUsePromptTokenCount\"" => Some(&mut u.tool_use_prompt_token_count),
+            _ => None,
+        };
+        let detail = match key {
+            "\"promptTokensDetails\"" => Some(0),
+            "\"candidatesTokensDetails\"" => Some(1),
+            "\"cacheTokensDetails\"" => Some(2),
+            "\"toolUsePromptTokensDetails\"" => Some(3),
+            _ => None,
+        };
+        match (slot, detail) {
+            // serde rejects a repeated field; leave that case to it.
+            (Some(Some(_)), _) => return None,
+            (Some(slot), _) => *slot = Some(c.uint()?),
+            (None, Some(bit)) => {
+                if seen_details & (1 << bit) != 0 {
+                    return None;
+                }
+                seen_details |= 1 << bit;
+                c.skip_value(1)?;
+            }
+            (None, None) => c.skip_value(1)?,
+        }
+        if c.token(",").is_none() {
+            c.token("}")?;
+            return Some(Some(u));
+        }
+    }
 }
 
 impl State {
@@ -1371,19 +1438,12 @@ impl State {
         // One UTF-8 check for the whole payload, then `from_str` skips the per-string checks.
         let data = std::str::from_utf8(data)
             .map_err(|e| UpstreamError::malformed(format!("invalid Gemini stream event: {e}")))?;
-        if let Some((raw, rest)) = fast_text_candidate(data) {
+        if let Some((raw, usage)) = fast_text_event(data) {
             self.on_text(raw.as_bytes(), out);
-            let Some(rest) = rest else {
-                return Ok(());
-            };
-            // The rest of the object (usage, ids, maybe an error) goes through serde.
-            let mut scratch = std::mem::take(&mut self.scratch);
-            scratch.clear();
-            scratch.push('{');
-            scratch.push_str(rest);
-            let result = self.walk(&scratch, out);
-            self.scratch = scratch;
-            return result;
+            if let Some(Some(u)) = usage {
+                self.usage = Some(u.usage());
+            }
+            return Ok(());
         }
         self.walk(data, out)
     }
@@ -1623,30 +1683,26 @@ mod fast_path_tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(
-            fast_text_candidate(
-                r#"{"candidates": [{"content": {"parts": [{"text": "a\"b"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 1}}"#
-            ),
-            Some((
-                r#""a\"b""#,
-                Some(r#""usageMetadata": {"promptTokenCount": 1}}"#)
-            ))
-        );
-        assert_eq!(
-            fast_text_candidate(
-                r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"}}]}"#
-            ),
-            Some((r#""x""#, None))
-        );
-        assert!(fast_text_candidate(
-            r#"{"candidates":[{"content":{"parts":[{"text":"x","thought":true}],"role":"model"}}]}"#
+        let (raw, usage) = fast_text_event(r#"{"candidates": [{"content": {"parts": [{"text": "a\"b"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 1, "promptTokensDetails": [{"modality": "TEXT","tokenCount": 1}]}, "modelVersion": "g"}"#).unwrap();
+        assert_eq!(raw, r#""a\"b""#);
+        assert_eq!(usage.unwrap().unwrap().prompt_token_count, Some(1));
+        let (raw, usage) = fast_text_event(
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"}}]}"#,
         )
-        .is_none());
-        assert!(fast_text_candidate(r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"},"finishReason":"STOP"}]}"#).is_none());
-        assert!(fast_text_candidate(
-            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"},"index":1}]}"#
-        )
-        .is_none());
+        .unwrap();
+        assert_eq!((raw, usage.is_none()), (r#""x""#, true));
+        for no in [
+            r#"{"candidates":[{"content":{"parts":[{"text":"x","thought":true}],"role":"model"}}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"},"finishReason":"STOP"}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"},"index":1}]}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"}}],"usageMetadata":{"promptTokenCount":1,"promptTokenCount":2}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"}}],"x":01}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"}}],"x":1.}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"}}],"error":{}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}],"role":"model"}}]} x"#,
+        ] {
+            assert!(fast_text_event(no).is_none(), "{no}");
+        }
     }
 
     proptest! {
@@ -1664,6 +1720,18 @@ mod fast_path_tests {
                 ",\"x\": [1, {\"y\": \"\\u00e9\"}]} ",
                 ",}",
                 "",
+                ",\"usageMetadata\": null}",
+                ",\"usageMetadata\": {\"promptTokenCount\": 1, \"promptTokenCount\": 2}}",
+                ",\"usageMetadata\": {\"promptTokenCount\": -1}}",
+                ",\"usageMetadata\": {\"promptTokenCount\": 1e3}}",
+                ",\"usageMetadata\": {\"thoughtsTokenCount\": 18446744073709551616}}",
+                ",\"usageMetadata\": {\"cachedContentTokenCount\": 5, \"x\": [true, false, null, -0.5e-3, {}, []]}, \"responseId\": \"r\"}",
+                ",\"promptFeedback\": {\"blockReason\": \"SAFETY\"}}",
+                ",\"modelVersion\": \"a\\u00e9\"}",
+                ",\"modelVersion\": [1,]}",
+                ",\"usageMetadata\": {}}  ",
+                ",\"usageMetadata\": {\"promptTokensDetails\": [], \"promptTokensDetails\": []}}",
+                ",\"usageMetadata\": {\"promptTokenCount\": null}}",
             ]),
         ) {
             let events: Vec<String> = texts

@@ -159,10 +159,13 @@ impl<'a> Cursor<'a> {
     /// Expect `token` after optional whitespace.
     pub(crate) fn token(&mut self, token: &str) -> Option<()> {
         self.ws();
-        self.s
-            .get(self.i..)?
-            .starts_with(token)
-            .then(|| self.i += token.len())
+        let t = token.as_bytes();
+        let here = self.s.as_bytes().get(self.i..self.i + t.len())?;
+        // A byte loop: tokens are short and a `memcmp` call per token costs more.
+        here.iter()
+            .zip(t)
+            .all(|(a, b)| a == b)
+            .then(|| self.i += t.len())
     }
 
     /// Expect a simple string literal (see [`simple_string_end`]); returns it with quotes.
@@ -172,6 +175,105 @@ impl<'a> Cursor<'a> {
         let end = start + simple_string_end(self.s.as_bytes().get(start..)?)?;
         self.i = end;
         self.s.get(start..end)
+    }
+
+    /// The next byte after optional whitespace, not consumed.
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.as_bytes().get(self.i).copied()
+    }
+
+    /// A JSON number, checked against the JSON grammar; returns its text.
+    pub(crate) fn number(&mut self) -> Option<&'a str> {
+        self.ws();
+        let b = self.s.as_bytes();
+        let start = self.i;
+        let mut i = start;
+        let digits = |i: &mut usize| {
+            let from = *i;
+            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i > from
+        };
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i)? {
+            b'0' => i += 1,
+            b'1'..=b'9' => {
+                digits(&mut i);
+            }
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !digits(&mut i) {
+                return None;
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !digits(&mut i) {
+                return None;
+            }
+        }
+        self.i = i;
+        self.s.get(start..i)
+    }
+
+    /// A JSON number that is a `u64` (no sign, fraction or exponent, no overflow).
+    pub(crate) fn uint(&mut self) -> Option<u64> {
+        let n = self.number()?;
+        if !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        n.parse().ok()
+    }
+
+    /// Skip one JSON value, checking it against the JSON grammar as serde would (strings
+    /// limited as in [`simple_string_end`]; nesting limited to 64). `None` means "not
+    /// handled here", never "valid".
+    pub(crate) fn skip_value(&mut self, depth: u32) -> Option<()> {
+        if depth > 64 {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => {
+                self.i += 1;
+                if self.token("}").is_some() {
+                    return Some(());
+                }
+                loop {
+                    self.string()?;
+                    self.token(":")?;
+                    self.skip_value(depth + 1)?;
+                    if self.token(",").is_none() {
+                        return self.token("}");
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                if self.token("]").is_some() {
+                    return Some(());
+                }
+                loop {
+                    self.skip_value(depth + 1)?;
+                    if self.token(",").is_none() {
+                        return self.token("]");
+                    }
+                }
+            }
+            b't' => self.token("true"),
+            b'f' => self.token("false"),
+            b'n' => self.token("null"),
+            _ => self.number().map(drop),
+        }
     }
 
     /// What is left, after optional whitespace.

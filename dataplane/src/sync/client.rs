@@ -1,0 +1,337 @@
+//! Managed mode: the data plane's gRPC client of the control plane. It says Hello with its
+//! node id and last applied version, applies every snapshot that validates (ACK) and keeps
+//! the old one otherwise (NACK), reports endpoint health, ships usage records, and
+//! reconnects with exponential backoff and jitter while the current config keeps serving.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use rand::Rng;
+use sluice_proto::config_service_client::ConfigServiceClient;
+use sluice_proto::{
+    control_plane_message, data_plane_message, Ack, DataPlaneMessage, EndpointHealth, HealthReport,
+    Hello, Nack, Snapshot, UsageBatch, UsageRecord,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::cache::SnapshotCache;
+use super::snapshot::config_from_snapshot;
+use crate::config::{ConfigStore, ServerSettings};
+use crate::AppState;
+
+const HEALTH_EVERY: Duration = Duration::from_secs(5);
+const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(1);
+const USAGE_BATCH: usize = 500;
+
+/// Settings of the managed-mode client.
+pub struct SyncOptions {
+    /// Control plane gRPC URL (`http://host:8002`).
+    pub url: String,
+    /// This data plane's id.
+    pub node_id: String,
+    /// `SLUICE_DATAPLANE_TOKEN`.
+    pub token: Option<String>,
+    /// Server settings local to this data plane (listen addresses, limits).
+    pub server: ServerSettings,
+    /// Where the last good snapshot is persisted (encrypted), if anywhere.
+    pub cache: Option<SnapshotCache>,
+}
+
+/// Background service syncing config from the control plane.
+pub struct SyncClient {
+    opts: SyncOptions,
+    state: Arc<AppState>,
+    usage: parking_lot::Mutex<Option<mpsc::Receiver<UsageRecord>>>,
+}
+
+/// Outcome of applying one snapshot.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Validated and swapped in.
+    Ack(u64),
+    /// Rejected; the previous config keeps serving.
+    Nack(u64, String),
+}
+
+/// Validates and applies a snapshot to `store` (the ACK/NACK decision).
+pub fn apply_snapshot(store: &ConfigStore, server: &ServerSettings, snap: &Snapshot) -> Applied {
+    match config_from_snapshot(snap, server) {
+        Ok(cfg) => {
+            store.store(cfg);
+            Applied::Ack(snap.version)
+        }
+        Err(e) => {
+            crate::metrics::config_update("rejected");
+            Applied::Nack(snap.version, e)
+        }
+    }
+}
+
+impl SyncClient {
+    /// A client feeding `state.config`; `usage` receives request records to ship.
+    pub fn new(
+        opts: SyncOptions,
+        state: Arc<AppState>,
+        usage: Option<mpsc::Receiver<UsageRecord>>,
+    ) -> Self {
+        Self {
+            opts,
+            state,
+            usage: parking_lot::Mutex::new(usage),
+        }
+    }
+
+    /// Applies the cached snapshot, if any, so the data plane serves before it reaches the
+    /// control plane. Returns the version applied.
+    pub fn load_cache(&self) -> Option<u64> {
+        let snap = self.opts.cache.as_ref()?.load()?;
+        match apply_snapshot(&self.state.config, &self.opts.server, &snap) {
+            Applied::Ack(v) => {
+                tracing::info!(
+                    version = v,
+                    "serving the cached snapshot until the control plane answers"
+                );
+                Some(v)
+            }
+            Applied::Nack(v, e) => {
+                tracing::warn!(version = v, error = %e, "cached snapshot is invalid; ignoring it");
+                None
+            }
+        }
+    }
+
+    fn last_version(&self) -> u64 {
+        if self.state.config.is_ready() {
+            self.state.config.load().version
+        } else {
+            0
+        }
+    }
+
+    fn health_report(&self) -> HealthReport {
+        let cfg = self.state.config.load();
+        HealthReport {
+            endpoints: self
+                .state
+                .router
+                .health_report(&cfg)
+                .into_iter()
+                .map(|r| EndpointHealth {
+                    provider: r.provider,
+                    base_url: r.base_url,
+                    healthy: r.health.is_available,
+                    latency_ewma_ms: r.health.response_time_ms,
+                    success_rate: r.health.success_rate,
+                    consecutive_failures: r.health.consecutive_failures,
+                    total_requests: r.health.total_requests,
+                })
+                .collect(),
+        }
+    }
+
+    fn authorize<T>(&self, req: &mut tonic::Request<T>) {
+        if let Some(t) = &self.opts.token {
+            if let Ok(v) = format!("Bearer {t}").parse() {
+                req.metadata_mut().insert("authorization", v);
+            }
+        }
+    }
+
+    /// One connected session; returns when the stream ends or fails.
+    async fn session(&self, shutdown: &mut ShutdownWatch) -> Result<(), String> {
+        let mut client = ConfigServiceClient::connect(self.opts.url.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let (tx, rx) = mpsc::channel::<DataPlaneMessage>(16);
+        let hello = Hello {
+            node_id: self.opts.node_id.clone(),
+            last_version: self.last_version(),
+        };
+        tx.send(DataPlaneMessage {
+            msg: Some(data_plane_message::Msg::Hello(hello)),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut req = tonic::Request::new(ReceiverStream::new(rx));
+        self.authorize(&mut req);
+        let mut inbound = client
+            .sync(req)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_inner();
+        tracing::info!(url = %self.opts.url, "connected to the control plane");
+        let mut health = tokio::time::interval(HEALTH_EVERY);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return Ok(()),
+                _ = health.tick() => {
+                    let msg = DataPlaneMessage { msg: Some(data_plane_message::Msg::Health(self.health_report())) };
+                    if tx.send(msg).await.is_err() { return Err("stream closed".into()); }
+                }
+                msg = inbound.message() => {
+                    let msg = msg.map_err(|e| e.to_string())?;
+                    let Some(msg) = msg else { return Err("control plane closed the stream".into()) };
+                    let Some(control_plane_message::Msg::Snapshot(snap)) = msg.msg else { continue };
+                    let reply = match apply_snapshot(&self.state.config, &self.opts.server, &snap) {
+                        Applied::Ack(v) => {
+                            tracing::info!(version = v, "applied config snapshot");
+                            if let Some(cache) = &self.opts.cache {
+                                if let Err(e) = cache.save(&snap) {
+                                    tracing::warn!(error = %e, path = %cache.path().display(), "could not persist the snapshot cache");
+                                }
+                            }
+                            data_plane_message::Msg::Ack(Ack { version: v })
+                        }
+                        Applied::Nack(v, error) => {
+                            tracing::error!(version = v, %error, "rejected config snapshot; keeping the current config");
+                            data_plane_message::Msg::Nack(Nack { version: v, error })
+                        }
+                    };
+                    if tx.send(DataPlaneMessage { msg: Some(reply) }).await.is_err() {
+                        return Err("stream closed".into());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn ship_usage(
+        url: String,
+        node_id: String,
+        token: Option<String>,
+        mut rx: mpsc::Receiver<UsageRecord>,
+    ) {
+        let mut buf = Vec::with_capacity(USAGE_BATCH);
+        let mut client: Option<ConfigServiceClient<tonic::transport::Channel>> = None;
+        loop {
+            let deadline = tokio::time::sleep(USAGE_FLUSH_EVERY);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    r = rx.recv() => match r {
+                        Some(rec) => { buf.push(rec); if buf.len() >= USAGE_BATCH { break; } }
+                        None => return,
+                    },
+                    _ = &mut deadline => break,
+                }
+            }
+            if buf.is_empty() {
+                continue;
+            }
+            if client.is_none() {
+                client = ConfigServiceClient::connect(url.clone()).await.ok();
+            }
+            let Some(c) = client.as_mut() else {
+                // Control plane away: drop the batch rather than grow without bound.
+                buf.clear();
+                continue;
+            };
+            let mut req = tonic::Request::new(UsageBatch {
+                node_id: node_id.clone(),
+                records: std::mem::take(&mut buf),
+            });
+            if let Some(t) = &token {
+                if let Ok(v) = format!("Bearer {t}").parse() {
+                    req.metadata_mut().insert("authorization", v);
+                }
+            }
+            if c.report_usage(req).await.is_err() {
+                client = None;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for SyncClient {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        if let Some(rx) = self.usage.lock().take() {
+            tokio::spawn(Self::ship_usage(
+                self.opts.url.clone(),
+                self.opts.node_id.clone(),
+                self.opts.token.clone(),
+                rx,
+            ));
+        }
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.session(&mut shutdown).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "control plane unavailable; serving the current config")
+                }
+            }
+            let jitter = rand::rng().random_range(0.5..1.5);
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(backoff.mul_f64(jitter)) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::snapshot_from_config;
+
+    #[test]
+    fn nack_keeps_the_old_config() {
+        let cfg = crate::config::parse_config(
+            "t",
+            "env_providers = false\n[[providers]]\nname = \"a\"\nkind = \"echo\"\nmodels = [\"m\"]\n",
+            &|_| None,
+        )
+        .unwrap();
+        let store = ConfigStore::new(cfg.clone(), false);
+        let mut snap = snapshot_from_config(&cfg);
+        snap.version = 5;
+        assert_eq!(
+            apply_snapshot(&store, &ServerSettings::default(), &snap),
+            Applied::Ack(5)
+        );
+        assert!(store.is_ready());
+        let mut bad = snap.clone();
+        bad.version = 6;
+        bad.providers[0].kind = "martian".into();
+        assert!(matches!(
+            apply_snapshot(&store, &ServerSettings::default(), &bad),
+            Applied::Nack(6, _)
+        ));
+        assert_eq!(store.load().version, 5);
+    }
+
+    #[test]
+    fn cache_round_trip_is_encrypted() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::crypto::MasterKey::generate();
+        let cache = SnapshotCache::new(dir.path().join("snap.enc"), key.clone());
+        let snap = Snapshot {
+            version: 9,
+            providers: vec![sluice_proto::Provider {
+                name: "p".into(),
+                kind: "openai".into(),
+                endpoints: vec![sluice_proto::Endpoint {
+                    base_url: "http://x/v1".into(),
+                    api_key: "sk-very-secret-key".into(),
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        cache.save(&snap).unwrap();
+        let raw = std::fs::read_to_string(dir.path().join("snap.enc")).unwrap();
+        assert!(!raw.contains("sk-very-secret-key"));
+        assert_eq!(cache.load().unwrap().version, 9);
+        let other = SnapshotCache::new(
+            dir.path().join("snap.enc"),
+            crate::crypto::MasterKey::generate(),
+        );
+        assert!(other.load().is_none());
+    }
+}
