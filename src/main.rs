@@ -1,12 +1,16 @@
 //! `sluice`: the one binary. Parses the command line and wires the services; all logic
 //! lives in the library crates.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sluice_dataplane::config::{self, ConfigStore};
+use sluice_controlplane::ControlPlaneOptions;
+use sluice_dataplane::config::{self, ConfigStore, RuntimeConfig, ServerSettings};
+use sluice_dataplane::crypto::MasterKey;
 use sluice_dataplane::server::{self, ConfigSource, DataPlaneOptions};
+use sluice_dataplane::sync::{snapshot_from_config, SnapshotCache, SyncOptions};
 
 /// The embedded default configuration (`config/sluice.toml`).
 const DEFAULT_CONFIG: &str = include_str!("../config/sluice.toml");
@@ -22,76 +26,185 @@ struct Cli {
     command: Command,
 }
 
+#[derive(clap::Args)]
+struct Listen {
+    /// Proxy listen address (overrides the config).
+    #[arg(long, env = "SLUICE_LISTEN")]
+    listen: Option<String>,
+    /// Ops (metrics/health) listen address (overrides the config).
+    #[arg(long, env = "SLUICE_OPS_LISTEN")]
+    ops_listen: Option<String>,
+    /// Worker threads (0: one per core).
+    #[arg(long, env = "SLUICE_THREADS", default_value_t = 0)]
+    threads: usize,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the gateway on its embedded defaults (or --config), for a laptop or a quickstart.
+    /// Control plane and data plane in one process: sled under --data-dir, gRPC over
+    /// loopback, seeded from --config (default: the embedded config/sluice.toml) and env keys.
     Up {
-        /// Config file to use instead of the embedded defaults (hot reloaded).
+        /// Seed config for an empty store (default: the embedded config/sluice.toml).
         #[arg(long, env = "SLUICE_CONFIG")]
         config: Option<PathBuf>,
-        /// Proxy listen address (overrides the config).
-        #[arg(long, env = "SLUICE_LISTEN")]
-        listen: Option<String>,
-        /// Ops (metrics/health) listen address (overrides the config).
-        #[arg(long, env = "SLUICE_OPS_LISTEN")]
-        ops_listen: Option<String>,
+        /// Where the control plane keeps its database, backup and development master key.
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Admin API listen address.
+        #[arg(long, env = "SLUICE_ADMIN_LISTEN", default_value = "0.0.0.0:8001")]
+        admin_listen: SocketAddr,
+        /// gRPC config server listen address (loopback: only the local data plane uses it).
+        #[arg(long, env = "SLUICE_GRPC_LISTEN", default_value = "127.0.0.1:8002")]
+        grpc_listen: SocketAddr,
+        #[command(flatten)]
+        listen: Listen,
     },
-    /// Run a standalone data plane from a config file, reloaded when it changes.
+    /// A data plane: from a static config file (hot reloaded) or managed by a control plane.
     Dataplane {
         /// Static TOML config file.
-        #[arg(long, env = "SLUICE_CONFIG")]
-        config: PathBuf,
-        /// Proxy listen address (overrides the config).
-        #[arg(long, env = "SLUICE_LISTEN")]
-        listen: Option<String>,
-        /// Ops (metrics/health) listen address (overrides the config).
-        #[arg(long, env = "SLUICE_OPS_LISTEN")]
-        ops_listen: Option<String>,
-        /// Worker threads (0: one per core).
-        #[arg(long, env = "SLUICE_THREADS", default_value_t = 0)]
-        threads: usize,
+        #[arg(
+            long,
+            env = "SLUICE_CONFIG",
+            conflicts_with = "control_plane",
+            required_unless_present = "control_plane"
+        )]
+        config: Option<PathBuf>,
+        /// Control plane gRPC URL, e.g. http://controlplane:8002 (managed mode).
+        #[arg(long, env = "SLUICE_CONTROL_PLANE")]
+        control_plane: Option<String>,
+        /// This data plane's id in managed mode (default: the host name).
+        #[arg(long, env = "SLUICE_NODE_ID")]
+        node_id: Option<String>,
+        /// Where managed mode keeps its encrypted last-good snapshot.
+        #[arg(long, env = "SLUICE_CACHE_DIR", default_value = "./data/dataplane")]
+        cache_dir: PathBuf,
+        #[command(flatten)]
+        listen: Listen,
+    },
+    /// The control plane: admin APIs, sled store, gRPC config server.
+    Controlplane {
+        /// Database, backups.
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = "/var/lib/sluice")]
+        data_dir: PathBuf,
+        /// Admin API listen address.
+        #[arg(long, env = "SLUICE_ADMIN_LISTEN", default_value = "0.0.0.0:8001")]
+        admin_listen: SocketAddr,
+        /// gRPC config server listen address.
+        #[arg(long, env = "SLUICE_GRPC_LISTEN", default_value = "0.0.0.0:8002")]
+        grpc_listen: SocketAddr,
+        /// Seed config imported when the store is empty.
+        #[arg(long, env = "SLUICE_SEED_CONFIG")]
+        seed_config: Option<PathBuf>,
+        /// Development mode: generate and keep a master key in the data dir when
+        /// SLUICE_MASTER_KEY is not set (never use in production).
+        #[arg(long, env = "SLUICE_DEV")]
+        dev: bool,
+    },
+    /// Export or restore the control plane's JSON backup.
+    Backup {
+        #[command(subcommand)]
+        action: BackupAction,
     },
     /// Print the version.
     Version,
 }
 
+#[derive(Subcommand)]
+enum BackupAction {
+    /// Write the current providers and routes (secrets encrypted) to a JSON file.
+    Export {
+        /// Control plane data directory.
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace providers and routes with a backup file's, all or nothing.
+    Restore {
+        /// Control plane data directory.
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// Backup file.
+        #[arg(long = "in")]
+        input: PathBuf,
+    },
+}
+
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn")
-        });
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
 }
 
-fn run_dataplane(
-    config: Option<PathBuf>,
-    listen: Option<String>,
-    ops_listen: Option<String>,
-    threads: usize,
-) -> anyhow::Result<()> {
-    let (cfg, source) = match config {
-        Some(path) => (config::load_file(&path)?, ConfigSource::File(path)),
-        None => (
-            config::parse_config("<embedded config/sluice.toml>", DEFAULT_CONFIG, &|k| {
-                std::env::var(k).ok()
-            })?,
-            ConfigSource::Fixed,
-        ),
-    };
-    let store = ConfigStore::new(cfg, true);
-    let server = server::build(DataPlaneOptions {
-        store,
-        source,
-        listen,
-        ops_listen,
-        threads,
+fn load_seed(config: Option<&Path>) -> anyhow::Result<RuntimeConfig> {
+    Ok(match config {
+        Some(path) => config::load_file(path)?,
+        None => config::parse_config("<embedded config/sluice.toml>", DEFAULT_CONFIG, &|k| {
+            std::env::var(k).ok()
+        })?,
     })
-    .context("building the data plane")?;
-    server.run_forever()
+}
+
+/// The control plane's key: SLUICE_MASTER_KEY, or (development only) a key kept in the data dir.
+fn master_key(data_dir: &Path, dev: bool) -> anyhow::Result<MasterKey> {
+    if std::env::var_os("SLUICE_MASTER_KEY").is_none()
+        && !dev
+        && !data_dir.join("master.key").exists()
+    {
+        anyhow::bail!(
+            "SLUICE_MASTER_KEY is not set: provider API keys are encrypted at rest with it.\n\
+             Generate one with `openssl rand -base64 32` and export SLUICE_MASTER_KEY, or pass --dev \
+             to keep a generated key in {} (development only).",
+            data_dir.display()
+        );
+    }
+    MasterKey::from_env_or_file(&data_dir.join("master.key"))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "dataplane".into())
+}
+
+/// Runs the control plane on its own thread and runtime (Pingora owns the main thread).
+fn spawn_control_plane(opts: ControlPlaneOptions) {
+    std::thread::Builder::new()
+        .name("controlplane".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the control plane runtime");
+                    std::process::exit(1);
+                }
+            };
+            if let Err(e) = rt.block_on(sluice_controlplane::run(opts, std::future::pending())) {
+                tracing::error!(error = %e, "control plane failed");
+                std::process::exit(1);
+            }
+        })
+        .expect("spawning a thread at startup");
+}
+
+fn random_token() -> String {
+    use std::fmt::Write;
+    let key = MasterKey::generate().to_base64();
+    key.bytes().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -103,20 +216,173 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Up {
             config,
+            data_dir,
+            admin_listen,
+            grpc_listen,
             listen,
-            ops_listen,
         } => {
             init_tracing();
-            run_dataplane(config, listen, ops_listen, 0)
+            let seed = load_seed(config.as_deref())?;
+            let key = master_key(&data_dir, true)?;
+            let token = std::env::var("SLUICE_DATAPLANE_TOKEN").unwrap_or_else(|_| random_token());
+            spawn_control_plane(ControlPlaneOptions {
+                data_dir: data_dir.clone(),
+                admin_listen,
+                grpc_listen,
+                master_key: key.clone(),
+                admin_token: std::env::var("SLUICE_ADMIN_TOKEN").ok(),
+                dataplane_token: Some(token.clone()),
+                seed: Some(snapshot_from_config(&seed)),
+            });
+            let grpc = SocketAddr::new(
+                if grpc_listen.ip().is_unspecified() {
+                    [127, 0, 0, 1].into()
+                } else {
+                    grpc_listen.ip()
+                },
+                grpc_listen.port(),
+            );
+            let sync = SyncOptions {
+                url: format!("http://{grpc}"),
+                node_id: "local".into(),
+                token: Some(token),
+                server: seed.server.clone(),
+                cache: Some(SnapshotCache::new(
+                    data_dir.join("dataplane-snapshot.enc"),
+                    key,
+                )),
+            };
+            run_dataplane(
+                empty_config(seed.server),
+                ConfigSource::ControlPlane(sync),
+                listen,
+            )
         }
         Command::Dataplane {
             config,
+            control_plane,
+            node_id,
+            cache_dir,
             listen,
-            ops_listen,
-            threads,
         } => {
             init_tracing();
-            run_dataplane(Some(config), listen, ops_listen, threads)
+            match (config, control_plane) {
+                (Some(path), _) => {
+                    let cfg = config::load_file(&path)?;
+                    run_dataplane_ready(cfg, ConfigSource::File(path), listen)
+                }
+                (None, Some(url)) => {
+                    let token = std::env::var("SLUICE_DATAPLANE_TOKEN").ok();
+                    let cache = match std::env::var("SLUICE_MASTER_KEY") {
+                        Ok(k) => Some(SnapshotCache::new(
+                            cache_dir.join("snapshot.enc"),
+                            MasterKey::from_base64(&k)?,
+                        )),
+                        Err(_) => {
+                            tracing::warn!("SLUICE_MASTER_KEY not set: the last good snapshot is not cached on disk");
+                            None
+                        }
+                    };
+                    let server = ServerSettings::default();
+                    let sync = SyncOptions {
+                        url,
+                        node_id: node_id.unwrap_or_else(host_name),
+                        token,
+                        server: server.clone(),
+                        cache,
+                    };
+                    run_dataplane(
+                        empty_config(server),
+                        ConfigSource::ControlPlane(sync),
+                        listen,
+                    )
+                }
+                (None, None) => anyhow::bail!("give --config FILE or --control-plane URL"),
+            }
         }
+        Command::Controlplane {
+            data_dir,
+            admin_listen,
+            grpc_listen,
+            seed_config,
+            dev,
+        } => {
+            init_tracing();
+            let key = master_key(&data_dir, dev)?;
+            let seed = match seed_config {
+                Some(p) => Some(snapshot_from_config(&config::load_file(&p)?)),
+                None => None,
+            };
+            let opts = ControlPlaneOptions {
+                data_dir,
+                admin_listen,
+                grpc_listen,
+                master_key: key,
+                admin_token: std::env::var("SLUICE_ADMIN_TOKEN").ok(),
+                dataplane_token: std::env::var("SLUICE_DATAPLANE_TOKEN").ok(),
+                seed,
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(sluice_controlplane::run(opts, async {
+                let _ = tokio::signal::ctrl_c().await;
+            }))
+        }
+        Command::Backup { action } => match action {
+            BackupAction::Export { data_dir, out } => {
+                let key = master_key(&data_dir, false)?;
+                sluice_controlplane::backup_export(&data_dir, &out, &key)?;
+                println!("exported to {}", out.display());
+                Ok(())
+            }
+            BackupAction::Restore { data_dir, input } => {
+                let key = master_key(&data_dir, false)?;
+                sluice_controlplane::backup_restore(&data_dir, &input, &key)?;
+                println!("restored from {}", input.display());
+                Ok(())
+            }
+        },
     }
+}
+
+fn empty_config(server: ServerSettings) -> RuntimeConfig {
+    // Cannot fail: no providers or routes to cross-check.
+    RuntimeConfig::new(
+        server,
+        Vec::new(),
+        Vec::new(),
+        config::default_prefix_rules(),
+    )
+    .expect("empty config is valid")
+}
+
+fn run_dataplane_ready(
+    cfg: RuntimeConfig,
+    source: ConfigSource,
+    listen: Listen,
+) -> anyhow::Result<()> {
+    start(ConfigStore::new(cfg, true), source, listen)
+}
+
+fn run_dataplane(
+    initial: RuntimeConfig,
+    source: ConfigSource,
+    listen: Listen,
+) -> anyhow::Result<()> {
+    start(ConfigStore::new(initial, false), source, listen)
+}
+
+fn start(
+    store: std::sync::Arc<ConfigStore>,
+    source: ConfigSource,
+    listen: Listen,
+) -> anyhow::Result<()> {
+    let server = server::build(DataPlaneOptions {
+        store,
+        source,
+        listen: listen.listen,
+        ops_listen: listen.ops_listen,
+        threads: listen.threads,
+    })
+    .context("building the data plane")?;
+    server.run_forever()
 }

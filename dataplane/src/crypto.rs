@@ -51,6 +51,36 @@ impl MasterKey {
         Self(Aes256Gcm::generate_key(OsRng))
     }
 
+    /// The key from `SLUICE_MASTER_KEY` if set, else the one stored at `path`, else a new
+    /// one written there with mode 0600 (development setups such as `sluice up`).
+    pub fn from_env_or_file(path: &std::path::Path) -> anyhow::Result<Self> {
+        if let Ok(text) = std::env::var("SLUICE_MASTER_KEY") {
+            return Ok(Self::from_base64(&text)?);
+        }
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return Self::from_base64(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        }
+        let key = Self::generate();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("tmp");
+        {
+            use std::io::Write;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&tmp)?;
+            f.write_all(key.to_base64().as_bytes())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        tracing::warn!(path = %path.display(), "generated a development master key; set SLUICE_MASTER_KEY in production");
+        Ok(key)
+    }
+
     /// The key as base64 (to store it for development setups).
     pub fn to_base64(&self) -> String {
         B64.encode(self.0.as_slice())

@@ -230,7 +230,7 @@ async fn health(State(app): State<Arc<App>>) -> Json<Value> {
     } else {
         "degraded"
     };
-    let db_ok = app.store.db().was_recovered() || app.store.db().size_on_disk().is_ok();
+    let db_ok = app.store.db().size_on_disk().is_ok();
     Json(json!({
         "status": status,
         "timestamp": rfc3339(now_ms()),

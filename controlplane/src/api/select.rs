@@ -56,12 +56,11 @@ pub fn members(state: &State, route: &RouteRecord) -> Vec<Choice> {
         .collect()
 }
 
-struct ProviderView<'a> {
+struct ProviderView {
     available: Vec<bool>,
-    _health: &'a HashMap<String, ProviderHealth>,
 }
 
-impl HealthView for ProviderView<'_> {
+impl HealthView for ProviderView {
     fn availability(&self, idx: usize, _now: Instant) -> Availability {
         if self.available.get(idx).copied().unwrap_or(false) {
             Availability::Available
@@ -142,10 +141,7 @@ impl Selectors {
             return Ok(choices[pick].clone());
         }
         let balancer = self.balancer(route)?;
-        let view = ProviderView {
-            available,
-            _health: health,
-        };
+        let view = ProviderView { available };
         let idx = balancer
             .pick_one(&view, Instant::now())
             .ok_or_else(|| ApiError::bad_request("route has no targets"))?;

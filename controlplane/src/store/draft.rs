@@ -115,7 +115,6 @@ impl ProviderDraft {
 /// Seed 002 converts display names into canonical names this way (spaces → `-`).
 pub fn canonical_name(display: &str) -> String {
     display
-        .trim()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join("-")
