@@ -12,16 +12,27 @@ use common::*;
 const MASTER_KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 
 struct ControlPlane {
-    proc: Proc,
+    /// Kept for its Drop (kills the process).
+    _proc: Proc,
     admin: u16,
     grpc: u16,
 }
 
-fn start_cp(data_dir: &std::path::Path, seed: &std::path::Path, admin: u16, grpc: u16) -> ControlPlane {
+fn start_cp(
+    data_dir: &std::path::Path,
+    seed: &std::path::Path,
+    admin: u16,
+    grpc: u16,
+) -> ControlPlane {
     let child = Command::new(bin("sluice"))
         .args(["controlplane", "--data-dir"])
         .arg(data_dir)
-        .args(["--admin-listen", &format!("127.0.0.1:{admin}"), "--grpc-listen", &format!("127.0.0.1:{grpc}")])
+        .args([
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+            "--grpc-listen",
+            &format!("127.0.0.1:{grpc}"),
+        ])
         .arg("--seed-config")
         .arg(seed)
         .env("SLUICE_MASTER_KEY", MASTER_KEY)
@@ -31,16 +42,52 @@ fn start_cp(data_dir: &std::path::Path, seed: &std::path::Path, admin: u16, grpc
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn controlplane");
-    let cp = ControlPlane { proc: Proc { child, name: "controlplane".into() }, admin, grpc };
-    wait_for(|| curl(&["-s", "--max-time", "1", &format!("http://127.0.0.1:{admin}/healthz")], None).status == 200, "control plane");
+    let cp = ControlPlane {
+        _proc: Proc {
+            child,
+            name: "controlplane".into(),
+        },
+        admin,
+        grpc,
+    };
+    wait_for(
+        || {
+            curl(
+                &[
+                    "-s",
+                    "--max-time",
+                    "1",
+                    &format!("http://127.0.0.1:{admin}/healthz"),
+                ],
+                None,
+            )
+            .status
+                == 200
+        },
+        "control plane",
+    );
     cp
 }
 
 fn start_dp(grpc: u16, cache_dir: &std::path::Path, port: u16, ops: u16) -> Proc {
     let child = Command::new(bin("sluice"))
-        .args(["dataplane", "--control-plane", &format!("http://127.0.0.1:{grpc}"), "--node-id", "dp-test", "--cache-dir"])
+        .args([
+            "dataplane",
+            "--control-plane",
+            &format!("http://127.0.0.1:{grpc}"),
+            "--node-id",
+            "dp-test",
+            "--cache-dir",
+        ])
         .arg(cache_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--ops-listen", &format!("127.0.0.1:{ops}"), "--threads", "2"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--ops-listen",
+            &format!("127.0.0.1:{ops}"),
+            "--threads",
+            "2",
+        ])
         .env("SLUICE_MASTER_KEY", MASTER_KEY)
         .env("SLUICE_DATAPLANE_TOKEN", "dp-token")
         .env("SLUICE_LOG", "warn")
@@ -48,7 +95,10 @@ fn start_dp(grpc: u16, cache_dir: &std::path::Path, port: u16, ops: u16) -> Proc
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn dataplane");
-    Proc { child, name: "dataplane".into() }
+    Proc {
+        child,
+        name: "dataplane".into(),
+    }
 }
 
 fn wait_for(f: impl Fn() -> bool, what: &str) {
@@ -63,13 +113,35 @@ fn wait_for(f: impl Fn() -> bool, what: &str) {
 }
 
 fn ready(ops: u16) -> bool {
-    curl(&["-s", "--max-time", "1", &format!("http://127.0.0.1:{ops}/readyz")], None).status == 200
+    curl(
+        &[
+            "-s",
+            "--max-time",
+            "1",
+            &format!("http://127.0.0.1:{ops}/readyz"),
+        ],
+        None,
+    )
+    .status
+        == 200
 }
 
 fn chat(port: u16, model: &str) -> Resp {
     curl(
-        &["-s", "-X", "POST", "-H", "content-type: application/json", "--data-binary", "@-", &format!("http://127.0.0.1:{port}/v1/chat/completions")],
-        Some(format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hello"}}]}}"#).as_bytes()),
+        &[
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            "@-",
+            &format!("http://127.0.0.1:{port}/v1/chat/completions"),
+        ],
+        Some(
+            format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hello"}}]}}"#)
+                .as_bytes(),
+        ),
     )
 }
 
@@ -93,7 +165,15 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
     wait_for(|| ready(ops), "data plane readiness (first snapshot)");
     assert_eq!(chat(port, "gpt-4o").status, 200);
     // The control plane sees the data plane and its applied version.
-    let v = curl(&["-s", "-H", "authorization: Bearer unused", &format!("http://127.0.0.1:{}/v1/admin/dataplanes", cp.admin)], None);
+    let v = curl(
+        &[
+            "-s",
+            "-H",
+            "authorization: Bearer unused",
+            &format!("http://127.0.0.1:{}/v1/admin/dataplanes", cp.admin),
+        ],
+        None,
+    );
     assert!(v.text().contains("dp-test"), "{}", v.text());
 
     // Kill the control plane under load: zero failed requests.
@@ -112,7 +192,10 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
     assert_eq!(v["statuses"]["200"], 400, "{v}");
 
     // The cache on disk never holds the plaintext key.
-    let cached: Vec<u8> = std::fs::read_dir(&cache).unwrap().flat_map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+    let cached: Vec<u8> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flat_map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
     assert!(!cached.is_empty(), "a snapshot cache was written");
     assert!(!String::from_utf8_lossy(&cached).contains("sk-managed-plaintext-key-1234"));
 
@@ -132,7 +215,10 @@ mod fake_cp {
     use std::pin::Pin;
 
     use sluice_proto::config_service_server::{ConfigService, ConfigServiceServer};
-    use sluice_proto::{control_plane_message, data_plane_message, ControlPlaneMessage, DataPlaneMessage, Snapshot, UsageAck, UsageBatch};
+    use sluice_proto::{
+        control_plane_message, data_plane_message, ControlPlaneMessage, DataPlaneMessage, Snapshot,
+        UsageAck, UsageBatch,
+    };
     use tokio::sync::mpsc;
     use tokio_stream::wrappers::ReceiverStream;
     use tokio_stream::{Stream, StreamExt};
@@ -147,25 +233,39 @@ mod fake_cp {
     impl ConfigService for Fake {
         type SyncStream = Pin<Box<dyn Stream<Item = Result<ControlPlaneMessage, Status>> + Send>>;
 
-        async fn sync(&self, req: Request<Streaming<DataPlaneMessage>>) -> Result<Response<Self::SyncStream>, Status> {
+        async fn sync(
+            &self,
+            req: Request<Streaming<DataPlaneMessage>>,
+        ) -> Result<Response<Self::SyncStream>, Status> {
             let mut inbound = req.into_inner();
             let replies = self.replies.clone();
             tokio::spawn(async move {
                 while let Some(Ok(msg)) = inbound.next().await {
                     let line = match msg.msg {
                         Some(data_plane_message::Msg::Ack(a)) => format!("ack {}", a.version),
-                        Some(data_plane_message::Msg::Nack(n)) => format!("nack {} {}", n.version, n.error),
-                        Some(data_plane_message::Msg::Hello(h)) => format!("hello {} {}", h.node_id, h.last_version),
+                        Some(data_plane_message::Msg::Nack(n)) => {
+                            format!("nack {} {}", n.version, n.error)
+                        }
+                        Some(data_plane_message::Msg::Hello(h)) => {
+                            format!("hello {} {}", h.node_id, h.last_version)
+                        }
                         _ => continue,
                     };
                     let _ = replies.send(line);
                 }
             });
-            let mut snaps = self.snapshots.lock().await.take().ok_or_else(|| Status::unavailable("one session only"))?;
+            let mut snaps = self
+                .snapshots
+                .lock()
+                .await
+                .take()
+                .ok_or_else(|| Status::unavailable("one session only"))?;
             let (tx, rx) = mpsc::channel(4);
             tokio::spawn(async move {
                 while let Some(s) = snaps.recv().await {
-                    let msg = ControlPlaneMessage { msg: Some(control_plane_message::Msg::Snapshot(s)) };
+                    let msg = ControlPlaneMessage {
+                        msg: Some(control_plane_message::Msg::Snapshot(s)),
+                    };
                     if tx.send(Ok(msg)).await.is_err() {
                         break;
                     }
@@ -174,7 +274,10 @@ mod fake_cp {
             Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
         }
 
-        async fn report_usage(&self, _req: Request<UsageBatch>) -> Result<Response<UsageAck>, Status> {
+        async fn report_usage(
+            &self,
+            _req: Request<UsageBatch>,
+        ) -> Result<Response<UsageAck>, Status> {
             Ok(Response::new(UsageAck { accepted: 0 }))
         }
     }
@@ -191,18 +294,42 @@ fn invalid_snapshot_is_nacked_and_old_config_keeps_serving() {
     let (snap_tx, snap_rx) = tokio::sync::mpsc::channel(4);
     let (reply_tx, mut reply_rx) = tokio::sync::mpsc::unbounded_channel();
     let grpc = free_port();
-    let fake = fake_cp::Fake { snapshots: tokio::sync::Mutex::new(Some(snap_rx)), replies: reply_tx };
-    rt.spawn(tonic::transport::Server::builder().add_service(fake_cp::server(fake)).serve(format!("127.0.0.1:{grpc}").parse().unwrap()));
+    let fake = fake_cp::Fake {
+        snapshots: tokio::sync::Mutex::new(Some(snap_rx)),
+        replies: reply_tx,
+    };
+    rt.spawn(
+        tonic::transport::Server::builder()
+            .add_service(fake_cp::server(fake))
+            .serve(format!("127.0.0.1:{grpc}").parse().unwrap()),
+    );
     let dir = tempdir();
     let (port, ops) = (free_port(), free_port());
     let _dp = start_dp(grpc, &dir.join("cache"), port, ops);
     let next = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
-        rt.block_on(async { tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.ok().flatten() }).expect("a reply from the data plane")
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(20), rx.recv())
+                .await
+                .ok()
+                .flatten()
+        })
+        .expect("a reply from the data plane")
     };
     assert!(next(&mut reply_rx).starts_with("hello dp-test 0"));
     assert!(!ready(ops), "not ready before the first snapshot");
-    let echo = Provider { name: "echo".into(), kind: "echo".into(), models: vec!["echo".into()], enabled: true, weight: 1, ..Default::default() };
-    let good = Snapshot { version: 1, providers: vec![echo.clone()], ..Default::default() };
+    let echo = Provider {
+        name: "echo".into(),
+        kind: "echo".into(),
+        models: vec!["echo".into()],
+        enabled: true,
+        weight: 1,
+        ..Default::default()
+    };
+    let good = Snapshot {
+        version: 1,
+        providers: vec![echo.clone()],
+        ..Default::default()
+    };
     rt.block_on(snap_tx.send(good)).unwrap();
     assert_eq!(next(&mut reply_rx), "ack 1");
     wait_for(|| ready(ops), "readiness after the first snapshot");
@@ -211,12 +338,25 @@ fn invalid_snapshot_is_nacked_and_old_config_keeps_serving() {
     let bad = Snapshot {
         version: 2,
         providers: vec![echo],
-        routes: vec![Route { name: "r".into(), strategy: "round_robin".into(), retries: 0, targets: vec![Target { provider: "ghost".into(), model: "m".into(), weight: 1, priority: 0 }] }],
+        routes: vec![Route {
+            name: "r".into(),
+            strategy: "round_robin".into(),
+            retries: 0,
+            targets: vec![Target {
+                provider: "ghost".into(),
+                model: "m".into(),
+                weight: 1,
+                priority: 0,
+            }],
+        }],
         ..Default::default()
     };
     rt.block_on(snap_tx.send(bad)).unwrap();
     let reply = next(&mut reply_rx);
-    assert!(reply.starts_with("nack 2") && reply.contains("ghost"), "{reply}");
+    assert!(
+        reply.starts_with("nack 2") && reply.contains("ghost"),
+        "{reply}"
+    );
     assert_eq!(chat(port, "echo").status, 200);
     let readyz = curl(&["-s", &format!("http://127.0.0.1:{ops}/readyz")], None).json();
     assert_eq!(readyz["config_version"], 1);

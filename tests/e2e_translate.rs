@@ -46,14 +46,31 @@ fn sdk_gets_recorded_tool_calls_through_translation() {
     let gw = Gateway::start(&config(&anthropic, &gemini));
     let env = [("SLUICE_FIXTURES", fx.to_str().unwrap())];
     for (flavor, fixture, model) in [
-        ("anthropic", "anthropic/messages_stream_parallel_tool_use_no_args.sse", "claude-tools"),
-        ("anthropic", "anthropic/messages_parallel_tool_use.json", "claude-tools"),
-        ("anthropic", "anthropic/messages_stream_tool_use_quoted_args.sse", "claude-tools-json"),
+        (
+            "anthropic",
+            "anthropic/messages_stream_parallel_tool_use_no_args.sse",
+            "claude-tools",
+        ),
+        (
+            "anthropic",
+            "anthropic/messages_parallel_tool_use.json",
+            "claude-tools",
+        ),
+        (
+            "anthropic",
+            "anthropic/messages_stream_tool_use_quoted_args.sse",
+            "claude-tools-json",
+        ),
         ("gemini", "gemini/stream_tool_call_args.sse", "gemini-tools"),
-        ("gemini", "gemini/stream_tool_call_no_args_thought_signature.sse", "gemini-tools-noargs"),
+        (
+            "gemini",
+            "gemini/stream_tool_call_no_args_thought_signature.sse",
+            "gemini-tools-noargs",
+        ),
         ("gemini", "gemini/tool_call.json", "gemini-tools"),
     ] {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/translated_tools.py");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/translated_tools.py");
         let out = std::process::Command::new(python())
             .arg(script)
             .args([flavor, fixture, model])
@@ -75,11 +92,23 @@ fn sdk_gets_recorded_tool_calls_through_translation() {
     assert_eq!(a["headers"]["x-api-key"], "sk-ant-test-key");
     assert!(a["headers"]["anthropic-version"].is_string());
     let sent: serde_json::Value = serde_json::from_slice(&anthropic.last_body()).unwrap();
-    assert!(sent["max_tokens"].as_u64().unwrap() > 0, "Anthropic requires max_tokens");
-    assert!(sent["tools"][0]["name"].is_string() && sent["tools"][0]["input_schema"].is_object(), "{sent}");
+    assert!(
+        sent["max_tokens"].as_u64().unwrap() > 0,
+        "Anthropic requires max_tokens"
+    );
+    assert!(
+        sent["tools"][0]["name"].is_string() && sent["tools"][0]["input_schema"].is_object(),
+        "{sent}"
+    );
     assert!(sent.get("model").is_some() && sent.get("messages").is_some());
     let g = &gemini.stats()["log"][0];
-    assert!(g["path"].as_str().unwrap().starts_with("/v1beta/models/gemini-tools:streamGenerateContent"), "{g}");
+    assert!(
+        g["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/v1beta/models/gemini-tools:streamGenerateContent"),
+        "{g}"
+    );
     assert_eq!(g["headers"]["x-goog-api-key"], "gm-test-key");
 }
 
@@ -106,25 +135,49 @@ fn translated_text_streams_and_errors() {
             }
         }
         assert!(!text.is_empty(), "{model} produced text");
-        let r = gw.post("/v1/chat/completions", &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#));
+        let r = gw.post(
+            "/v1/chat/completions",
+            &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#),
+        );
         assert_eq!(r.status, 200, "{}", r.text());
         let v = r.json();
         assert_eq!(v["object"], "chat.completion");
         assert!(v["usage"]["total_tokens"].as_u64().unwrap() > 0);
-        assert_eq!(v["provider"], if model.starts_with("claude") { "claude" } else { "gem" });
+        assert_eq!(
+            v["provider"],
+            if model.starts_with("claude") {
+                "claude"
+            } else {
+                "gem"
+            }
+        );
     }
     // n > 1 cannot be expressed for Anthropic: a clear 400, nothing sent upstream.
     let before = anthropic.requests();
-    let r = gw.post("/v1/chat/completions", r#"{"model":"claude-text","n":2,"messages":[{"role":"user","content":"hi"}]}"#);
+    let r = gw.post(
+        "/v1/chat/completions",
+        r#"{"model":"claude-text","n":2,"messages":[{"role":"user","content":"hi"}]}"#,
+    );
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.json()["error"]["param"], "n");
     assert_eq!(anthropic.requests(), before);
     // Provider errors come back as OpenAI errors with the right status.
     anthropic.set_scenario(r#"{"rules":[{"status":529}]}"#);
-    let r = gw.post("/v1/chat/completions", r#"{"model":"claude-text","retry_count":0,"messages":[{"role":"user","content":"hi"}]}"#);
-    assert_eq!(r.status, 503, "Anthropic 529 overloaded maps to 503: {}", r.text());
+    let r = gw.post(
+        "/v1/chat/completions",
+        r#"{"model":"claude-text","retry_count":0,"messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(
+        r.status,
+        503,
+        "Anthropic 529 overloaded maps to 503: {}",
+        r.text()
+    );
     gemini.set_scenario(r#"{"rules":[{"status":429,"retry_after":7}]}"#);
-    let r = gw.post("/v1/chat/completions", r#"{"model":"gemini-text","retry_count":0,"messages":[{"role":"user","content":"hi"}]}"#);
+    let r = gw.post(
+        "/v1/chat/completions",
+        r#"{"model":"gemini-text","retry_count":0,"messages":[{"role":"user","content":"hi"}]}"#,
+    );
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(r.json()["error"]["type"], "rate_limit_error");
 }

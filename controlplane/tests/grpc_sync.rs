@@ -10,8 +10,8 @@ use serde_json::json;
 use sluice_dataplane::crypto::MasterKey;
 use sluice_proto::config_service_client::ConfigServiceClient;
 use sluice_proto::{
-    control_plane_message, data_plane_message, Ack, DataPlaneMessage, EndpointHealth,
-    HealthReport, Hello, Nack, Snapshot, UsageBatch, UsageRecord,
+    control_plane_message, data_plane_message, Ack, DataPlaneMessage, EndpointHealth, HealthReport,
+    Hello, Nack, Snapshot, UsageBatch, UsageRecord,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -72,7 +72,10 @@ pub async fn next_snapshot(node: &mut Node) -> Snapshot {
 async fn eventually(mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !f() {
-        assert!(tokio::time::Instant::now() < deadline, "condition not met in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met in time"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -82,8 +85,12 @@ async fn hello_snapshot_ack_push_and_nack() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), MasterKey::generate()).await;
     let (c, _) = s
-        .call("POST", "/v1/admin/providers", Some(json!({"name": "p", "kind": "openai",
-            "endpoints": [{"base_url": "http://127.0.0.1:1/v1", "api_key": common::PLAIN_KEY}]})))
+        .call(
+            "POST",
+            "/v1/admin/providers",
+            Some(json!({"name": "p", "kind": "openai",
+            "endpoints": [{"base_url": "http://127.0.0.1:1/v1", "api_key": common::PLAIN_KEY}]})),
+        )
         .await;
     assert_eq!(c, 201);
     let v = s.app.store.version();
@@ -96,11 +103,22 @@ async fn hello_snapshot_ack_push_and_nack() {
         .send(msg(data_plane_message::Msg::Ack(Ack { version: v })))
         .await
         .unwrap();
-    eventually(|| s.app.dataplanes.list().first().is_some_and(|n| n.applied_version == v)).await;
+    eventually(|| {
+        s.app
+            .dataplanes
+            .list()
+            .first()
+            .is_some_and(|n| n.applied_version == v)
+    })
+    .await;
 
     // A REST write reaches the stream as v+1.
     let (c, _) = s
-        .call("POST", "/v1/admin/routes", Some(json!({"name": "r", "targets": [{"provider": "p"}]})))
+        .call(
+            "POST",
+            "/v1/admin/routes",
+            Some(json!({"name": "r", "targets": [{"provider": "p"}]})),
+        )
         .await;
     assert_eq!(c, 201);
     let snap = next_snapshot(&mut node).await;
@@ -150,20 +168,32 @@ async fn hello_snapshot_ack_push_and_nack() {
 
     // A node that already has the current version gets nothing until the next change.
     let current = s.app.store.version();
-    let mut synced = connect(s.grpc, Some(DP_TOKEN), "dp-2", current).await.unwrap();
+    let mut synced = connect(s.grpc, Some(DP_TOKEN), "dp-2", current)
+        .await
+        .unwrap();
     assert!(
         tokio::time::timeout(Duration::from_millis(200), synced.rx.message())
             .await
             .is_err(),
         "no snapshot for an up-to-date node"
     );
-    let (c, _) = s.call("POST", "/v1/admin/keys", Some(json!({"name": "k"}))).await;
+    let (c, _) = s
+        .call("POST", "/v1/admin/keys", Some(json!({"name": "k"})))
+        .await;
     assert_eq!(c, 201);
     assert_eq!(next_snapshot(&mut synced).await.version, current + 1);
     assert_eq!(next_snapshot(&mut node).await.version, current + 1);
 
     // Metrics reflect it.
-    let text = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("sluice_cp_connected_dataplanes 2"), "{text}");
     drop(node);
     drop(synced);
@@ -205,8 +235,10 @@ async fn wrong_token_is_unauthenticated_and_usage_is_stored() {
     let err = client.report_usage(batch.clone()).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
     let mut req = tonic::Request::new(batch);
-    req.metadata_mut()
-        .insert("authorization", format!("Bearer {DP_TOKEN}").parse().unwrap());
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {DP_TOKEN}").parse().unwrap(),
+    );
     let ack = client.report_usage(req).await.unwrap().into_inner();
     assert_eq!(ack.accepted, 3);
     let (_, v) = s.call("GET", "/admin/logs?status_code=502", None).await;
@@ -227,8 +259,10 @@ async fn first_message_must_be_hello() {
         .await
         .unwrap();
     let mut req = tonic::Request::new(ReceiverStream::new(rx));
-    req.metadata_mut()
-        .insert("authorization", format!("Bearer {DP_TOKEN}").parse().unwrap());
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {DP_TOKEN}").parse().unwrap(),
+    );
     let err = client.sync(req).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     s.stop().await;

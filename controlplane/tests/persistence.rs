@@ -8,13 +8,23 @@ use sluice_dataplane::crypto::MasterKey;
 
 async fn populate(s: &Server) -> (u64, u64) {
     let (c, v) = s
-        .call("POST", "/api/providers", Some(json!({"name": "OpenAI", "base_url": "https://api.openai.com/v1",
-            "api_key": PLAIN_KEY, "models": ["gpt-4o"]})))
+        .call(
+            "POST",
+            "/api/providers",
+            Some(
+                json!({"name": "OpenAI", "base_url": "https://api.openai.com/v1",
+            "api_key": PLAIN_KEY, "models": ["gpt-4o"]}),
+            ),
+        )
         .await;
     assert_eq!(c, 201, "{v}");
     let pid = v["id"].as_u64().unwrap();
     let (c, v) = s
-        .call("POST", "/api/model-routes", Some(json!({"name": "auto", "nodes": [{"api_id": pid}]})))
+        .call(
+            "POST",
+            "/api/model-routes",
+            Some(json!({"name": "auto", "nodes": [{"api_id": pid}]})),
+        )
         .await;
     assert_eq!(c, 201, "{v}");
     (pid, v["id"].as_u64().unwrap())
@@ -26,7 +36,9 @@ async fn restart_keeps_everything_and_no_plaintext_at_rest() {
     let key = MasterKey::generate();
     let s = Server::start(dir.path(), key.clone()).await;
     let (pid, rid) = populate(&s).await;
-    let (c, v) = s.call("POST", "/v1/admin/keys", Some(json!({"name": "k"}))).await;
+    let (c, v) = s
+        .call("POST", "/v1/admin/keys", Some(json!({"name": "k"})))
+        .await;
     assert_eq!(c, 201);
     let client_plain = v["key"].as_str().unwrap().to_string();
     let version = s.app.store.version();
@@ -43,19 +55,32 @@ async fn restart_keeps_everything_and_no_plaintext_at_rest() {
     let (c, v) = s.call("GET", &format!("/api/providers/{pid}"), None).await;
     assert_eq!(c, 200);
     assert_eq!(v["name"], "OpenAI");
-    let (c, _) = s.call("GET", &format!("/api/model-routes/{rid}"), None).await;
+    let (c, _) = s
+        .call("GET", &format!("/api/model-routes/{rid}"), None)
+        .await;
     assert_eq!(c, 200);
-    assert_eq!(s.app.store.snapshot().providers[0].endpoints[0].api_key, PLAIN_KEY);
+    assert_eq!(
+        s.app.store.snapshot().providers[0].endpoints[0].api_key,
+        PLAIN_KEY
+    );
     // New ids keep counting after a restart.
     let (_, v) = s
-        .call("POST", "/admin/providers", Some(json!({"name": "two", "type": "openai", "base_url": "http://h/v1"})))
+        .call(
+            "POST",
+            "/admin/providers",
+            Some(json!({"name": "two", "type": "openai", "base_url": "http://h/v1"})),
+        )
         .await;
     assert_eq!(v["provider_id"].as_u64(), Some(pid + 1));
     s.stop().await;
 
     // The wrong master key refuses to open the store.
-    let err = sluice_controlplane::App::open(&common::options(dir.path(), MasterKey::generate())).unwrap_err();
-    assert!(err.to_string().contains("master key") || err.to_string().contains("MASTER_KEY"), "{err}");
+    let err = sluice_controlplane::App::open(&common::options(dir.path(), MasterKey::generate()))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("master key") || err.to_string().contains("MASTER_KEY"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,11 +92,21 @@ async fn restore_api_is_all_or_nothing() {
 
     // Changes after the backup, then restore the file posted as the body.
     let (c, _) = s
-        .call("POST", "/api/providers", Some(json!({"name": "later", "base_url": "http://h/v1"})))
+        .call(
+            "POST",
+            "/api/providers",
+            Some(json!({"name": "later", "base_url": "http://h/v1"})),
+        )
         .await;
     assert_eq!(c, 201);
     let backup_json: serde_json::Value = serde_json::from_str(&good).unwrap();
-    let (c, v) = s.call("POST", "/api/admin/providers/restore", Some(backup_json.clone())).await;
+    let (c, v) = s
+        .call(
+            "POST",
+            "/api/admin/providers/restore",
+            Some(backup_json.clone()),
+        )
+        .await;
     assert_eq!(c, 200, "{v}");
     assert_eq!(v["providers"], 1);
     let before = s.app.store.state();
@@ -85,7 +120,9 @@ async fn restore_api_is_all_or_nothing() {
     broken["targets"][0]["provider_id"] = json!(4242);
     routes.insert("50".into(), broken);
     bad["state"]["providers"][pid.to_string()]["models"] = json!(["changed"]);
-    let (c, v) = s.call("POST", "/api/admin/providers/restore", Some(bad)).await;
+    let (c, v) = s
+        .call("POST", "/api/admin/providers/restore", Some(bad))
+        .await;
     assert_eq!(c, 400, "{v}");
     assert!(v["detail"].to_string().contains("4242"), "{v}");
     assert_eq!(*s.app.store.state(), *before);
@@ -93,7 +130,9 @@ async fn restore_api_is_all_or_nothing() {
     let mut foreign = backup_json;
     foreign["state"]["providers"][pid.to_string()]["endpoints"][0]["api_key_sealed"] =
         json!(MasterKey::generate().seal(b"sk-other"));
-    let (c, _) = s.call("POST", "/api/admin/providers/restore", Some(foreign)).await;
+    let (c, _) = s
+        .call("POST", "/api/admin/providers/restore", Some(foreign))
+        .await;
     assert_eq!(c, 400);
     assert_eq!(*s.app.store.state(), *before);
     // Restore from the on-disk backup (no body).
@@ -132,10 +171,18 @@ async fn cli_export_and_restore() {
     }
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, doc.to_string()).unwrap();
-    let before = std::fs::read(dir2.path().join("backup.json")).unwrap();
-    assert!(sluice_controlplane::backup_restore(dir2.path(), &bad, &key).is_err());
-    assert_eq!(std::fs::read(dir2.path().join("backup.json")).unwrap(), before);
-    assert!(sluice_controlplane::backup_restore(dir2.path(), &bad, &MasterKey::generate()).is_err());
+    let state_of = |dir: &std::path::Path| {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("backup.json")).unwrap()).unwrap();
+        v["state"].clone()
+    };
+    let before = state_of(dir2.path());
+    let err = sluice_controlplane::backup_restore(dir2.path(), &bad, &key).unwrap_err();
+    assert!(err.to_string().contains("zigzag"), "{err}");
+    assert_eq!(state_of(dir2.path()), before);
+    assert!(
+        sluice_controlplane::backup_restore(dir2.path(), &bad, &MasterKey::generate()).is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,17 +8,26 @@ use http::Response;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
-use crate::config::ConfigStore;
+use crate::AppState;
 
 /// The ops HTTP application.
 pub struct OpsApp {
-    config: Arc<ConfigStore>,
+    state: Arc<AppState>,
 }
 
 impl OpsApp {
-    /// Reports on `config`.
-    pub fn new(config: Arc<ConfigStore>) -> Self {
-        Self { config }
+    /// Reports on the data plane's shared state.
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+
+    fn metrics(&self) -> Vec<u8> {
+        // Endpoint health gauges are read at scrape time, so they are never stale.
+        let cfg = self.state.config.load();
+        for r in self.state.router.health_report(&cfg) {
+            crate::metrics::endpoint_health(&r.provider, &r.base_url, r.health.is_available);
+        }
+        crate::metrics::render()
     }
 }
 
@@ -36,13 +45,13 @@ impl ServeHttp for OpsApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
         match path.as_str() {
-            "/metrics" => reply(200, "text/plain; version=0.0.4", crate::metrics::render()),
+            "/metrics" => reply(200, "text/plain; version=0.0.4", self.metrics()),
             "/healthz" | "/health" => {
                 reply(200, "application/json", br#"{"status":"ok"}"#.to_vec())
             }
             "/readyz" => {
-                if self.config.is_ready() {
-                    let v = self.config.load().version;
+                if self.state.config.is_ready() {
+                    let v = self.state.config.load().version;
                     reply(
                         200,
                         "application/json",

@@ -41,16 +41,19 @@ pub struct DataPlaneOptions {
 
 /// Builds the Pingora server with every data-plane service.
 pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
-    let mut conf = ServerConf::default();
-    conf.threads = if opts.threads == 0 {
+    let threads = if opts.threads == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     } else {
         opts.threads
     };
-    conf.grace_period_seconds = Some(0);
-    conf.graceful_shutdown_timeout_seconds = Some(5);
+    let conf = ServerConf {
+        threads,
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(5),
+        ..ServerConf::default()
+    };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
@@ -78,7 +81,7 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
 
     let mut ops = Service::new(
         "ops".to_string(),
-        pingora::apps::http_app::HttpServer::new_app(OpsApp::new(opts.store.clone())),
+        pingora::apps::http_app::HttpServer::new_app(OpsApp::new(state.clone())),
     );
     ops.add_tcp(&ops_listen);
     server.add_service(ops);

@@ -31,7 +31,7 @@ else
   LAT_RUNS=${LAT_RUNS:-5}; LAT_N=${LAT_N:-5000}; STEP_SECS=${STEP_SECS:-3}
   HOLD_STREAMS=${HOLD_STREAMS:-5000}; STREAMS=${STREAMS:-30}; BISECT=${BISECT:-4}
 fi
-LITELLM_LAT_N=${LITELLM_LAT_N:-200}
+LITELLM_LAT_N=${LITELLM_LAT_N:-100}
 RATE_START=${RATE_START:-2000}
 RATE_MAX=${RATE_MAX:-64000}
 P99_LIMIT_US=10000
@@ -149,10 +149,12 @@ PIDS+=("$SLUICE_PID")
 
 # ---------------------------------------------------------------- litellm
 LL=$(free_port)
+# LiteLLM refuses to start without a master key; every target gets the same header.
+BENCH_KEY=sk-bench-$(python3 -c 'import secrets;print(secrets.token_hex(16))')
 if [ "$LITELLM_OK" = 1 ]; then
   sed -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" "$HERE/litellm.yaml.in" >"$TMP/litellm.yaml"
   say "starting LiteLLM proxy on $LL ($("$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}'))"
-  LITELLM_LOG=ERROR LITELLM_TELEMETRY=False DISABLE_ADMIN_UI=True \
+  LITELLM_MASTER_KEY=$BENCH_KEY LITELLM_LOG=ERROR LITELLM_TELEMETRY=False DISABLE_ADMIN_UI=True \
     $PROXY_CPU "$VENV/bin/litellm" --config "$TMP/litellm.yaml" --host 127.0.0.1 --port "$LL" --num_workers 1 \
     >"$TMP/litellm.out" 2>&1 &
   LITELLM_PID=$!
@@ -191,7 +193,7 @@ STREAM_TARGETS=(
 )
 [ "$LITELLM_OK" = 1 ] && STREAM_TARGETS+=("litellm|http://127.0.0.1:$LL/v1/chat/completions|bench-stream")
 
-HDR=(-H "authorization: Bearer sk-bench")
+HDR=(-H "authorization: Bearer $BENCH_KEY")
 
 # Smoke: every target answers once before anything is measured.
 for t in "${TARGETS[@]}"; do

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -39,6 +39,9 @@ use crate::App;
 
 type Result<T> = std::result::Result<T, Failure<Seed002>>;
 
+/// Largest backup document accepted by the restore endpoint (other bodies: axum's 2 MB).
+const RESTORE_BODY_LIMIT: usize = 256 * 1024 * 1024;
+
 /// The seed 002 routes.
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -57,7 +60,10 @@ pub fn routes() -> Router<Arc<App>> {
         )
         .route("/api/model-routes/{id}/select", post(select_route))
         .route("/api/model-routes/{id}/state", get(route_state))
-        .route("/api/admin/providers/restore", post(restore))
+        .route(
+            "/api/admin/providers/restore",
+            post(restore).layer(DefaultBodyLimit::max(RESTORE_BODY_LIMIT)),
+        )
 }
 
 /// Seed 002 JSON of a provider (key masked).

@@ -114,10 +114,7 @@ impl ProviderDraft {
 
 /// Seed 002 converts display names into canonical names this way (spaces → `-`).
 pub fn canonical_name(display: &str) -> String {
-    display
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join("-")
+    display.split_whitespace().collect::<Vec<_>>().join("-")
 }
 
 fn check_name(field: &str, name: &str) -> Result<(), ApiError> {

@@ -132,3 +132,48 @@ impl UsageLog {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(unix_ms: u64) -> UsageEntry {
+        UsageEntry {
+            id: 0,
+            node_id: "n".into(),
+            unix_ms,
+            request_id: String::new(),
+            route: "r".into(),
+            provider: "p".into(),
+            model: "m".into(),
+            status: 200,
+            latency_ms: 1,
+            ttft_ms: 1,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            attempts: 1,
+            stream: false,
+        }
+    }
+
+    #[test]
+    fn retention_drops_records_older_than_max_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let log = UsageLog::open(&db).unwrap();
+        let now = now_ms();
+        let old = now - MAX_AGE_MS - 60_000;
+        assert_eq!(log.append(&db, vec![entry(old), entry(old + 1)]).unwrap(), 2);
+        // The old ones are already past retention when appended.
+        assert_eq!(log.len(), 0);
+        log.append(&db, vec![entry(now - 1000), entry(now)]).unwrap();
+        assert_eq!(log.len(), 2);
+        let all = log.since(0);
+        assert_eq!(all.len(), 2);
+        assert!(all[0].unix_ms <= all[1].unix_ms);
+        assert_eq!(log.since(now).len(), 1);
+        drop(log);
+        // The count survives a reopen.
+        assert_eq!(UsageLog::open(&db).unwrap().len(), 2);
+    }
+}

@@ -51,9 +51,14 @@ impl Server {
         let (admin_addr, grpc_addr) = (admin.local_addr().unwrap(), grpc.local_addr().unwrap());
         let app = App::open(&opts).unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(sluice_controlplane::serve(app.clone(), admin, grpc, async move {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(sluice_controlplane::serve(
+            app.clone(),
+            admin,
+            grpc,
+            async move {
+                let _ = rx.await;
+            },
+        ));
         Self {
             app,
             admin: admin_addr,

@@ -287,9 +287,7 @@ pub fn parse_config(file: &str, text: &str, env: EnvLookup) -> Result<RuntimeCon
             })?;
             let weight = match b.weight {
                 None => 100,
-                Some(w) if w.is_finite() && w >= 0.0 && w <= 1_000_000.0 => {
-                    (w * 100.0).round() as u32
-                }
+                Some(w) if (0.0..=1_000_000.0).contains(&w) => (w * 100.0).round() as u32,
                 Some(w) => {
                     return Err(err(
                         &format!("{bkey}.weight"),

@@ -428,11 +428,7 @@ pub fn add_response_extras(body: Bytes, provider: &str, latency_ms: u64) -> Byte
     };
     let head = &body[..end];
     let inner_empty = head.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if !body
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| b == b'{')
-    {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return body;
     }
     let mut out = BytesMut::with_capacity(body.len() + provider.len() + 40);

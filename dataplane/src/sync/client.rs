@@ -141,8 +141,13 @@ impl SyncClient {
         }
     }
 
-    /// One connected session; returns when the stream ends or fails.
-    async fn session(&self, shutdown: &mut ShutdownWatch) -> Result<(), String> {
+    /// One connected session; returns when the stream ends or fails. `connected` is set
+    /// once the control plane accepted the stream (the caller then resets its backoff).
+    async fn session(
+        &self,
+        shutdown: &mut ShutdownWatch,
+        connected: &mut bool,
+    ) -> Result<(), String> {
         let mut client = ConfigServiceClient::connect(self.opts.url.clone())
             .await
             .map_err(|e| e.to_string())?;
@@ -164,6 +169,7 @@ impl SyncClient {
             .map_err(|e| e.to_string())?
             .into_inner();
         tracing::info!(url = %self.opts.url, "connected to the control plane");
+        *connected = true;
         let mut health = tokio::time::interval(HEALTH_EVERY);
         loop {
             tokio::select! {
@@ -259,7 +265,12 @@ impl BackgroundService for SyncClient {
         }
         let mut backoff = Duration::from_millis(200);
         loop {
-            match self.session(&mut shutdown).await {
+            let mut connected = false;
+            let result = self.session(&mut shutdown, &mut connected).await;
+            if connected {
+                backoff = Duration::from_millis(200);
+            }
+            match result {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "control plane unavailable; serving the current config")
