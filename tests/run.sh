@@ -9,10 +9,13 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# System packages: cmake (Pingora's zlib-ng), curl (test client), python3-venv.
+# System packages: cmake (Pingora's zlib-ng), curl (test client), python3-venv, nginx and
+# openssl (TLS upstream test).
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx)
 command -v cc >/dev/null || missing+=(build-essential)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,87 @@
+//! HTTPS upstreams: the gateway verifies the upstream's certificate, sends the right SNI and
+//! Host, and pools the TLS connection. A local nginx terminates TLS (self-signed CA trusted
+//! through SSL_CERT_FILE) in front of the mock and reports the SNI and Host it saw.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn openssl(args: &[&str]) {
+    let st = Command::new("openssl").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("openssl");
+    assert!(st.success(), "openssl {args:?}");
+}
+
+#[test]
+fn https_upstream_with_sni_host_and_verification() {
+    let Ok(nginx) = which("nginx") else {
+        eprintln!("\n!!! SKIPPED: nginx not installed (tests/run.sh installs it) !!!\n");
+        return;
+    };
+    let mock = Mock::start("behind-tls", &[]);
+    let dir = tempdir();
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let (key, cert, ca) = (dir.join("key.pem"), dir.join("cert.pem"), p("ca.pem"));
+    // A test CA and a leaf certificate for `localhost` signed by it.
+    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=sluice-test-ca", "-keyout", &p("ca.key"), "-out", &ca]);
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", &p("key.pem"), "-out", &p("leaf.csr")]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n").unwrap();
+    openssl(&[
+        "x509", "-req", "-in", &p("leaf.csr"), "-CA", &ca, "-CAkey", &p("ca.key"), "-CAcreateserial", "-days", "1",
+        "-extfile", &p("ext.cnf"), "-out", &p("cert.pem"),
+    ]);
+    let port = free_port();
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n access_log off;\n client_body_temp_path {d};\n proxy_temp_path {d};\n fastcgi_temp_path {d};\n uwsgi_temp_path {d};\n scgi_temp_path {d};\n server {{\n  listen 127.0.0.1:{port} ssl;\n  server_name localhost;\n  ssl_certificate {cert};\n  ssl_certificate_key {key};\n  location / {{\n   proxy_pass http://{mock};\n   proxy_set_header Host $http_host;\n   proxy_set_header x-request-id sni=$ssl_server_name;\n  }}\n }}\n}}\n",
+            d = dir.display(),
+            cert = cert.display(),
+            key = key.display(),
+            mock = mock.addr
+        ),
+    )
+    .unwrap();
+    let child = Command::new(nginx)
+        .args(["-p", dir.to_str().unwrap(), "-c", conf.to_str().unwrap(), "-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("nginx");
+    let _nginx = Proc { child, name: "nginx".into() };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < until, "nginx did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let config = format!(
+        "env_providers = false\n[[providers]]\nname = \"tls\"\nkind = \"openai\"\nmodels = [\"gpt-4o\"]\nbase_url = \"https://localhost:{port}/v1\"\napi_key = \"sk-tls\"\n"
+    );
+    let gw = Gateway::start_with_env(&config, &[("SSL_CERT_FILE", &ca)]);
+    for stream in [false, true, false] {
+        let r = gw.post("/v1/chat/completions", &format!(r#"{{"model":"gpt-4o","stream":{stream},"messages":[{{"role":"user","content":"x"}}]}}"#));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let log = mock.stats()["log"].clone();
+    let first = &log[0]["headers"];
+    assert_eq!(first["host"], format!("localhost:{port}"), "Host header names the upstream");
+    assert_eq!(first["x-request-id"], "sni=localhost", "SNI names the upstream");
+    assert_eq!(first["authorization"], "Bearer sk-tls");
+
+    // Without trusting the CA the certificate is rejected: no silent downgrade.
+    let gw2 = Gateway::start(&config);
+    let r = gw2.post("/v1/chat/completions", r#"{"model":"gpt-4o","retry_count":0,"messages":[{"role":"user","content":"x"}]}"#);
+    assert_eq!(r.status, 502, "{}", r.text());
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
+        let p = std::path::Path::new(dir).join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(())
+}
