@@ -228,3 +228,58 @@ async fn seed_snapshot_imported_only_when_empty() {
     assert!(s.app.store.snapshot().routes.is_empty());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_writes_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), MasterKey::generate()).await;
+    populate(&s).await;
+    let version = s.app.store.version();
+    let backup = std::fs::read(dir.path().join("backup.json")).unwrap();
+    let state = s.app.store.state();
+    let mut rx = s.app.store.subscribe();
+    rx.borrow_and_update();
+    for (method, path, body) in [
+        (
+            "POST",
+            "/v1/admin/providers",
+            json!({"name": "x", "endpoints": [{"base_url": "gopher://h"}]}),
+        ),
+        (
+            "POST",
+            "/v1/admin/providers",
+            json!({"name": "OpenAI", "endpoints": [{"base_url": "http://h"}]}),
+        ),
+        (
+            "POST",
+            "/v1/admin/routes",
+            json!({"name": "auto", "targets": [{"provider": "OpenAI"}]}),
+        ),
+        (
+            "POST",
+            "/v1/admin/routes",
+            json!({"name": "empty", "targets": []}),
+        ),
+        (
+            "PATCH",
+            "/v1/admin/providers/OpenAI",
+            json!({"timeout_ms": 0}),
+        ),
+        ("DELETE", "/v1/admin/providers/OpenAI", json!(null)),
+    ] {
+        let body = (!body.is_null()).then_some(body);
+        let (c, v) = s.call(method, path, body).await;
+        assert!((400..500).contains(&c), "{method} {path}: {c} {v}");
+    }
+    assert_eq!(s.app.store.version(), version);
+    assert_eq!(*s.app.store.state(), *state);
+    assert_eq!(
+        std::fs::read(dir.path().join("backup.json")).unwrap(),
+        backup
+    );
+    assert!(
+        !rx.has_changed().unwrap(),
+        "no broadcast for rejected writes"
+    );
+    s.stop().await;
+}

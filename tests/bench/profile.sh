@@ -50,13 +50,14 @@ phase() { # name, loadgen args...
   callgrind_control -z "$VG" >/dev/null
   "$LG" "$@" >"$OUT/$name.json"
   callgrind_control --dump="$name" "$VG" >/dev/null
-  echo "collected $name: $(jq -c '{errors, p50: .latency.p50_us // .ttfb.p50_us}' "$OUT/$name.json")" >&2
+  echo "collected $name: $(jq -c '{errors, p50: (.latency.p50_us // .ttfb.p50_us)}' "$OUT/$name.json")" >&2
 }
 phase pass latency --url "$URL" --model bench-pass --requests "$N" --warmup 0 --max-secs 600 --timeout-ms 60000
 phase xlat latency --url "$URL" --model bench-claude --requests "$N" --warmup 0 --max-secs 600 --timeout-ms 60000
 phase stream stream --url "$URL" --model bench-stream --streams $((N / 10)) --warmup 0 --max-secs 600 --timeout-ms 60000
 
 kill "$VG"; wait "$VG" 2>/dev/null || true
+set +o pipefail # head closes the pipes early
 for name in pass xlat stream; do
   f=$(grep -l "^desc: Trigger: .*$name\$" "$OUT"/callgrind.out* | head -1)
   reqs=$N; [ "$name" = stream ] && reqs=$((N / 10))

@@ -44,9 +44,22 @@ RES=$TMP/results
 mkdir -p "$RES"
 PIDS=()
 cleanup() {
-  local p
+  local p i
+  # nginx: graceful stop of the master, which stops its workers; then make sure.
+  if [ -n "${NGINX_PID:-}" ]; then
+    local workers
+    workers=$(pgrep -P "$NGINX_PID" || true)
+    kill -QUIT "$NGINX_PID" 2>/dev/null || true
+    for ((i = 0; i < 30; i++)); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+    for p in $workers; do kill -9 "$p" 2>/dev/null || true; done
+  fi
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 0.3
+  for ((i = 0; i < 30; i++)); do
+    local alive=0
+    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
@@ -110,20 +123,21 @@ wait_http() { # url, seconds
   return 1
 }
 
-start_mock() { # name, extra flags...
+start_mock() { # name, extra flags... -> sets MOCK_PORT (no subshell: its pid must reach PIDS)
   local name=$1; shift
   $LOAD_CPU "$BIN/sluice-mock" --listen 127.0.0.1:0 --port-file "$TMP/$name.port" --workers 1 --name "$name" "$@" \
     >"$TMP/$name.out" 2>"$TMP/$name.err" &
   PIDS+=($!)
   local i
   for ((i = 0; i < 100; i++)); do [ -s "$TMP/$name.port" ] && break; sleep 0.05; done
-  awk '{print $2}' "$TMP/$name.port" | sed 's/.*://'
+  MOCK_PORT=$(awk '{print $2}' "$TMP/$name.port" | sed 's/.*://')
+  [ -n "$MOCK_PORT" ] || { cat "$TMP/$name.err" >&2; echo "mock $name did not start" >&2; exit 1; }
 }
 
 say "starting mocks"
-M0=$(start_mock mock0)                              # zero delay: latency and rate
-MS=$(start_mock mockS --chunks 64 --gap-ms 20)      # streaming: 64 chunks, 20 ms apart
-MH=$(start_mock mockH --chunks 600 --gap-ms 1000)   # held streams: open for minutes
+start_mock mock0; M0=$MOCK_PORT                              # zero delay: latency and rate
+start_mock mockS --chunks 64 --gap-ms 20; MS=$MOCK_PORT      # streaming: 64 chunks, 20 ms apart
+start_mock mockH --chunks 600 --gap-ms 1000; MH=$MOCK_PORT   # held streams: open for minutes
 echo "mock0=$M0 mockS=$MS mockH=$MH" >&2
 
 # ---------------------------------------------------------------- nginx

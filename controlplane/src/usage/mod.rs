@@ -163,10 +163,14 @@ mod tests {
         let log = UsageLog::open(&db).unwrap();
         let now = now_ms();
         let old = now - MAX_AGE_MS - 60_000;
-        assert_eq!(log.append(&db, vec![entry(old), entry(old + 1)]).unwrap(), 2);
+        assert_eq!(
+            log.append(&db, vec![entry(old), entry(old + 1)]).unwrap(),
+            2
+        );
         // The old ones are already past retention when appended.
         assert_eq!(log.len(), 0);
-        log.append(&db, vec![entry(now - 1000), entry(now)]).unwrap();
+        log.append(&db, vec![entry(now - 1000), entry(now)])
+            .unwrap();
         assert_eq!(log.len(), 2);
         let all = log.since(0);
         assert_eq!(all.len(), 2);
