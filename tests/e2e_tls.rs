@@ -9,7 +9,12 @@ use std::process::{Command, Stdio};
 use common::*;
 
 fn openssl(args: &[&str]) {
-    let st = Command::new("openssl").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("openssl");
+    let st = Command::new("openssl")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
     assert!(st.success(), "openssl {args:?}");
 }
 
@@ -24,12 +29,54 @@ fn https_upstream_with_sni_host_and_verification() {
     let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let (key, cert, ca) = (dir.join("key.pem"), dir.join("cert.pem"), p("ca.pem"));
     // A test CA and a leaf certificate for `localhost` signed by it.
-    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=sluice-test-ca", "-keyout", &p("ca.key"), "-out", &ca]);
-    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", &p("key.pem"), "-out", &p("leaf.csr")]);
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n").unwrap();
     openssl(&[
-        "x509", "-req", "-in", &p("leaf.csr"), "-CA", &ca, "-CAkey", &p("ca.key"), "-CAcreateserial", "-days", "1",
-        "-extfile", &p("ext.cnf"), "-out", &p("cert.pem"),
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=sluice-test-ca",
+        "-keyout",
+        &p("ca.key"),
+        "-out",
+        &ca,
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        &p("key.pem"),
+        "-out",
+        &p("leaf.csr"),
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &ca,
+        "-CAkey",
+        &p("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &p("ext.cnf"),
+        "-out",
+        &p("cert.pem"),
     ]);
     let port = free_port();
     let conf = dir.join("nginx.conf");
@@ -45,12 +92,22 @@ fn https_upstream_with_sni_host_and_verification() {
     )
     .unwrap();
     let child = Command::new(nginx)
-        .args(["-p", dir.to_str().unwrap(), "-c", conf.to_str().unwrap(), "-g", "daemon off;"])
+        .args([
+            "-p",
+            dir.to_str().unwrap(),
+            "-c",
+            conf.to_str().unwrap(),
+            "-g",
+            "daemon off;",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("nginx");
-    let _nginx = Proc { child, name: "nginx".into() };
+    let _nginx = Proc {
+        child,
+        name: "nginx".into(),
+    };
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(std::time::Instant::now() < until, "nginx did not start");
@@ -66,18 +123,32 @@ fn https_upstream_with_sni_host_and_verification() {
     }
     let log = mock.stats()["log"].clone();
     let first = &log[0]["headers"];
-    assert_eq!(first["host"], format!("localhost:{port}"), "Host header names the upstream");
-    assert_eq!(first["x-request-id"], "sni=localhost", "SNI names the upstream");
+    assert_eq!(
+        first["host"],
+        format!("localhost:{port}"),
+        "Host header names the upstream"
+    );
+    assert_eq!(
+        first["x-request-id"], "sni=localhost",
+        "SNI names the upstream"
+    );
     assert_eq!(first["authorization"], "Bearer sk-tls");
 
     // Without trusting the CA the certificate is rejected: no silent downgrade.
     let gw2 = Gateway::start(&config);
-    let r = gw2.post("/v1/chat/completions", r#"{"model":"gpt-4o","retry_count":0,"messages":[{"role":"user","content":"x"}]}"#);
+    let r = gw2.post(
+        "/v1/chat/completions",
+        r#"{"model":"gpt-4o","retry_count":0,"messages":[{"role":"user","content":"x"}]}"#,
+    );
     assert_eq!(r.status, 502, "{}", r.text());
 }
 
 fn which(name: &str) -> Result<std::path::PathBuf, ()> {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+    {
         let p = std::path::Path::new(dir).join(name);
         if p.is_file() {
             return Ok(p);

@@ -15,7 +15,6 @@ const ADMIN: &str = "test-admin-token";
 struct Up {
     _proc: Proc,
     port: u16,
-    ops: u16,
     admin: u16,
 }
 
@@ -44,11 +43,38 @@ fn start_up(data_dir: &std::path::Path, port: u16, ops: u16, admin: u16, grpc: u
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn sluice up");
-    let up = Up { _proc: Proc { child, name: "sluice up".into() }, port, ops, admin };
+    let up = Up {
+        _proc: Proc {
+            child,
+            name: "sluice up".into(),
+        },
+        port,
+        admin,
+    };
     let until = Instant::now() + Duration::from_secs(30);
     while Instant::now() < until {
-        let ready = curl(&["-s", "--max-time", "1", &format!("http://127.0.0.1:{ops}/readyz")], None).status == 200;
-        let admin_up = curl(&["-s", "--max-time", "1", &format!("http://127.0.0.1:{admin}/healthz")], None).status == 200;
+        let ready = curl(
+            &[
+                "-s",
+                "--max-time",
+                "1",
+                &format!("http://127.0.0.1:{ops}/readyz"),
+            ],
+            None,
+        )
+        .status
+            == 200;
+        let admin_up = curl(
+            &[
+                "-s",
+                "--max-time",
+                "1",
+                &format!("http://127.0.0.1:{admin}/healthz"),
+            ],
+            None,
+        )
+        .status
+            == 200;
         if ready && admin_up {
             return up;
         }
@@ -62,13 +88,39 @@ impl Up {
         let url = format!("http://127.0.0.1:{}{path}", self.admin);
         let auth = format!("authorization: Bearer {ADMIN}");
         let data = body.to_string();
-        curl(&["-s", "-X", method, "-H", &auth, "-H", "content-type: application/json", "--data-binary", "@-", &url], Some(data.as_bytes()))
+        curl(
+            &[
+                "-s",
+                "-X",
+                method,
+                "-H",
+                &auth,
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                "@-",
+                &url,
+            ],
+            Some(data.as_bytes()),
+        )
     }
 
     fn chat(&self, body: Value) -> Resp {
         let url = format!("http://127.0.0.1:{}/v1/chat/completions", self.port);
         let data = body.to_string();
-        curl(&["-s", "-X", "POST", "-H", "content-type: application/json", "--data-binary", "@-", &url], Some(data.as_bytes()))
+        curl(
+            &[
+                "-s",
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                "@-",
+                &url,
+            ],
+            Some(data.as_bytes()),
+        )
     }
 
     /// Polls until the request is served; returns how long the change took to apply.
@@ -79,7 +131,12 @@ impl Up {
             if r.status == 200 {
                 return t0.elapsed();
             }
-            assert!(t0.elapsed() < Duration::from_secs(10), "not served within 10 s: {} {}", r.status, r.text());
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "not served within 10 s: {} {}",
+                r.status,
+                r.text()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -88,9 +145,18 @@ impl Up {
 fn requests() -> [(&'static str, Value); 3] {
     let msg = json!([{"role": "user", "content": "hello"}]);
     [
-        ("seed 002 route", json!({"model": "route-002", "messages": msg})),
-        ("seed 000 backend model", json!({"model": "model-000", "messages": msg})),
-        ("seed 001 provider pin", json!({"model": "gpt-4o", "provider": "provider-001", "messages": msg})),
+        (
+            "seed 002 route",
+            json!({"model": "route-002", "messages": msg}),
+        ),
+        (
+            "seed 000 backend model",
+            json!({"model": "model-000", "messages": msg}),
+        ),
+        (
+            "seed 001 provider pin",
+            json!({"model": "gpt-4o", "provider": "provider-001", "messages": msg}),
+        ),
     ]
 }
 
@@ -103,20 +169,37 @@ fn seed_apis_are_served_and_survive_restart() {
     let up = start_up(&dir, port, ops, admin, grpc);
 
     // Admin auth is enforced.
-    let r = curl(&["-s", &format!("http://127.0.0.1:{admin}/api/providers")], None);
+    let r = curl(
+        &["-s", &format!("http://127.0.0.1:{admin}/api/providers")],
+        None,
+    );
     assert_eq!(r.status, 401);
 
     // Seed 002: provider + model route.
     let r = up.admin("POST", "/api/providers", json!({"name": "provider-002", "base_url": base, "api_key": "sk-seed002-plaintext-AAAA", "models": ["m002"], "is_active": true}));
-    assert!(r.status == 200 || r.status == 201, "{} {}", r.status, r.text());
+    assert!(
+        r.status == 200 || r.status == 201,
+        "{} {}",
+        r.status,
+        r.text()
+    );
     let pid = r.json()["id"].as_u64().expect("seed 002 provider id");
-    assert!(!r.text().contains("sk-seed002-plaintext-AAAA"), "keys are masked: {}", r.text());
+    assert!(
+        !r.text().contains("sk-seed002-plaintext-AAAA"),
+        "keys are masked: {}",
+        r.text()
+    );
     let r = up.admin(
         "POST",
         "/api/model-routes",
         json!({"name": "route-002", "mode": "auto", "is_active": true, "config": {}, "nodes": [{"api_id": pid, "models": ["m002"], "strategy": "round-robin", "priority": 0, "metadata": {}}]}),
     );
-    assert!(r.status == 200 || r.status == 201, "{} {}", r.status, r.text());
+    assert!(
+        r.status == 200 || r.status == 201,
+        "{} {}",
+        r.status,
+        r.text()
+    );
     let t002 = up.served(requests()[0].1.clone());
 
     // Seed 000: backend with its models.
@@ -125,7 +208,12 @@ fn seed_apis_are_served_and_survive_restart() {
         "/api/llm/backends",
         json!({"backend_id": "backend-000", "adapter": "openai", "enable": true, "configs": [{"api_key": "sk-seed000-plaintext-BBBB", "base_url": base}], "models": ["model-000"]}),
     );
-    assert!(r.status == 200 || r.status == 201, "{} {}", r.status, r.text());
+    assert!(
+        r.status == 200 || r.status == 201,
+        "{} {}",
+        r.status,
+        r.text()
+    );
     let t000 = up.served(requests()[1].1.clone());
 
     // Seed 001: provider, used through the `provider` pin.
@@ -134,13 +222,26 @@ fn seed_apis_are_served_and_survive_restart() {
         "/admin/providers",
         json!({"name": "provider-001", "type": "openai", "base_url": base, "api_key": "sk-seed001-plaintext-CCCC", "enabled": true, "priority": 100, "weight": 100, "timeout": 60}),
     );
-    assert!(r.status == 200 || r.status == 201, "{} {}", r.status, r.text());
+    assert!(
+        r.status == 200 || r.status == 201,
+        "{} {}",
+        r.status,
+        r.text()
+    );
     let t001 = up.served(requests()[2].1.clone());
     eprintln!("admin write → served: seed002 {t002:?}, seed000 {t000:?}, seed001 {t001:?}");
 
     // The upstream got the provider's key, not the client's.
-    let keys: Vec<String> = mock.stats()["log"].as_array().unwrap().iter().filter_map(|l| l["headers"]["authorization"].as_str().map(str::to_string)).collect();
-    assert!(keys.iter().any(|k| k == "Bearer sk-seed002-plaintext-AAAA"), "{keys:?}");
+    let keys: Vec<String> = mock.stats()["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["headers"]["authorization"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        keys.iter().any(|k| k == "Bearer sk-seed002-plaintext-AAAA"),
+        "{keys:?}"
+    );
 
     // Restart both planes: everything is still there and served.
     drop(up);
@@ -156,12 +257,23 @@ fn seed_apis_are_served_and_survive_restart() {
 
     // No plaintext key anywhere on disk (sled files, backup, data-plane cache).
     let files = walk(&dir);
-    assert!(files.len() >= 2, "the data dir holds the database and the backup: {files:?}");
+    assert!(
+        files.len() >= 2,
+        "the data dir holds the database and the backup: {files:?}"
+    );
     for entry in files {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
-        for key in ["sk-seed002-plaintext-AAAA", "sk-seed000-plaintext-BBBB", "sk-seed001-plaintext-CCCC"] {
-            assert!(!text.contains(key), "{key} found in plaintext in {}", entry.display());
+        for key in [
+            "sk-seed002-plaintext-AAAA",
+            "sk-seed000-plaintext-BBBB",
+            "sk-seed001-plaintext-CCCC",
+        ] {
+            assert!(
+                !text.contains(key),
+                "{key} found in plaintext in {}",
+                entry.display()
+            );
         }
     }
 }
