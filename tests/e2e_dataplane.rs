@@ -351,15 +351,3 @@ fn config_hot_reload_and_rejection() {
     );
     assert!(metrics.contains("sluice_config_version"));
 }
-
-/// Polls `f` for up to 10 s (readiness, not a timing assertion).
-fn wait_until(f: impl Fn() -> bool, what: &str) {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::time::Instant::now() < until {
-        if f() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}

@@ -5,7 +5,7 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -50,7 +50,7 @@ fn start_cp(
         admin,
         grpc,
     };
-    wait_for(
+    wait_until(
         || {
             curl(
                 &[
@@ -101,47 +101,10 @@ fn start_dp(grpc: u16, cache_dir: &std::path::Path, port: u16, ops: u16) -> Proc
     }
 }
 
-fn wait_for(f: impl Fn() -> bool, what: &str) {
-    let until = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < until {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn ready(ops: u16) -> bool {
-    curl(
-        &[
-            "-s",
-            "--max-time",
-            "1",
-            &format!("http://127.0.0.1:{ops}/readyz"),
-        ],
-        None,
-    )
-    .status
-        == 200
-}
-
-fn chat(port: u16, model: &str) -> Resp {
-    curl(
-        &[
-            "-s",
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            "@-",
-            &format!("http://127.0.0.1:{port}/v1/chat/completions"),
-        ],
-        Some(
-            format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hello"}}]}}"#)
-                .as_bytes(),
-        ),
+fn ask(port: u16, model: &str) -> Resp {
+    chat(
+        port,
+        &format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hello"}}]}}"#),
     )
 }
 
@@ -162,8 +125,8 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
     let cp = start_cp(&dir.join("cp"), &seed, admin, grpc);
     let cache = dir.join("dp-cache");
     let dp = start_dp(cp.grpc, &cache, port, ops);
-    wait_for(|| ready(ops), "data plane readiness (first snapshot)");
-    assert_eq!(chat(port, "gpt-4o").status, 200);
+    wait_until(|| ready(ops), "data plane readiness (first snapshot)");
+    assert_eq!(ask(port, "gpt-4o").status, 200);
     // The control plane sees the data plane and its applied version.
     let v = curl(
         &[
@@ -204,8 +167,8 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
     let port2 = free_port();
     let ops2 = free_port();
     let _dp2 = start_dp(grpc, &cache, port2, ops2);
-    wait_for(|| ready(ops2), "restarted data plane readiness from cache");
-    let r = chat(port2, "gpt-4o");
+    wait_until(|| ready(ops2), "restarted data plane readiness from cache");
+    let r = ask(port2, "gpt-4o");
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -332,8 +295,8 @@ fn invalid_snapshot_is_nacked_and_old_config_keeps_serving() {
     };
     rt.block_on(snap_tx.send(good)).unwrap();
     assert_eq!(next(&mut reply_rx), "ack 1");
-    wait_for(|| ready(ops), "readiness after the first snapshot");
-    assert_eq!(chat(port, "echo").status, 200);
+    wait_until(|| ready(ops), "readiness after the first snapshot");
+    assert_eq!(ask(port, "echo").status, 200);
     // Version 2 routes to a provider that does not exist: NACK, and version 1 keeps serving.
     let bad = Snapshot {
         version: 2,
@@ -357,7 +320,7 @@ fn invalid_snapshot_is_nacked_and_old_config_keeps_serving() {
         reply.starts_with("nack 2") && reply.contains("ghost"),
         "{reply}"
     );
-    assert_eq!(chat(port, "echo").status, 200);
+    assert_eq!(ask(port, "echo").status, 200);
     let readyz = curl(&["-s", &format!("http://127.0.0.1:{ops}/readyz")], None).json();
     assert_eq!(readyz["config_version"], 1);
 }

@@ -51,36 +51,24 @@ fn start_up(data_dir: &std::path::Path, port: u16, ops: u16, admin: u16, grpc: u
         port,
         admin,
     };
-    let until = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < until {
-        let ready = curl(
-            &[
-                "-s",
-                "--max-time",
-                "1",
-                &format!("http://127.0.0.1:{ops}/readyz"),
-            ],
-            None,
-        )
-        .status
-            == 200;
-        let admin_up = curl(
-            &[
-                "-s",
-                "--max-time",
-                "1",
-                &format!("http://127.0.0.1:{admin}/healthz"),
-            ],
-            None,
-        )
-        .status
-            == 200;
-        if ready && admin_up {
-            return up;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("sluice up did not become ready");
+    wait_until(
+        || {
+            ready(ops)
+                && curl(
+                    &[
+                        "-s",
+                        "--max-time",
+                        "1",
+                        &format!("http://127.0.0.1:{admin}/healthz"),
+                    ],
+                    None,
+                )
+                .status
+                    == 200
+        },
+        "sluice up readiness",
+    );
+    up
 }
 
 impl Up {
@@ -106,21 +94,7 @@ impl Up {
     }
 
     fn chat(&self, body: Value) -> Resp {
-        let url = format!("http://127.0.0.1:{}/v1/chat/completions", self.port);
-        let data = body.to_string();
-        curl(
-            &[
-                "-s",
-                "-X",
-                "POST",
-                "-H",
-                "content-type: application/json",
-                "--data-binary",
-                "@-",
-                &url,
-            ],
-            Some(data.as_bytes()),
-        )
+        chat(self.port, &body.to_string())
     }
 
     /// Polls until the request is served; returns how long the change took to apply.

@@ -249,32 +249,37 @@ impl Router {
     /// Admits one endpoint of `provider` for an attempt (healthy ones first, one
     /// half-open probe at a time). `None` when every endpoint is ejected.
     pub fn pick_endpoint(&self, cfg: &RuntimeConfig, provider: usize) -> Option<EndpointChoice> {
+        self.admit_endpoint(cfg, provider, false)
+    }
+
+    /// Admits an endpoint even when ejected (pinned requests), in the balancer's order.
+    pub fn force_endpoint(&self, cfg: &RuntimeConfig, provider: usize) -> Option<EndpointChoice> {
+        self.admit_endpoint(cfg, provider, true)
+    }
+
+    fn admit_endpoint(
+        &self,
+        cfg: &RuntimeConfig,
+        provider: usize,
+        force: bool,
+    ) -> Option<EndpointChoice> {
         let now = Instant::now();
         let cell = self.version_state(cfg);
         let st = cell.inner.read();
         let pe = st.providers.get(provider)?;
         let mut order = Vec::with_capacity(pe.health.len());
         pe.balancer.plan(pe.health.as_slice(), now, &mut order);
+        if force {
+            let index = *order.first()?;
+            return Some(EndpointChoice {
+                index,
+                permit: pe.health[index].acquire_unchecked(),
+            });
+        }
         order.into_iter().find_map(|i| {
             pe.health[i]
                 .try_acquire(now)
                 .map(|permit| EndpointChoice { index: i, permit })
-        })
-    }
-
-    /// Admits an endpoint even when ejected (pinned requests); the least recently
-    /// ejected endpoint first.
-    pub fn force_endpoint(&self, cfg: &RuntimeConfig, provider: usize) -> Option<EndpointChoice> {
-        let now = Instant::now();
-        let cell = self.version_state(cfg);
-        let st = cell.inner.read();
-        let pe = st.providers.get(provider)?;
-        let mut order = Vec::with_capacity(pe.health.len());
-        pe.balancer.plan(pe.health.as_slice(), now, &mut order);
-        let index = *order.first()?;
-        Some(EndpointChoice {
-            index,
-            permit: pe.health[index].acquire_unchecked(),
         })
     }
 

@@ -21,7 +21,7 @@ OUT=$HERE/profile-out
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >&2; }
 for b in sluice sluice-mock sluice-loadgen; do [ -x "$BIN/$b" ] || { echo "build first: $BIN/$b" >&2; exit 1; }; done
 rm -rf "$OUT"; mkdir -p "$OUT"
-TMP=$(mktemp -d /tmp/sluice-prof.XXXXXX)
+TMP=$(mktemp -d /tmp/sluice-prof.XXXXXX); mkdir -p "$TMP/cfg"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
@@ -33,11 +33,11 @@ M=$(sed 's/.*://' "$TMP/m.port")
 SL=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 OPS=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 sed -e "s|@LISTEN@|$SL|g" -e "s|@OPS@|$OPS|g" -e "s|@M0@|$M|g" -e "s|@MS@|$M|g" -e "s|@MH@|$M|g" \
-  "$HERE/sluice.toml.in" >"$TMP/sluice.toml"
+  "$HERE/sluice.toml.in" >"$TMP/cfg/sluice.toml"
 
 SLUICE_LOG=warn valgrind --tool=callgrind --dump-instr=no \
   --callgrind-out-file="$OUT/callgrind.out" \
-  "$BIN/sluice" dataplane --config "$TMP/sluice.toml" --threads 1 >"$OUT/sluice.log" 2>&1 &
+  "$BIN/sluice" dataplane --config "$TMP/cfg/sluice.toml" --threads 1 >"$OUT/sluice.log" 2>&1 &
 VG=$!
 PIDS+=("$VG")
 for _ in $(seq 600); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$SL/ping" && break; sleep 0.2; done

@@ -153,10 +153,12 @@ PIDS+=("$NGINX_PID")
 
 # ---------------------------------------------------------------- sluice
 SL=$(free_port); SLOPS=$(free_port)
+# Own directory: the data plane watches its config's directory, and nothing else is written there.
+mkdir -p "$TMP/sluice"
 sed -e "s|@LISTEN@|$SL|g" -e "s|@OPS@|$SLOPS|g" -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" \
-  -e "s|@MH@|$MH|g" "$HERE/sluice.toml.in" >"$TMP/sluice.toml"
+  -e "s|@MH@|$MH|g" "$HERE/sluice.toml.in" >"$TMP/sluice/sluice.toml"
 say "starting sluice data plane on $SL (threads=2)"
-SLUICE_LOG=warn $PROXY_CPU "$BIN/sluice" dataplane --config "$TMP/sluice.toml" --threads 2 \
+SLUICE_LOG=warn $PROXY_CPU "$BIN/sluice" dataplane --config "$TMP/sluice/sluice.toml" --threads 2 \
   >"$TMP/sluice.out" 2>"$TMP/sluice.err" &
 SLUICE_PID=$!
 PIDS+=("$SLUICE_PID")

@@ -424,3 +424,48 @@ pub fn run_sdk_script(script: &str, base_url: &str, env: &[(&str, &str)]) -> Str
     );
     stdout
 }
+
+/// Polls `f` until it holds, for up to 20 s (readiness, not a timing assertion).
+pub fn wait_until(f: impl Fn() -> bool, what: &str) {
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Whether an ops listener reports ready.
+pub fn ready(ops_port: u16) -> bool {
+    curl(
+        &[
+            "-s",
+            "--max-time",
+            "1",
+            &format!("http://127.0.0.1:{ops_port}/readyz"),
+        ],
+        None,
+    )
+    .status
+        == 200
+}
+
+/// POSTs a chat body to a proxy port.
+pub fn chat(port: u16, body: &str) -> Resp {
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    curl(
+        &[
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            "@-",
+            &url,
+        ],
+        Some(body.as_bytes()),
+    )
+}

@@ -18,9 +18,7 @@ use super::surface::{Failure, Seed001};
 use super::{parse_id, parse_json};
 use crate::clock::{now_ms, rfc3339};
 use crate::error::ApiError;
-use crate::store::draft::{
-    apply_provider, remove_provider, EndpointDraft, KeyInput, ProviderDraft,
-};
+use crate::store::draft::{apply_provider, remove_provider, ProviderDraft};
 use crate::store::records::ProviderRecord;
 use crate::App;
 
@@ -92,20 +90,7 @@ fn overlay(
     if input.kind.is_some() {
         d.kind = input.kind;
     }
-    if let Some(url) = input.base_url {
-        match d.endpoints.first_mut() {
-            Some(e) => e.base_url = url,
-            None => d.endpoints.push(EndpointDraft {
-                base_url: url,
-                api_key: KeyInput::Keep,
-            }),
-        }
-    }
-    if let Some(k) = input.api_key {
-        if let Some(e) = d.endpoints.first_mut() {
-            e.api_key = KeyInput::from_payload(Some(k));
-        }
-    }
+    d.set_primary_endpoint(input.base_url, input.api_key);
     if let Some(e) = input.enabled {
         d.enabled = e;
     }

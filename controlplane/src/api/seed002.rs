@@ -29,8 +29,7 @@ use super::{parse_id, parse_json, probe, select};
 use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::store::draft::{
-    apply_provider, apply_route, canonical_name, remove_provider, EndpointDraft, KeyInput,
-    ProviderDraft, RouteDraft,
+    apply_provider, apply_route, canonical_name, remove_provider, ProviderDraft, RouteDraft,
 };
 use crate::store::records::{
     ProviderRecord, RouteRecord, Seed002Route, State as Config, TargetRecord,
@@ -112,20 +111,7 @@ fn overlay(
         d.name = canonical_name(&name);
         d.display_name = (d.name != name).then_some(name);
     }
-    if let Some(url) = input.base_url {
-        match d.endpoints.first_mut() {
-            Some(e) => e.base_url = url,
-            None => d.endpoints.push(EndpointDraft {
-                base_url: url,
-                api_key: KeyInput::Keep,
-            }),
-        }
-    }
-    if let Some(key) = input.api_key {
-        if let Some(e) = d.endpoints.first_mut() {
-            e.api_key = KeyInput::from_payload(Some(key));
-        }
-    }
+    d.set_primary_endpoint(input.base_url, input.api_key);
     if let Some(m) = input.models {
         d.models = m;
     }

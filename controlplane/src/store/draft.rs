@@ -72,6 +72,25 @@ pub struct ProviderDraft {
 }
 
 impl ProviderDraft {
+    /// Applies the single-endpoint form of seed 001/002 payloads (`base_url`, `api_key`)
+    /// to the provider's first endpoint, creating it when needed.
+    pub fn set_primary_endpoint(&mut self, base_url: Option<String>, api_key: Option<String>) {
+        if let Some(url) = base_url {
+            match self.endpoints.first_mut() {
+                Some(e) => e.base_url = url,
+                None => self.endpoints.push(EndpointDraft {
+                    base_url: url,
+                    api_key: KeyInput::Keep,
+                }),
+            }
+        }
+        if let Some(key) = api_key {
+            if let Some(e) = self.endpoints.first_mut() {
+                e.api_key = KeyInput::from_payload(Some(key));
+            }
+        }
+    }
+
     /// Defaults for a new provider.
     pub fn new(name: String) -> Self {
         Self {
