@@ -166,6 +166,19 @@ fn master_key(data_dir: &Path, dev: bool) -> anyhow::Result<MasterKey> {
     MasterKey::from_env_or_file(&data_dir.join("master.key"))
 }
 
+/// Without an admin token the admin API only listens on loopback: an open admin API must
+/// never be reachable from the network.
+fn admin_address(requested: SocketAddr, token: Option<&str>) -> SocketAddr {
+    if token.is_none() && !requested.ip().is_loopback() {
+        tracing::warn!(
+            requested = %requested,
+            "SLUICE_ADMIN_TOKEN is not set: the admin API listens on 127.0.0.1 only"
+        );
+        return SocketAddr::new([127, 0, 0, 1].into(), requested.port());
+    }
+    requested
+}
+
 fn host_name() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|s| s.trim().to_string())
@@ -225,12 +238,13 @@ fn main() -> anyhow::Result<()> {
             let seed = load_seed(config.as_deref())?;
             let key = master_key(&data_dir, true)?;
             let token = std::env::var("SLUICE_DATAPLANE_TOKEN").unwrap_or_else(|_| random_token());
+            let admin_token = std::env::var("SLUICE_ADMIN_TOKEN").ok();
             spawn_control_plane(ControlPlaneOptions {
                 data_dir: data_dir.clone(),
-                admin_listen,
+                admin_listen: admin_address(admin_listen, admin_token.as_deref()),
                 grpc_listen,
                 master_key: key.clone(),
-                admin_token: std::env::var("SLUICE_ADMIN_TOKEN").ok(),
+                admin_token,
                 dataplane_token: Some(token.clone()),
                 seed: Some(snapshot_from_config(&seed)),
             });
@@ -309,16 +323,23 @@ fn main() -> anyhow::Result<()> {
         } => {
             init_tracing();
             let key = master_key(&data_dir, dev)?;
+            let admin_token = std::env::var("SLUICE_ADMIN_TOKEN").ok();
+            if admin_token.is_none() && !dev {
+                anyhow::bail!(
+                    "SLUICE_ADMIN_TOKEN is not set: the admin API needs a token (Authorization: Bearer or \
+                     X-Admin-Key). Set it, or pass --dev for an unauthenticated admin API on 127.0.0.1."
+                );
+            }
             let seed = match seed_config {
                 Some(p) => Some(snapshot_from_config(&config::load_file(&p)?)),
                 None => None,
             };
             let opts = ControlPlaneOptions {
                 data_dir,
-                admin_listen,
+                admin_listen: admin_address(admin_listen, admin_token.as_deref()),
                 grpc_listen,
                 master_key: key,
-                admin_token: std::env::var("SLUICE_ADMIN_TOKEN").ok(),
+                admin_token,
                 dataplane_token: std::env::var("SLUICE_DATAPLANE_TOKEN").ok(),
                 seed,
             };

@@ -37,6 +37,7 @@ fn start_cp(
         .arg(seed)
         .env("SLUICE_MASTER_KEY", MASTER_KEY)
         .env("SLUICE_DATAPLANE_TOKEN", "dp-token")
+        .env("SLUICE_ADMIN_TOKEN", "cp-admin")
         .env("SLUICE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -132,7 +133,7 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
         &[
             "-s",
             "-H",
-            "authorization: Bearer unused",
+            "authorization: Bearer cp-admin",
             &format!("http://127.0.0.1:{}/v1/admin/dataplanes", cp.admin),
         ],
         None,

@@ -101,17 +101,32 @@ else
 fi
 
 # ---------------------------------------------------------------- pinning
-# Two cores: the proxy under test gets CPU 1 to itself; the mock and the load generator
-# share CPU 0. Direct runs therefore use only CPU 0. PIN=0 disables this.
+# Two placements (PIN=1, default, on >= 2 cores), switched between phases with taskset:
+#  same:  everything (load generator, mock, proxy) on CPU 1. Used for c=1 latency and streaming:
+#         on this VM a cross-CPU wakeup (IPI) costs tens of µs and a request crosses CPUs four
+#         times when client and proxy sit on different CPUs, which would swamp the proxy's own cost.
+#  split: the proxy under test on CPU 1, mock + load generator on CPU 0. Used for the rate search
+#         and held streams, so the proxy never competes with the client for its core.
+# PIN=0 leaves placement to the scheduler.
 NCPU=$(nproc)
 if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ]; then
-  PROXY_CPU="taskset -c 1"; LOAD_CPU="taskset -c 0"
-  PIN_DESC="proxy under test on CPU 1; mock upstream + load generator on CPU 0 (taskset)"
+  PIN_DESC="c=1 latency and streaming with client, mock and proxy all on CPU 1; rate and held streams with the proxy on CPU 1 and mock + client on CPU 0 (taskset)"
 else
-  PROXY_CPU=""; LOAD_CPU=""; PIN_DESC="no pinning"
+  PIN=0; PIN_DESC="no pinning"
 fi
+MOCK_PIDS=(); PROXY_PIDS=()
+LG_CPU=""
+place() { # same | split
+  [ "$PIN" = 1 ] || return 0
+  local p c t
+  local mock_cpu=1; [ "$1" = split ] && mock_cpu=0
+  for p in "${MOCK_PIDS[@]}"; do taskset -a -p -c "$mock_cpu" "$p" >/dev/null 2>&1 || true; done
+  for p in "${PROXY_PIDS[@]}"; do
+    for c in "$p" $(pgrep -P "$p" || true); do taskset -a -p -c 1 "$c" >/dev/null 2>&1 || true; done
+  done
+  LG_CPU="taskset -c $mock_cpu"
+}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-LG="$LOAD_CPU $BIN/sluice-loadgen"
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_http() { # url, seconds
@@ -125,9 +140,9 @@ wait_http() { # url, seconds
 
 start_mock() { # name, extra flags... -> sets MOCK_PORT (no subshell: its pid must reach PIDS)
   local name=$1; shift
-  $LOAD_CPU "$BIN/sluice-mock" --listen 127.0.0.1:0 --port-file "$TMP/$name.port" --workers 1 --name "$name" "$@" \
+  "$BIN/sluice-mock" --listen 127.0.0.1:0 --port-file "$TMP/$name.port" --workers 1 --name "$name" "$@" \
     >"$TMP/$name.out" 2>"$TMP/$name.err" &
-  PIDS+=($!)
+  PIDS+=($!); MOCK_PIDS+=($!)
   local i
   for ((i = 0; i < 100; i++)); do [ -s "$TMP/$name.port" ] && break; sleep 0.05; done
   MOCK_PORT=$(awk '{print $2}' "$TMP/$name.port" | sed 's/.*://')
@@ -146,10 +161,10 @@ mkdir -p "$TMP/nginx/logs"
 sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@LISTEN@|$NG|g" -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" \
   -e "s|@MH@|$MH|g" "$HERE/nginx.conf.in" >"$TMP/nginx/nginx.conf"
 say "starting nginx on $NG ($($NGINX -v 2>&1))"
-$PROXY_CPU "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" \
+"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" \
   >"$TMP/nginx.out" 2>&1 &
 NGINX_PID=$!
-PIDS+=("$NGINX_PID")
+PIDS+=("$NGINX_PID"); PROXY_PIDS+=("$NGINX_PID")
 
 # ---------------------------------------------------------------- sluice
 SL=$(free_port); SLOPS=$(free_port)
@@ -158,10 +173,10 @@ mkdir -p "$TMP/sluice"
 sed -e "s|@LISTEN@|$SL|g" -e "s|@OPS@|$SLOPS|g" -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" \
   -e "s|@MH@|$MH|g" "$HERE/sluice.toml.in" >"$TMP/sluice/sluice.toml"
 say "starting sluice data plane on $SL (threads=2)"
-SLUICE_LOG=warn $PROXY_CPU "$BIN/sluice" dataplane --config "$TMP/sluice/sluice.toml" --threads 2 \
+SLUICE_LOG=warn "$BIN/sluice" dataplane --config "$TMP/sluice/sluice.toml" --threads 2 \
   >"$TMP/sluice.out" 2>"$TMP/sluice.err" &
 SLUICE_PID=$!
-PIDS+=("$SLUICE_PID")
+PIDS+=("$SLUICE_PID"); PROXY_PIDS+=("$SLUICE_PID")
 
 # ---------------------------------------------------------------- litellm
 LL=$(free_port)
@@ -171,10 +186,10 @@ if [ "$LITELLM_OK" = 1 ]; then
   sed -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" "$HERE/litellm.yaml.in" >"$TMP/litellm.yaml"
   say "starting LiteLLM proxy on $LL ($("$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}'))"
   LITELLM_MASTER_KEY=$BENCH_KEY LITELLM_LOG=ERROR LITELLM_TELEMETRY=False DISABLE_ADMIN_UI=True \
-    $PROXY_CPU "$VENV/bin/litellm" --config "$TMP/litellm.yaml" --host 127.0.0.1 --port "$LL" --num_workers 1 \
+    "$VENV/bin/litellm" --config "$TMP/litellm.yaml" --host 127.0.0.1 --port "$LL" --num_workers 1 \
     >"$TMP/litellm.out" 2>&1 &
   LITELLM_PID=$!
-  PIDS+=("$LITELLM_PID")
+  PIDS+=("$LITELLM_PID"); PROXY_PIDS+=("$LITELLM_PID")
 fi
 
 wait_http "http://127.0.0.1:$NG/nginx-ping" 20 || { cat "$TMP/nginx/logs/error.log" >&2; echo "nginx did not start" >&2; exit 1; }
@@ -210,11 +225,12 @@ STREAM_TARGETS=(
 [ "$LITELLM_OK" = 1 ] && STREAM_TARGETS+=("litellm|http://127.0.0.1:$LL/v1/chat/completions|bench-stream")
 
 HDR=(-H "authorization: Bearer $BENCH_KEY")
+lg() { $LG_CPU "$BIN/sluice-loadgen" "$@"; }
 
 # Smoke: every target answers once before anything is measured.
 for t in "${TARGETS[@]}"; do
   IFS='|' read -r name url model <<<"$t"
-  if ! $LG latency --url "$url" --model "$model" "${HDR[@]}" --requests 5 --warmup 1 >"$TMP/smoke.json" 2>&1 \
+  if ! lg latency --url "$url" --model "$model" "${HDR[@]}" --requests 5 --warmup 1 >"$TMP/smoke.json" 2>&1 \
     || [ "$(jq -r .errors "$TMP/smoke.json")" != 0 ]; then
     cat "$TMP/smoke.json" >&2
     echo "target $name does not answer correctly" >&2; exit 1
@@ -222,12 +238,13 @@ for t in "${TARGETS[@]}"; do
 done
 
 # ---------------------------------------------------------------- 1. latency at c=1
+place same
 say "latency at concurrency 1: $LAT_RUNS rounds x $LAT_N requests (targets interleaved per round)"
 for ((r = 1; r <= LAT_RUNS; r++)); do
   for t in "${TARGETS[@]}"; do
     IFS='|' read -r name url model <<<"$t"
     n=$LAT_N; w=$((LAT_N / 10)); [ "$name" = litellm ] && { n=$LITELLM_LAT_N; w=20; }
-    $LG latency --url "$url" --model "$model" "${HDR[@]}" --requests "$n" --warmup "$w" --max-secs 60 \
+    lg latency --url "$url" --model "$model" "${HDR[@]}" --requests "$n" --warmup "$w" --max-secs 60 \
       >"$RES/lat_${name}_$r.json"
     printf '  round %d %-12s p50 %6s us  p99 %6s us\n' "$r" "$name" \
       "$(jq .latency.p50_us "$RES/lat_${name}_$r.json")" "$(jq .latency.p99_us "$RES/lat_${name}_$r.json")" >&2
@@ -237,7 +254,7 @@ done
 # ---------------------------------------------------------------- 2. max rate with p99 < 10 ms
 rate_step() { # name url model rate -> 0 if sustained
   local f=$RES/rate_${1}_$4.json
-  $LG rate --url "$2" --model "$3" "${HDR[@]}" --rate "$4" --duration-secs "$STEP_SECS" \
+  lg rate --url "$2" --model "$3" "${HDR[@]}" --rate "$4" --duration-secs "$STEP_SECS" \
     --warmup-secs 0.5 --connections "${RATE_CONNS:-32}" --timeout-ms 5000 >"$f" 2>/dev/null || return 1
   local ok
   ok=$(jq --argjson lim "$P99_LIMIT_US" --argjson r "$4" \
@@ -267,6 +284,7 @@ search_rate() { # name url model start -> writes rate_<name>.json {max_rps}
   fi
   echo "{\"max_rps\": $lo, \"first_failing_rps\": $hi}" >"$RES/rate_$name.json"
 }
+place split
 say "maximum sustained rate with p99 < 10 ms (open loop, ${STEP_SECS}s steps, doubling then bisecting)"
 for t in "${TARGETS[@]}"; do
   IFS='|' read -r name url model <<<"$t"
@@ -275,11 +293,12 @@ for t in "${TARGETS[@]}"; do
 done
 
 # ---------------------------------------------------------------- 3. streaming
+place same
 say "streaming: $STREAMS streams of 64 chunks 20 ms apart per target (5 at a time)"
 for t in "${STREAM_TARGETS[@]}"; do
   IFS='|' read -r name url model <<<"$t"
   n=$STREAMS; [ "$name" = litellm ] && n=$((STREAMS / 3 + 1))
-  $LG stream --url "$url" --model "$model" "${HDR[@]}" --streams "$n" --concurrency 5 --warmup 1 \
+  lg stream --url "$url" --model "$model" "${HDR[@]}" --streams "$n" --concurrency 5 --warmup 1 \
     --timeout-ms 20000 --max-secs 90 >"$RES/stream_$name.json"
   printf '  %-12s ttfb p50 %6s p99 %6s us  gap p50 %6s p99 %6s us  events %s..%s\n' "$name" \
     "$(jq .ttfb.p50_us "$RES/stream_$name.json")" "$(jq .ttfb.p99_us "$RES/stream_$name.json")" \
@@ -288,14 +307,15 @@ for t in "${STREAM_TARGETS[@]}"; do
 done
 
 # ---------------------------------------------------------------- 4. memory with open streams
+place split
 say "RSS with $HOLD_STREAMS concurrently open streams"
 echo "{\"sluice_kib\": $(rss_of "$SLUICE_PID"), \"nginx_kib\": $(rss_of $(nginx_pids))}" >"$RES/rss_idle_after.json"
-$LG hold --url "http://127.0.0.1:$SL/v1/chat/completions" --model bench-hold "${HDR[@]}" \
+lg hold --url "http://127.0.0.1:$SL/v1/chat/completions" --model bench-hold "${HDR[@]}" \
   --streams "$HOLD_STREAMS" --ramp 200 --open-secs 90 --hold-secs 5 --timeout-ms 30000 --threads 1 \
   --rss-pid "$SLUICE_PID" >"$RES/hold_sluice.json"
 jq -c . "$RES/hold_sluice.json" >&2
 sleep 2
-$LG hold --url "http://127.0.0.1:$NG/hold/v1/chat/completions" --model bench-hold "${HDR[@]}" \
+lg hold --url "http://127.0.0.1:$NG/hold/v1/chat/completions" --model bench-hold "${HDR[@]}" \
   --streams "$HOLD_STREAMS" --ramp 200 --open-secs 90 --hold-secs 5 --timeout-ms 30000 --threads 1 \
   $(for p in $(nginx_pids); do echo --rss-pid "$p"; done) >"$RES/hold_nginx.json"
 jq -c . "$RES/hold_nginx.json" >&2
