@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use pingora::services::background::background_service;
@@ -14,6 +15,11 @@ use crate::ops::OpsApp;
 use crate::proxy::SluiceProxy;
 use crate::sync::{SyncClient, SyncOptions};
 use crate::AppState;
+
+/// Downstream L4 read buffer per connection.
+const L4_READ_BUFFER: usize = 4096;
+/// Downstream L4 write buffer per connection (one MSS, Pingora's default).
+const L4_WRITE_BUFFER: usize = 1460;
 
 /// How the data plane gets its configuration.
 pub enum ConfigSource {
@@ -76,7 +82,13 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
         SluiceProxy::new(state.clone()),
         "proxy",
     );
-    proxy.add_tcp(&listen);
+    // Pingora's default per-connection read buffer is 64 KiB, zero-filled at accept: at
+    // thousands of open streams that alone is ~40 KiB of RSS each. Requests are parsed into
+    // Pingora's own header/body buffers, so a small L4 buffer costs nothing measurable.
+    proxy.add_listener(
+        ListenerConfig::tcp(listen.clone())
+            .l4_buffer(L4BufferSettings::new(L4_READ_BUFFER, L4_WRITE_BUFFER)),
+    );
     server.add_service(proxy);
 
     let mut ops = Service::new(

@@ -63,11 +63,12 @@ for name in pass xlat stream; do
   reqs=$N; [ "$name" = stream ] && reqs=$((N / 10))
   total=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1; exit}')
   echo
-  echo "### $name: $total instructions for $reqs requests = $((total / reqs)) per request"
-  echo "Inclusive (per request):"
+  unit=request; [ "$name" = stream ] && unit=stream
+  echo "### $name: $total instructions for $reqs ${unit}s = $((total / reqs)) per $unit"
+  echo "Inclusive (per $unit):"
   callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
     awk -v n="$reqs" '/^ *[0-9,]+ .*[(]/ {x=$1; gsub(",","",x); $1=""; printf "%10d  %s\n", x/n, substr($0,1,160)}' | head -45
-  echo "Self (per request):"
+  echo "Self (per $unit):"
   callgrind_annotate --threshold=100 "$f" 2>/dev/null |
     awk -v n="$reqs" '/^ *[0-9,]+ .*[(]/ {x=$1; gsub(",","",x); $1=""; printf "%10d  %s\n", x/n, substr($0,1,160)}' | head -35
-done | tee "$OUT/summary.txt"
+done | sed -E 's#[^ ]*/\.cargo/registry/src/[^/]+/##; s#/rustc/[0-9a-f]+/##' | tee "$OUT/summary.txt"

@@ -33,7 +33,9 @@ impl Target {
         if uri.scheme_str() != Some("http") {
             bail!("only http:// URLs are supported: {url}");
         }
-        let host = uri.host().ok_or_else(|| anyhow!("URL without host: {url}"))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| anyhow!("URL without host: {url}"))?;
         let port = uri.port_u16().unwrap_or(80);
         let addr = tokio::net::lookup_host((host, port))
             .await?
@@ -106,7 +108,10 @@ impl Conn {
         stream: bool,
     ) -> Result<Response<Incoming>> {
         self.sender.ready().await?;
-        Ok(self.sender.send_request(target.request(body, stream)?).await?)
+        Ok(self
+            .sender
+            .send_request(target.request(body, stream)?)
+            .await?)
     }
 
     /// Sends one request and reads the whole answer; `Err` on a non-2xx status.

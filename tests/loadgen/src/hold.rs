@@ -82,12 +82,18 @@ pub async fn run(o: &Opts, target: &Target) -> Result<Value> {
     let mut tasks = Vec::with_capacity(o.streams);
     for _ in 0..o.streams {
         let (target, body, ramp) = (target.clone(), body.clone(), ramp.clone());
-        let (open, failed, ended, last_error) =
-            (open.clone(), failed.clone(), ended.clone(), last_error.clone());
+        let (open, failed, ended, last_error) = (
+            open.clone(),
+            failed.clone(),
+            ended.clone(),
+            last_error.clone(),
+        );
         let mut stop = stop_rx.clone();
         let timeout = o.common.timeout();
         tasks.push(tokio::spawn(async move {
-            let Ok(permit) = ramp.acquire_owned().await else { return };
+            let Ok(permit) = ramp.acquire_owned().await else {
+                return;
+            };
             let opened = tokio::select! {
                 r = tokio::time::timeout(timeout, open_one(&target, body)) => r,
                 _ = stop.changed() => return,
@@ -122,7 +128,9 @@ pub async fn run(o: &Opts, target: &Target) -> Result<Value> {
         }));
     }
     let open_bound = Duration::from_secs(o.open_secs);
-    while open.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) + ended.load(Ordering::Relaxed)
+    while open.load(Ordering::Relaxed)
+        + failed.load(Ordering::Relaxed)
+        + ended.load(Ordering::Relaxed)
         < o.streams
         && begin.elapsed() < open_bound
     {

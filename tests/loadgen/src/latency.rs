@@ -61,7 +61,10 @@ pub async fn run(o: &Opts, target: &Target) -> Result<Value> {
             }
         }
         if errors > 0 && samples.is_empty() && errors >= 20 {
-            bail!("20 errors and no success: {}", last_error.unwrap_or_default());
+            bail!(
+                "20 errors and no success: {}",
+                last_error.unwrap_or_default()
+            );
         }
     }
     let s = stats::summarize(&mut samples);

@@ -101,7 +101,8 @@ pub async fn run(o: &Opts, target: &Target) -> Result<Value> {
                         r.ok += 1;
                         r.last_done = Some(done);
                         if i >= warm {
-                            r.samples.push(done.duration_since(origin).as_micros() as u64);
+                            r.samples
+                                .push(done.duration_since(origin).as_micros() as u64);
                         }
                     }
                     Ok(Err(e)) => {

@@ -50,7 +50,10 @@ mod tests {
     fn nearest_rank() {
         let mut v: Vec<u64> = (1..=100).rev().collect();
         let s = summarize(&mut v);
-        assert_eq!((s.p50_us, s.p90_us, s.p99_us, s.max_us, s.min_us), (50, 90, 99, 100, 1));
+        assert_eq!(
+            (s.p50_us, s.p90_us, s.p99_us, s.max_us, s.min_us),
+            (50, 90, 99, 100, 1)
+        );
         assert_eq!(percentile(&[7], 99.0), 7);
         assert_eq!(summarize(&mut []).n, 0);
     }

@@ -79,7 +79,10 @@ async fn one(slot: &mut Slot, target: &Target, body: bytes::Bytes) -> Result<One
     if !resp.status().is_success() {
         let status = resp.status();
         let b = resp.into_body().collect().await?.to_bytes();
-        bail!("status {status}: {}", String::from_utf8_lossy(&b[..b.len().min(300)]));
+        bail!(
+            "status {status}: {}",
+            String::from_utf8_lossy(&b[..b.len().min(300)])
+        );
     }
     let mut body = resp.into_body();
     let mut counter = EventCounter::default();
@@ -88,7 +91,9 @@ async fn one(slot: &mut Slot, target: &Target, body: bytes::Bytes) -> Result<One
     let mut gaps = Vec::with_capacity(80);
     while let Some(frame) = body.frame().await {
         let frame = frame?;
-        let Some(data) = frame.data_ref() else { continue };
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
         let now = Instant::now();
         if ttfb.is_none() && !data.is_empty() {
             ttfb = Some(now - t0);
