@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sluice_controlplane::ControlPlaneOptions;
+use sluice_controlplane::{ControlPlaneOptions, GrpcTls};
 use sluice_dataplane::config::{self, ConfigStore, RuntimeConfig, ServerSettings};
 use sluice_dataplane::crypto::MasterKey;
 use sluice_dataplane::server::{self, ConfigSource, DataPlaneOptions};
@@ -78,6 +78,9 @@ enum Command {
         /// Where managed mode keeps its encrypted last-good snapshot.
         #[arg(long, env = "SLUICE_CACHE_DIR", default_value = "./data/dataplane")]
         cache_dir: PathBuf,
+        /// Extra CA certificate (PEM file) to trust for an https:// control plane.
+        #[arg(long, env = "SLUICE_CONTROL_PLANE_CA")]
+        control_plane_ca: Option<PathBuf>,
         #[command(flatten)]
         listen: Listen,
     },
@@ -99,6 +102,12 @@ enum Command {
         /// SLUICE_MASTER_KEY is not set (never use in production).
         #[arg(long, env = "SLUICE_DEV")]
         dev: bool,
+        /// Serve gRPC over TLS with this certificate chain (PEM file); needs --grpc-tls-key.
+        #[arg(long, env = "SLUICE_GRPC_TLS_CERT", requires = "grpc_tls_key")]
+        grpc_tls_cert: Option<PathBuf>,
+        /// Private key (PEM file) for --grpc-tls-cert.
+        #[arg(long, env = "SLUICE_GRPC_TLS_KEY", requires = "grpc_tls_cert")]
+        grpc_tls_key: Option<PathBuf>,
     },
     /// Export or restore the control plane's JSON backup.
     Backup {
@@ -247,6 +256,7 @@ fn main() -> anyhow::Result<()> {
                 admin_token,
                 dataplane_token: Some(token.clone()),
                 seed: Some(snapshot_from_config(&seed)),
+                grpc_tls: None,
             });
             let grpc = SocketAddr::new(
                 if grpc_listen.ip().is_unspecified() {
@@ -265,10 +275,11 @@ fn main() -> anyhow::Result<()> {
                     data_dir.join("dataplane-snapshot.enc"),
                     key,
                 )),
+                ca_pem: None,
             };
             run_dataplane(
                 empty_config(seed.server),
-                ConfigSource::ControlPlane(sync),
+                ConfigSource::ControlPlane(Box::new(sync)),
                 listen,
             )
         }
@@ -276,6 +287,7 @@ fn main() -> anyhow::Result<()> {
             config,
             control_plane,
             node_id,
+            control_plane_ca,
             cache_dir,
             listen,
         } => {
@@ -298,16 +310,24 @@ fn main() -> anyhow::Result<()> {
                         }
                     };
                     let server = ServerSettings::default();
+                    let ca_pem = match control_plane_ca {
+                        Some(p) => Some(
+                            std::fs::read(&p)
+                                .with_context(|| format!("reading {}", p.display()))?,
+                        ),
+                        None => None,
+                    };
                     let sync = SyncOptions {
                         url,
                         node_id: node_id.unwrap_or_else(host_name),
                         token,
                         server: server.clone(),
                         cache,
+                        ca_pem,
                     };
                     run_dataplane(
                         empty_config(server),
-                        ConfigSource::ControlPlane(sync),
+                        ConfigSource::ControlPlane(Box::new(sync)),
                         listen,
                     )
                 }
@@ -318,6 +338,8 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             admin_listen,
             grpc_listen,
+            grpc_tls_cert,
+            grpc_tls_key,
             seed_config,
             dev,
         } => {
@@ -334,6 +356,15 @@ fn main() -> anyhow::Result<()> {
                 Some(p) => Some(snapshot_from_config(&config::load_file(&p)?)),
                 None => None,
             };
+            let grpc_tls = match (grpc_tls_cert, grpc_tls_key) {
+                (Some(c), Some(k)) => Some(GrpcTls {
+                    cert_pem: std::fs::read(&c)
+                        .with_context(|| format!("reading {}", c.display()))?,
+                    key_pem: std::fs::read(&k)
+                        .with_context(|| format!("reading {}", k.display()))?,
+                }),
+                _ => None,
+            };
             let opts = ControlPlaneOptions {
                 data_dir,
                 admin_listen: admin_address(admin_listen, admin_token.as_deref()),
@@ -342,6 +373,7 @@ fn main() -> anyhow::Result<()> {
                 admin_token,
                 dataplane_token: std::env::var("SLUICE_DATAPLANE_TOKEN").ok(),
                 seed,
+                grpc_tls,
             };
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(sluice_controlplane::run(opts, async {

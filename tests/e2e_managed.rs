@@ -417,3 +417,95 @@ fn large_snapshot_applies_without_disturbing_traffic() {
     assert_eq!(r.status, 200, "{}", r.text());
     eprintln!("1,000 providers / 10,000 routes: sent → ACK in {applied:?} (transfer, decode, validate, swap, encrypted cache write)");
 }
+
+/// The config protocol over TLS: the control plane serves gRPC with a certificate, the data
+/// plane verifies it against a CA it was given (`--control-plane-ca`) and syncs.
+#[test]
+fn grpc_over_tls() {
+    let mock = Mock::start("tls-managed", &[]);
+    let dir = tempdir();
+    let (ca, cert, key) = test_certificates(&dir);
+    let seed = dir.join("seed.toml");
+    std::fs::write(
+        &seed,
+        format!("env_providers = false\n[[providers]]\nname = \"up\"\nkind = \"openai_compatible\"\nmodels = [\"gpt-4o\"]\nbase_url = \"{}/v1\"\n", mock.url()),
+    )
+    .unwrap();
+    let (admin, grpc, port, ops) = (free_port(), free_port(), free_port(), free_port());
+    let child = Command::new(bin("sluice"))
+        .args(["controlplane", "--data-dir"])
+        .arg(dir.join("cp"))
+        .args([
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+            "--grpc-listen",
+            &format!("127.0.0.1:{grpc}"),
+        ])
+        .arg("--seed-config")
+        .arg(&seed)
+        .arg("--grpc-tls-cert")
+        .arg(&cert)
+        .arg("--grpc-tls-key")
+        .arg(&key)
+        .env("SLUICE_MASTER_KEY", MASTER_KEY)
+        .env("SLUICE_DATAPLANE_TOKEN", "dp-token")
+        .env("SLUICE_ADMIN_TOKEN", "cp-admin")
+        .env("SLUICE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn controlplane");
+    let _cp = Proc {
+        child,
+        name: "controlplane".into(),
+    };
+    wait_until(
+        || {
+            curl(
+                &[
+                    "-s",
+                    "--max-time",
+                    "1",
+                    &format!("http://127.0.0.1:{admin}/healthz"),
+                ],
+                None,
+            )
+            .status
+                == 200
+        },
+        "control plane",
+    );
+    let child = Command::new(bin("sluice"))
+        .args([
+            "dataplane",
+            "--control-plane",
+            &format!("https://localhost:{grpc}"),
+            "--node-id",
+            "tls-dp",
+            "--control-plane-ca",
+        ])
+        .arg(&ca)
+        .arg("--cache-dir")
+        .arg(dir.join("dp"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--ops-listen",
+            &format!("127.0.0.1:{ops}"),
+            "--threads",
+            "2",
+        ])
+        .env("SLUICE_MASTER_KEY", MASTER_KEY)
+        .env("SLUICE_DATAPLANE_TOKEN", "dp-token")
+        .env("SLUICE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn dataplane");
+    let _dp = Proc {
+        child,
+        name: "dataplane".into(),
+    };
+    wait_until(|| ready(ops), "data plane readiness over TLS");
+    assert_eq!(ask(port, "gpt-4o").status, 200);
+}

@@ -8,16 +8,6 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-fn openssl(args: &[&str]) {
-    let st = Command::new("openssl")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(st.success(), "openssl {args:?}");
-}
-
 #[test]
 fn https_upstream_with_sni_host_and_verification() {
     let Ok(nginx) = which("nginx") else {
@@ -26,58 +16,8 @@ fn https_upstream_with_sni_host_and_verification() {
     };
     let mock = Mock::start("behind-tls", &[]);
     let dir = tempdir();
-    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
-    let (key, cert, ca) = (dir.join("key.pem"), dir.join("cert.pem"), p("ca.pem"));
-    // A test CA and a leaf certificate for `localhost` signed by it.
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=sluice-test-ca",
-        "-keyout",
-        &p("ca.key"),
-        "-out",
-        &ca,
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        &p("key.pem"),
-        "-out",
-        &p("leaf.csr"),
-    ]);
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("leaf.csr"),
-        "-CA",
-        &ca,
-        "-CAkey",
-        &p("ca.key"),
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        &p("ext.cnf"),
-        "-out",
-        &p("cert.pem"),
-    ]);
+    let (ca, cert, key) = test_certificates(&dir);
+    let ca = ca.to_str().unwrap().to_string();
     let port = free_port();
     let conf = dir.join("nginx.conf");
     std::fs::write(

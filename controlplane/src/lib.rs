@@ -43,6 +43,23 @@ pub struct ControlPlaneOptions {
     pub dataplane_token: Option<String>,
     /// Initial configuration, imported only when the store is empty.
     pub seed: Option<sluice_proto::Snapshot>,
+    /// Serve gRPC over TLS with this certificate and key (PEM); plaintext when `None`.
+    pub grpc_tls: Option<GrpcTls>,
+}
+
+/// A PEM certificate chain and private key for the gRPC config server.
+#[derive(Clone)]
+pub struct GrpcTls {
+    /// Certificate chain (PEM).
+    pub cert_pem: Vec<u8>,
+    /// Private key (PEM).
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for GrpcTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GrpcTls(…)")
+    }
 }
 
 /// Shared state of a running control plane.
@@ -63,6 +80,8 @@ pub struct App {
     pub dataplane_token: Option<String>,
     /// Set to `true` when the control plane stops (ends open Sync streams).
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// TLS for the gRPC config server.
+    pub grpc_tls: Option<GrpcTls>,
 }
 
 impl std::fmt::Debug for App {
@@ -89,6 +108,7 @@ impl App {
             admin_token: opts.admin_token.clone().filter(|t| !t.is_empty()),
             dataplane_token: opts.dataplane_token.clone().filter(|t| !t.is_empty()),
             stopping: tokio::sync::watch::channel(false).0,
+            grpc_tls: opts.grpc_tls.clone(),
         }))
     }
 }
@@ -131,7 +151,15 @@ pub async fn serve(
     };
     let router = api::router(app.clone());
     let admin_task = axum::serve(admin, router).with_graceful_shutdown(wait(stop_rx.clone()));
-    let grpc_task = tonic::transport::Server::builder()
+    let mut grpc_server = tonic::transport::Server::builder();
+    if let Some(tls) = &app.grpc_tls {
+        let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+        grpc_server = grpc_server
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| anyhow::anyhow!("gRPC TLS configuration: {e}"))?;
+        tracing::info!("gRPC config server uses TLS");
+    }
+    let grpc_task = grpc_server
         .add_service(
             sluice_proto::config_service_server::ConfigServiceServer::new(grpc::ConfigServer::new(
                 app.clone(),

@@ -28,7 +28,7 @@ pub enum ConfigSource {
     /// A fixed snapshot (embedded defaults).
     Fixed,
     /// Snapshots pushed by a control plane over gRPC.
-    ControlPlane(SyncOptions),
+    ControlPlane(Box<SyncOptions>),
 }
 
 /// Options for [`run`].
@@ -107,7 +107,7 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
         }
         ConfigSource::ControlPlane(sync) => {
             let url = sync.url.clone();
-            let client = SyncClient::new(sync, state, usage_rx);
+            let client = SyncClient::new(*sync, state, usage_rx);
             client.load_cache();
             server.add_service(background_service("config-sync", client));
             tracing::info!(control_plane = %url, "managed mode");

@@ -37,6 +37,7 @@ pub fn options(data_dir: &Path, key: MasterKey) -> ControlPlaneOptions {
         admin_token: Some(ADMIN_TOKEN.into()),
         dataplane_token: Some(DP_TOKEN.into()),
         seed: None,
+        grpc_tls: None,
     }
 }
 

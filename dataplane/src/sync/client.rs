@@ -17,6 +17,7 @@ use sluice_proto::{
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::cache::SnapshotCache;
 use super::snapshot::config_from_snapshot;
@@ -39,6 +40,30 @@ pub struct SyncOptions {
     pub server: ServerSettings,
     /// Where the last good snapshot is persisted (encrypted), if anywhere.
     pub cache: Option<SnapshotCache>,
+    /// Extra CA certificate (PEM) trusted for an `https://` control plane, besides the
+    /// system roots.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+/// Opens a channel to the control plane: plaintext for `http://`, TLS (system roots plus an
+/// optional extra CA) for `https://`.
+async fn connect(url: &str, ca_pem: Option<&[u8]>) -> Result<ConfigServiceClient<Channel>, String> {
+    let mut endpoint = Endpoint::from_shared(url.to_string())
+        .map_err(|e| format!("invalid control plane URL: {e}"))?;
+    if url.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new().with_native_roots();
+        if let Some(pem) = ca_pem {
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| format!("TLS configuration: {e}"))?;
+    }
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
+    Ok(ConfigServiceClient::new(channel))
 }
 
 /// Background service syncing config from the control plane.
@@ -148,9 +173,7 @@ impl SyncClient {
         shutdown: &mut ShutdownWatch,
         connected: &mut bool,
     ) -> Result<(), String> {
-        let mut client = ConfigServiceClient::connect(self.opts.url.clone())
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut client = connect(&self.opts.url, self.opts.ca_pem.as_deref()).await?;
         let (tx, rx) = mpsc::channel::<DataPlaneMessage>(16);
         let hello = Hello {
             node_id: self.opts.node_id.clone(),
@@ -207,12 +230,13 @@ impl SyncClient {
 
     async fn ship_usage(
         url: String,
+        ca_pem: Option<Vec<u8>>,
         node_id: String,
         token: Option<String>,
         mut rx: mpsc::Receiver<UsageRecord>,
     ) {
         let mut buf = Vec::with_capacity(USAGE_BATCH);
-        let mut client: Option<ConfigServiceClient<tonic::transport::Channel>> = None;
+        let mut client: Option<ConfigServiceClient<Channel>> = None;
         loop {
             let deadline = tokio::time::sleep(USAGE_FLUSH_EVERY);
             tokio::pin!(deadline);
@@ -229,7 +253,7 @@ impl SyncClient {
                 continue;
             }
             if client.is_none() {
-                client = ConfigServiceClient::connect(url.clone()).await.ok();
+                client = connect(&url, ca_pem.as_deref()).await.ok();
             }
             let Some(c) = client.as_mut() else {
                 // Control plane away: drop the batch rather than grow without bound.
@@ -258,6 +282,7 @@ impl BackgroundService for SyncClient {
         if let Some(rx) = self.usage.lock().take() {
             tokio::spawn(Self::ship_usage(
                 self.opts.url.clone(),
+                self.opts.ca_pem.clone(),
                 self.opts.node_id.clone(),
                 self.opts.token.clone(),
                 rx,
