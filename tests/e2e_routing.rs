@@ -267,3 +267,57 @@ fn all_ejected_answers_503_with_retry_after() {
         "no request inside the Retry-After window"
     );
 }
+
+#[test]
+fn active_health_checks_eject_and_readmit() {
+    let good = Mock::start("hc-good", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "env_providers = false\n{}[[providers]]\nname = \"flappy\"\nkind = \"openai_compatible\"\ntimeout_ms = 1000\nhealth_check_interval_ms = 150\nbase_url = \"http://127.0.0.1:{port}/v1\"\n{}",
+        provider("good", &good, 5000),
+        route("hc", "round_robin", 1, &[("flappy", 1, 0), ("good", 1, 0)])
+    );
+    let gw = Gateway::start(&cfg);
+    let metrics = || {
+        curl(
+            &["-s", &format!("http://127.0.0.1:{}/metrics", gw.ops_port)],
+            None,
+        )
+        .text()
+    };
+    let health = |m: &str| -> Option<String> {
+        m.lines()
+            .find(|l| {
+                l.starts_with("sluice_endpoint_healthy{") && l.contains("provider=\"flappy\"")
+            })
+            .map(|l| l.rsplit(' ').next().unwrap_or("").to_string())
+    };
+    // Nothing listens on the endpoint: checks alone eject it, before any client request.
+    wait_until(
+        || health(&metrics()).as_deref() == Some("0"),
+        "the dead endpoint to be ejected by active checks",
+    );
+    let v = drive(&gw, 20, "hc", &[]);
+    assert_eq!(v["providers"]["good"], 20, "{v}");
+    assert!(
+        !metrics().contains(
+            "sluice_upstream_attempts_total{outcome=\"connect_error\",provider=\"flappy\"}"
+        ),
+        "no client request was sent to the ejected endpoint"
+    );
+    // The endpoint comes up: a passing check readmits it and it carries traffic again.
+    let revived = Mock::start("hc-revived", &["--listen", &format!("127.0.0.1:{port}")]);
+    wait_until(
+        || health(&metrics()).as_deref() == Some("1"),
+        "the endpoint to be readmitted by a passing check",
+    );
+    let v = drive(&gw, 20, "hc", &[]);
+    assert_eq!(v["statuses"]["200"], 20, "{v}");
+    assert!(
+        revived.stats()["by_path"]
+            .to_string()
+            .contains("chat/completions"),
+        "{}",
+        revived.stats()
+    );
+}

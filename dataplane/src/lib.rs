@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod echo;
 pub mod error;
+pub mod health_check;
 pub mod metrics;
 pub mod ops;
 pub mod proxy;

@@ -283,6 +283,25 @@ impl Router {
         })
     }
 
+    /// Records an active health check of one endpoint.
+    pub fn record_probe(
+        &self,
+        cfg: &RuntimeConfig,
+        provider: usize,
+        endpoint: usize,
+        healthy: bool,
+    ) {
+        let cell = self.version_state(cfg);
+        let st = cell.inner.read();
+        if let Some(h) = st
+            .providers
+            .get(provider)
+            .and_then(|p| p.health.get(endpoint))
+        {
+            h.record_probe_result(healthy, Instant::now());
+        }
+    }
+
     /// When every endpoint of `provider` is expected back.
     pub fn provider_retry_after(&self, cfg: &RuntimeConfig, provider: usize) -> Option<Duration> {
         let now = Instant::now();

@@ -11,6 +11,7 @@ use pingora::services::listening::Service;
 
 use crate::config::watch::FileWatcher;
 use crate::config::ConfigStore;
+use crate::health_check::ActiveHealthChecks;
 use crate::ops::OpsApp;
 use crate::proxy::SluiceProxy;
 use crate::sync::{SyncClient, SyncOptions};
@@ -98,6 +99,10 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
     ops.add_tcp(&ops_listen);
     server.add_service(ops);
 
+    server.add_service(background_service(
+        "health-checks",
+        ActiveHealthChecks::new(state.clone()),
+    ));
     match opts.source {
         ConfigSource::File(path) => {
             server.add_service(background_service(

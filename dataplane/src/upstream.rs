@@ -14,11 +14,52 @@ use pingora::protocols::http::client::HttpSession;
 use pingora::upstreams::peer::HttpPeer;
 use pingora_http::RequestHeader;
 
-use crate::config::BaseUrl;
+use crate::config::{BaseUrl, Protocol, ProviderKind};
 
 const DNS_TTL: Duration = Duration::from_secs(30);
 const POOL_IDLE: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT_CAP: Duration = Duration::from_secs(10);
+
+/// The credential and version headers a provider kind expects.
+pub fn auth_headers(kind: ProviderKind, key: &str) -> Vec<(&'static str, String)> {
+    let mut headers = Vec::with_capacity(3);
+    match kind.protocol() {
+        Protocol::Anthropic => {
+            headers.push((
+                "anthropic-version",
+                sluice_translate::anthropic::VERSION.to_string(),
+            ));
+            if !key.is_empty() {
+                headers.push(("x-api-key", key.to_string()));
+            }
+        }
+        Protocol::Gemini => {
+            if !key.is_empty() {
+                headers.push(("x-goog-api-key", key.to_string()));
+            }
+        }
+        Protocol::OpenAi | Protocol::Echo => {
+            if !key.is_empty() {
+                headers.push(("authorization", format!("Bearer {key}")));
+            }
+        }
+    }
+    headers
+}
+
+/// The base URL's path without the version segment the protocol's own paths add again
+/// (seed 003 configures `https://api.anthropic.com/v1`; Gemini bases may end in `/v1beta`).
+pub fn api_root(kind: ProviderKind, base: &BaseUrl) -> &str {
+    let path = base.path.as_str();
+    match kind.protocol() {
+        Protocol::Anthropic => path.strip_suffix("/v1").unwrap_or(path),
+        Protocol::Gemini => path
+            .strip_suffix("/v1beta")
+            .or_else(|| path.strip_suffix("/v1"))
+            .unwrap_or(path),
+        Protocol::OpenAi | Protocol::Echo => path,
+    }
+}
 
 /// Why an attempt failed before a usable response arrived.
 #[derive(Debug, Clone)]
@@ -43,6 +84,8 @@ impl std::fmt::Display for AttemptFailure {
 
 /// A request ready to send to one endpoint.
 pub struct OutboundRequest<'a> {
+    /// HTTP method.
+    pub method: &'static str,
     /// Where to.
     pub base: &'a BaseUrl,
     /// Path and query (already including the base URL's path prefix).
@@ -132,7 +175,7 @@ impl UpstreamClient {
         peer.options.total_connection_timeout = Some(timeout.min(CONNECT_TIMEOUT_CAP));
         peer.options.idle_timeout = Some(POOL_IDLE);
 
-        let mut header = RequestHeader::build("POST", req.path.as_bytes(), Some(8))
+        let mut header = RequestHeader::build(req.method, req.path.as_bytes(), Some(8))
             .map_err(|e| AttemptFailure::Connect(format!("invalid upstream path: {e}")))?;
         let host = req.base.host_header();
         let mut len = itoa::Buffer::new();

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sluice benchmark harness: ONE command, end to end, on loopback.
 #
-#   tests/bench/run.sh            # full run (~8-10 min on 2 cores)
-#   QUICK=1 tests/bench/run.sh    # smoke run (~2 min, smaller counts; numbers are rough)
+#   tests/bench/run.sh            # full run (~5 min on 2 cores plus the build)
+#   QUICK=1 tests/bench/run.sh    # smoke run (~2.5 min, smaller counts; numbers are rough)
 #
 # Measures side by side, in one run, against the same fast mock upstream (sluice-mock):
 #   direct   client -> mock                            (the floor)

@@ -75,8 +75,10 @@ impl Mock {
     /// Starts `sluice-mock` with extra args; waits for its `LISTENING` line.
     pub fn start(name: &str, args: &[&str]) -> Mock {
         let mut cmd = Command::new(bin("sluice-mock"));
-        cmd.args(["--listen", "127.0.0.1:0", "--name", name])
-            .args(args);
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(["--name", name]).args(args);
         if let Some(f) = fixtures() {
             cmd.arg("--fixtures").arg(f);
         }

@@ -37,6 +37,9 @@ pub fn build_snapshot(state: &State, key: &MasterKey) -> Result<Snapshot, ApiErr
             timeout_ms: p.timeout_ms,
             endpoints,
             pace_ms: p.pace_ms,
+            // Active checks are a data-plane file setting for now; the control plane's
+            // providers rely on passive health.
+            ..Default::default()
         });
     }
     let mut routes = Vec::new();

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::env::add_env_providers;
 use super::model::{
-    client_key_hash, default_prefix_rules, BaseUrl, Endpoint, PrefixRule, Provider, ProviderKind,
-    Route, RuntimeConfig, Secret, ServerSettings, Strategy, Target,
+    client_key_hash, default_prefix_rules, BaseUrl, Endpoint, HealthCheck, PrefixRule, Provider,
+    ProviderKind, Route, RuntimeConfig, Secret, ServerSettings, Strategy, Target,
 };
 
 /// A configuration error: which file, which key, what is wrong.
@@ -78,6 +78,10 @@ struct ProviderFile {
     timeout_ms: Option<u64>,
     /// Pause between streamed chunks, `echo` kind only.
     pace_ms: Option<u64>,
+    /// Active health check interval (absent or 0: passive health only).
+    health_check_interval_ms: Option<u64>,
+    /// Active health check path (default: the kind's model-listing path).
+    health_check_path: Option<String>,
     #[serde(default)]
     endpoints: Vec<EndpointFile>,
     /// Shorthand for a single endpoint.
@@ -481,6 +485,7 @@ pub fn build_provider(
         timeout: Duration::from_millis(timeout_ms),
         endpoints: eps,
         pace: Duration::ZERO,
+        health_check: None,
     })
 }
 
@@ -530,7 +535,39 @@ fn provider_from_file(
         key,
     )?;
     provider.pace = pace;
+    provider.health_check =
+        health_check(kind, p.health_check_interval_ms, p.health_check_path, key)?;
     Ok(provider)
+}
+
+/// Validates active health check settings (shared by every config source).
+pub fn health_check(
+    kind: ProviderKind,
+    interval_ms: Option<u64>,
+    path: Option<String>,
+    key: &str,
+) -> Result<Option<HealthCheck>, (String, String)> {
+    let interval_ms = match interval_ms {
+        None | Some(0) => return Ok(None),
+        Some(ms) if ms < 100 || ms > 3_600_000 => {
+            return Err((
+                format!("{key}.health_check_interval_ms"),
+                "must be between 100 and 3600000 (or 0 to disable)".into(),
+            ))
+        }
+        Some(ms) => ms,
+    };
+    let path = path.unwrap_or_else(|| kind.default_health_path().to_string());
+    if !path.starts_with('/') || path.contains(char::is_whitespace) {
+        return Err((
+            format!("{key}.health_check_path"),
+            format!("`{path}` must start with / and contain no spaces"),
+        ));
+    }
+    Ok(Some(HealthCheck {
+        interval: Duration::from_millis(interval_ms),
+        path,
+    }))
 }
 
 /// Guesses a provider kind from its name or base URL (seed 002 behaviour).

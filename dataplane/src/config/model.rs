@@ -256,6 +256,29 @@ pub struct Provider {
     pub endpoints: Vec<Endpoint>,
     /// Pause between streamed chunks (the `echo` kind only).
     pub pace: Duration,
+    /// Optional active health check of every endpoint.
+    pub health_check: Option<HealthCheck>,
+}
+
+/// An active health check: `GET {base_url}{path}` with the endpoint's credentials every
+/// `interval`; 2xx passes, anything else (or no answer within the provider's timeout) fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Time between checks of one endpoint.
+    pub interval: Duration,
+    /// Path appended to the base URL's path.
+    pub path: String,
+}
+
+impl ProviderKind {
+    /// The listing endpoint a health check asks by default (relative to the base URL).
+    pub fn default_health_path(self) -> &'static str {
+        match self {
+            Self::Anthropic => "/v1/models",
+            Self::Gemini => "/v1beta/models",
+            _ => "/models",
+        }
+    }
 }
 
 /// Load-balancing strategy of a route (the routing engine's own type).

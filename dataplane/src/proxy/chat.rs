@@ -19,7 +19,7 @@ use crate::config::{Endpoint, Protocol, Provider, RuntimeConfig};
 use crate::error::GatewayError;
 use crate::resolve::{resolve, Candidate};
 use crate::routing::Outcome;
-use crate::upstream::{AttemptFailure, InboundResponse, OutboundRequest};
+use crate::upstream::{self, AttemptFailure, InboundResponse, OutboundRequest};
 use crate::{echo, metrics, AppState};
 use sluice_route::Permit;
 
@@ -345,64 +345,35 @@ fn build_outbound<'a>(
         ),
         param: e.param,
     };
-    match provider.kind.protocol() {
-        Protocol::OpenAi | Protocol::Echo => {
-            let mut headers = Vec::with_capacity(2);
-            if !key.is_empty() {
-                headers.push(("authorization", format!("Bearer {key}")));
-            }
-            if req.stream {
-                headers.push(("accept", "text/event-stream".to_string()));
-            }
-            Ok(OutboundRequest {
-                base: &ep.base_url,
-                path: join_path(&ep.base_url.path, "/chat/completions"),
-                headers,
-                body: req.passthrough_body(&cand.model),
-            })
-        }
+    let mut headers = upstream::auth_headers(provider.kind, key);
+    if req.stream {
+        headers.push(("accept", "text/event-stream".to_string()));
+    }
+    let root = upstream::api_root(provider.kind, &ep.base_url);
+    let (path, body) = match provider.kind.protocol() {
+        Protocol::OpenAi | Protocol::Echo => (
+            join_path(root, "/chat/completions"),
+            req.passthrough_body(&cand.model),
+        ),
         Protocol::Anthropic => {
             let built = anthropic::build_request(&req.body, &cand.model).map_err(translate_err)?;
-            // Seed 003 configures `https://api.anthropic.com/v1`; the path already has /v1.
-            let base = ep
-                .base_url
-                .path
-                .strip_suffix("/v1")
-                .unwrap_or(&ep.base_url.path);
-            let mut headers = vec![("anthropic-version", anthropic::VERSION.to_string())];
-            if !key.is_empty() {
-                headers.push(("x-api-key", key.to_string()));
-            }
-            if req.stream {
-                headers.push(("accept", "text/event-stream".to_string()));
-            }
-            Ok(OutboundRequest {
-                base: &ep.base_url,
-                path: join_path(base, anthropic::PATH),
-                headers,
-                body: Bytes::from(built.body),
-            })
+            (join_path(root, anthropic::PATH), Bytes::from(built.body))
         }
         Protocol::Gemini => {
             let built = gemini::build_request(&req.body, &cand.model).map_err(translate_err)?;
-            let base = ep
-                .base_url
-                .path
-                .strip_suffix("/v1beta")
-                .or_else(|| ep.base_url.path.strip_suffix("/v1"))
-                .unwrap_or(&ep.base_url.path);
-            let mut headers = Vec::with_capacity(1);
-            if !key.is_empty() {
-                headers.push(("x-goog-api-key", key.to_string()));
-            }
-            Ok(OutboundRequest {
-                base: &ep.base_url,
-                path: join_path(base, &gemini::path(&cand.model, req.stream)),
-                headers,
-                body: Bytes::from(built.body),
-            })
+            (
+                join_path(root, &gemini::path(&cand.model, req.stream)),
+                Bytes::from(built.body),
+            )
         }
-    }
+    };
+    Ok(OutboundRequest {
+        method: "POST",
+        base: &ep.base_url,
+        path,
+        headers,
+        body,
+    })
 }
 
 fn unix_now() -> u64 {

@@ -48,6 +48,13 @@ pub fn config_from_snapshot(
         )
         .map_err(|(k, problem)| format!("{k}: {problem}"))?;
         provider.pace = Duration::from_millis(p.pace_ms.min(60_000));
+        provider.health_check = crate::config::file::health_check(
+            kind,
+            Some(p.health_check_interval_ms),
+            (!p.health_check_path.is_empty()).then(|| p.health_check_path.clone()),
+            &key,
+        )
+        .map_err(|(k, problem)| format!("{k}: {problem}"))?;
         providers.push(provider);
     }
     let find = |name: &str| providers.iter().position(|p| p.name == name);
@@ -157,6 +164,15 @@ pub fn snapshot_from_config(cfg: &RuntimeConfig) -> Snapshot {
                     })
                     .collect(),
                 pace_ms: p.pace.as_millis() as u64,
+                health_check_interval_ms: p
+                    .health_check
+                    .as_ref()
+                    .map_or(0, |h| h.interval.as_millis() as u64),
+                health_check_path: p
+                    .health_check
+                    .as_ref()
+                    .map(|h| h.path.clone())
+                    .unwrap_or_default(),
             })
             .collect(),
         routes: cfg
