@@ -549,7 +549,7 @@ pub fn health_check(
 ) -> Result<Option<HealthCheck>, (String, String)> {
     let interval_ms = match interval_ms {
         None | Some(0) => return Ok(None),
-        Some(ms) if ms < 100 || ms > 3_600_000 => {
+        Some(ms) if !(100..=3_600_000).contains(&ms) => {
             return Err((
                 format!("{key}.health_check_interval_ms"),
                 "must be between 100 and 3600000 (or 0 to disable)".into(),
