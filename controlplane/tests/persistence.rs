@@ -201,6 +201,7 @@ async fn seed_snapshot_imported_only_when_empty() {
             timeout_ms: 1000,
             endpoints: vec![],
             pace_ms: 0,
+            ..Default::default()
         }],
         routes: vec![sluice_proto::Route {
             name: "default".into(),
