@@ -48,6 +48,19 @@ impl FileWatcher {
     }
 }
 
+/// Whether a directory event may have changed the config file. Reading the file ourselves
+/// raises access events, so those are ignored (else every reload would trigger the next);
+/// so are other files' events, except Kubernetes ConfigMap swaps (`..data` symlinks).
+fn is_relevant(ev: &notify::Event, name: Option<&std::ffi::OsStr>) -> bool {
+    if matches!(ev.kind, notify::EventKind::Access(_)) {
+        return false;
+    }
+    ev.paths.iter().any(|p| match p.file_name() {
+        Some(f) => Some(f) == name || f.to_string_lossy().starts_with(".."),
+        None => false,
+    })
+}
+
 fn watch_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -59,10 +72,13 @@ fn watch_dir(path: &Path) -> PathBuf {
 impl BackgroundService for FileWatcher {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let name = self.path.file_name().map(|n| n.to_os_string());
         let mut watcher =
             match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-                if res.is_ok() {
-                    let _ = tx.send(());
+                if let Ok(ev) = res {
+                    if is_relevant(&ev, name.as_deref()) {
+                        let _ = tx.send(());
+                    }
                 }
             }) {
                 Ok(w) => Some(w),
@@ -92,5 +108,36 @@ impl BackgroundService for FileWatcher {
             }
         }
         drop(watcher);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, CreateKind, EventKind, ModifyKind};
+
+    fn ev(kind: EventKind, path: &str) -> notify::Event {
+        notify::Event::new(kind).add_path(PathBuf::from(path))
+    }
+
+    #[test]
+    fn only_changes_to_the_config_file_count() {
+        let name = Some(std::ffi::OsStr::new("sluice.toml"));
+        assert!(is_relevant(
+            &ev(EventKind::Modify(ModifyKind::Any), "/etc/s/sluice.toml"),
+            name
+        ));
+        assert!(is_relevant(
+            &ev(EventKind::Create(CreateKind::File), "/etc/s/..data"),
+            name
+        ));
+        assert!(!is_relevant(
+            &ev(EventKind::Access(AccessKind::Any), "/etc/s/sluice.toml"),
+            name
+        ));
+        assert!(!is_relevant(
+            &ev(EventKind::Modify(ModifyKind::Any), "/etc/s/other.log"),
+            name
+        ));
     }
 }
