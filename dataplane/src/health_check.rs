@@ -16,6 +16,7 @@ use crate::upstream::{self, OutboundRequest};
 use crate::AppState;
 
 const TICK: Duration = Duration::from_millis(100);
+const IDLE_TICK: Duration = Duration::from_secs(1);
 
 /// Background service running the active checks of the live config.
 pub struct ActiveHealthChecks {
@@ -65,11 +66,12 @@ impl BackgroundService for ActiveHealthChecks {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         // Next due time per endpoint health key (survives config swaps).
         let mut due: HashMap<String, Instant> = HashMap::new();
-        let mut tick = tokio::time::interval(TICK);
         loop {
+            // Idle configs (no checks) only look again once a second.
+            let any = self.state.config.load().providers.iter().any(|p| p.health_check.is_some());
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep(if any { TICK } else { IDLE_TICK }) => {}
             }
             let cfg = self.state.config.load();
             let now = Instant::now();

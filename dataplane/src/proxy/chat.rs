@@ -432,6 +432,9 @@ impl Relay {
 fn sse_header(rctx: &RequestCtx, provider: &str) -> Box<pingora_http::ResponseHeader> {
     let mut h = respond::header(200, "text/event-stream", &rctx.request_id, Some(provider));
     let _ = h.insert_header("cache-control", "no-cache");
+    // Without an explicit length or chunking, Pingora frames the body by closing the
+    // connection, so a client could never reuse its connection after a stream.
+    let _ = h.insert_header("transfer-encoding", "chunked");
     let _ = h.insert_header("x-accel-buffering", "no");
     h
 }
