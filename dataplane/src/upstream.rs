@@ -158,7 +158,7 @@ impl UpstreamClient {
         req: OutboundRequest<'_>,
         timeout: Duration,
     ) -> Result<InboundResponse, AttemptFailure> {
-        match tokio::time::timeout(timeout, self.send_inner(req, timeout)).await {
+        match pingora_timeout::timeout(timeout, self.send_inner(req, timeout)).await {
             Ok(r) => r,
             Err(_) => Err(AttemptFailure::Timeout),
         }
@@ -263,7 +263,7 @@ impl UpstreamClient {
 impl InboundResponse {
     /// The next body chunk, waiting at most `timeout`. `Ok(None)` at the end of the body.
     pub async fn next_chunk(&mut self, timeout: Duration) -> Result<Option<Bytes>, AttemptFailure> {
-        match tokio::time::timeout(timeout, self.session.read_response_body()).await {
+        match pingora_timeout::timeout(timeout, self.session.read_response_body()).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(AttemptFailure::Io(e.to_string())),
             Err(_) => Err(AttemptFailure::Timeout),
