@@ -251,36 +251,68 @@ mod fake_cp {
     }
 }
 
+/// A data plane connected to a scripted control plane.
+struct Scripted {
+    rt: tokio::runtime::Runtime,
+    snapshots: tokio::sync::mpsc::Sender<sluice_proto::Snapshot>,
+    replies: tokio::sync::mpsc::UnboundedReceiver<String>,
+    port: u16,
+    ops: u16,
+    _dp: Proc,
+}
+
+impl Scripted {
+    fn start() -> Self {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (snap_tx, snap_rx) = tokio::sync::mpsc::channel(4);
+        let (reply_tx, replies) = tokio::sync::mpsc::unbounded_channel();
+        let grpc = free_port();
+        let fake = fake_cp::Fake {
+            snapshots: tokio::sync::Mutex::new(Some(snap_rx)),
+            replies: reply_tx,
+        };
+        rt.spawn(
+            tonic::transport::Server::builder()
+                .add_service(fake_cp::server(fake))
+                .serve(format!("127.0.0.1:{grpc}").parse().unwrap()),
+        );
+        let dir = tempdir();
+        let (port, ops) = (free_port(), free_port());
+        let dp = start_dp(grpc, &dir.join("cache"), port, ops);
+        Scripted {
+            rt,
+            snapshots: snap_tx,
+            replies,
+            port,
+            ops,
+            _dp: dp,
+        }
+    }
+
+    /// The data plane's next message (hello/ack/nack), waiting up to 60 s.
+    fn next(&mut self) -> String {
+        let rx = &mut self.replies;
+        self.rt
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(60), rx.recv())
+                    .await
+                    .ok()
+                    .flatten()
+            })
+            .expect("a reply from the data plane")
+    }
+
+    fn send(&self, snap: sluice_proto::Snapshot) {
+        self.rt.block_on(self.snapshots.send(snap)).unwrap();
+    }
+}
+
 #[test]
 fn invalid_snapshot_is_nacked_and_old_config_keeps_serving() {
     use sluice_proto::{Provider, Route, Snapshot, Target};
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (snap_tx, snap_rx) = tokio::sync::mpsc::channel(4);
-    let (reply_tx, mut reply_rx) = tokio::sync::mpsc::unbounded_channel();
-    let grpc = free_port();
-    let fake = fake_cp::Fake {
-        snapshots: tokio::sync::Mutex::new(Some(snap_rx)),
-        replies: reply_tx,
-    };
-    rt.spawn(
-        tonic::transport::Server::builder()
-            .add_service(fake_cp::server(fake))
-            .serve(format!("127.0.0.1:{grpc}").parse().unwrap()),
-    );
-    let dir = tempdir();
-    let (port, ops) = (free_port(), free_port());
-    let _dp = start_dp(grpc, &dir.join("cache"), port, ops);
-    let next = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
-        rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(20), rx.recv())
-                .await
-                .ok()
-                .flatten()
-        })
-        .expect("a reply from the data plane")
-    };
-    assert!(next(&mut reply_rx).starts_with("hello dp-test 0"));
-    assert!(!ready(ops), "not ready before the first snapshot");
+    let mut cp = Scripted::start();
+    assert!(cp.next().starts_with("hello dp-test 0"));
+    assert!(!ready(cp.ops), "not ready before the first snapshot");
     let echo = Provider {
         name: "echo".into(),
         kind: "echo".into(),
@@ -289,15 +321,14 @@ fn invalid_snapshot_is_nacked_and_old_config_keeps_serving() {
         weight: 1,
         ..Default::default()
     };
-    let good = Snapshot {
+    cp.send(Snapshot {
         version: 1,
         providers: vec![echo.clone()],
         ..Default::default()
-    };
-    rt.block_on(snap_tx.send(good)).unwrap();
-    assert_eq!(next(&mut reply_rx), "ack 1");
-    wait_until(|| ready(ops), "readiness after the first snapshot");
-    assert_eq!(ask(port, "echo").status, 200);
+    });
+    assert_eq!(cp.next(), "ack 1");
+    wait_until(|| ready(cp.ops), "readiness after the first snapshot");
+    assert_eq!(ask(cp.port, "echo").status, 200);
     // Version 2 routes to a provider that does not exist: NACK, and version 1 keeps serving.
     let bad = Snapshot {
         version: 2,
@@ -315,14 +346,18 @@ fn invalid_snapshot_is_nacked_and_old_config_keeps_serving() {
         }],
         ..Default::default()
     };
-    rt.block_on(snap_tx.send(bad)).unwrap();
-    let reply = next(&mut reply_rx);
+    cp.send(bad);
+    let reply = cp.next();
     assert!(
         reply.starts_with("nack 2") && reply.contains("ghost"),
         "{reply}"
     );
-    assert_eq!(ask(port, "echo").status, 200);
-    let readyz = curl(&["-s", &format!("http://127.0.0.1:{ops}/readyz")], None).json();
+    assert_eq!(ask(cp.port, "echo").status, 200);
+    let readyz = curl(
+        &["-s", &format!("http://127.0.0.1:{}/readyz", cp.ops)],
+        None,
+    )
+    .json();
     assert_eq!(readyz["config_version"], 1);
 }
 
@@ -331,32 +366,8 @@ fn invalid_snapshot_is_nacked_and_old_config_keeps_serving() {
 #[test]
 fn large_snapshot_applies_without_disturbing_traffic() {
     use sluice_proto::{Provider, Route, Snapshot, Target};
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (snap_tx, snap_rx) = tokio::sync::mpsc::channel(4);
-    let (reply_tx, mut reply_rx) = tokio::sync::mpsc::unbounded_channel();
-    let grpc = free_port();
-    let fake = fake_cp::Fake {
-        snapshots: tokio::sync::Mutex::new(Some(snap_rx)),
-        replies: reply_tx,
-    };
-    rt.spawn(
-        tonic::transport::Server::builder()
-            .add_service(fake_cp::server(fake))
-            .serve(format!("127.0.0.1:{grpc}").parse().unwrap()),
-    );
-    let dir = tempdir();
-    let (port, ops) = (free_port(), free_port());
-    let _dp = start_dp(grpc, &dir.join("cache"), port, ops);
-    let next = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
-        rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(60), rx.recv())
-                .await
-                .ok()
-                .flatten()
-        })
-        .expect("a reply from the data plane")
-    };
-    assert!(next(&mut reply_rx).starts_with("hello"));
+    let mut cp = Scripted::start();
+    assert!(cp.next().starts_with("hello"));
     let echo = |name: String| Provider {
         name,
         kind: "echo".into(),
@@ -365,21 +376,20 @@ fn large_snapshot_applies_without_disturbing_traffic() {
         weight: 1,
         ..Default::default()
     };
-    rt.block_on(snap_tx.send(Snapshot {
+    cp.send(Snapshot {
         version: 1,
         providers: vec![echo("echo".into())],
         ..Default::default()
-    }))
-    .unwrap();
-    assert_eq!(next(&mut reply_rx), "ack 1");
-    wait_until(|| ready(ops), "first snapshot");
+    });
+    assert_eq!(cp.next(), "ack 1");
+    wait_until(|| ready(cp.ops), "first snapshot");
 
     // Requests in flight on a keep-alive client while the big snapshot lands.
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive.py");
     let load = Command::new(python())
         .arg(&script)
         .args(["600", "echo"])
-        .env("SLUICE_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("SLUICE_BASE_URL", format!("http://127.0.0.1:{}", cp.port))
         .stdout(Stdio::piped())
         .spawn()
         .expect("drive.py");
@@ -400,20 +410,19 @@ fn large_snapshot_applies_without_disturbing_traffic() {
                 .collect(),
         })
         .collect();
-    let big = Snapshot {
+    let t0 = std::time::Instant::now();
+    cp.send(Snapshot {
         version: 2,
         providers,
         routes,
         ..Default::default()
-    };
-    let t0 = std::time::Instant::now();
-    rt.block_on(snap_tx.send(big)).unwrap();
-    assert_eq!(next(&mut reply_rx), "ack 2");
+    });
+    assert_eq!(cp.next(), "ack 2");
     let applied = t0.elapsed();
     let out = load.wait_with_output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("drive output");
     assert_eq!(v["statuses"]["200"], 600, "{v}");
-    let r = ask(port, "route-9999");
+    let r = ask(cp.port, "route-9999");
     assert_eq!(r.status, 200, "{}", r.text());
     eprintln!("1,000 providers / 10,000 routes: sent → ACK in {applied:?} (transfer, decode, validate, swap, encrypted cache write)");
 }

@@ -68,7 +68,13 @@ impl BackgroundService for ActiveHealthChecks {
         let mut due: HashMap<String, Instant> = HashMap::new();
         loop {
             // Idle configs (no checks) only look again once a second.
-            let any = self.state.config.load().providers.iter().any(|p| p.health_check.is_some());
+            let any = self
+                .state
+                .config
+                .load()
+                .providers
+                .iter()
+                .any(|p| p.health_check.is_some());
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tokio::time::sleep(if any { TICK } else { IDLE_TICK }) => {}
