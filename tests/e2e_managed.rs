@@ -23,10 +23,12 @@ fn start_cp(
     seed: &std::path::Path,
     admin: u16,
     grpc: u16,
+    extra: &[&std::ffi::OsStr],
 ) -> ControlPlane {
     let child = Command::new(bin("sluice"))
         .args(["controlplane", "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .args([
             "--admin-listen",
             &format!("127.0.0.1:{admin}"),
@@ -123,7 +125,7 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
     )
     .unwrap();
     let (admin, grpc, port, ops) = (free_port(), free_port(), free_port(), free_port());
-    let cp = start_cp(&dir.join("cp"), &seed, admin, grpc);
+    let cp = start_cp(&dir.join("cp"), &seed, admin, grpc, &[]);
     let cache = dir.join("dp-cache");
     let dp = start_dp(cp.grpc, &cache, port, ops);
     wait_until(|| ready(ops), "data plane readiness (first snapshot)");
@@ -441,48 +443,17 @@ fn grpc_over_tls() {
     )
     .unwrap();
     let (admin, grpc, port, ops) = (free_port(), free_port(), free_port(), free_port());
-    let child = Command::new(bin("sluice"))
-        .args(["controlplane", "--data-dir"])
-        .arg(dir.join("cp"))
-        .args([
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-            "--grpc-listen",
-            &format!("127.0.0.1:{grpc}"),
-        ])
-        .arg("--seed-config")
-        .arg(&seed)
-        .arg("--grpc-tls-cert")
-        .arg(&cert)
-        .arg("--grpc-tls-key")
-        .arg(&key)
-        .env("SLUICE_MASTER_KEY", MASTER_KEY)
-        .env("SLUICE_DATAPLANE_TOKEN", "dp-token")
-        .env("SLUICE_ADMIN_TOKEN", "cp-admin")
-        .env("SLUICE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn controlplane");
-    let _cp = Proc {
-        child,
-        name: "controlplane".into(),
-    };
-    wait_until(
-        || {
-            curl(
-                &[
-                    "-s",
-                    "--max-time",
-                    "1",
-                    &format!("http://127.0.0.1:{admin}/healthz"),
-                ],
-                None,
-            )
-            .status
-                == 200
-        },
-        "control plane",
+    let _cp = start_cp(
+        &dir.join("cp"),
+        &seed,
+        admin,
+        grpc,
+        &[
+            "--grpc-tls-cert".as_ref(),
+            cert.as_os_str(),
+            "--grpc-tls-key".as_ref(),
+            key.as_os_str(),
+        ],
     );
     let child = Command::new(bin("sluice"))
         .args([
