@@ -53,7 +53,7 @@ impl ActiveHealthChecks {
             Ok(mut resp) => {
                 let ok = (200..300).contains(&resp.status);
                 let _ = resp.read_all(1 << 20, Duration::from_secs(5)).await;
-                state.upstream.release(resp).await;
+                state.upstream.release(resp);
                 ok
             }
             Err(_) => false,

@@ -78,11 +78,7 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
         _ => (None, None),
     };
     let state = AppState::with_usage(opts.store.clone(), usage_tx);
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        SluiceProxy::new(state.clone()),
-        "proxy",
-    );
+    let mut proxy = Service::new("proxy".to_string(), SluiceProxy::new(state.clone()));
     // Pingora's default per-connection read buffer is 64 KiB, zero-filled at accept: at
     // thousands of open streams that alone is ~40 KiB of RSS each. Requests are parsed into
     // Pingora's own header/body buffers, so a small L4 buffer costs nothing measurable.

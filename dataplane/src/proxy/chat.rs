@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession as Session;
 use sluice_translate::{
     anthropic, gemini, openai, ResponseContext, StreamTranslator, UpstreamError, Usage,
 };
@@ -140,7 +140,7 @@ pub async fn serve(
                 .unwrap_or_default();
             let status = resp.status;
             let retry_after = resp.retry_after.clone();
-            state.upstream.release(resp).await;
+            state.upstream.release(resp);
             let err = upstream_error(provider, status, &body, retry_after.as_deref());
             let outcome = Outcome::from_status(status, err.retry_after().map(Duration::from_secs));
             finish(provider, choice.permit, outcome, ttfb);
@@ -159,7 +159,7 @@ pub async fn serve(
             {
                 StreamEnd::Done => {
                     finish(provider, choice.permit, Outcome::Success, ttfb);
-                    state.upstream.release(resp).await;
+                    state.upstream.release(resp);
                     return Ok(());
                 }
                 StreamEnd::Retry(err, outcome) => {
@@ -177,7 +177,7 @@ pub async fn serve(
                 continue;
             }
         };
-        state.upstream.release(resp).await;
+        state.upstream.release(resp);
         let (body, usage) = match provider.kind.protocol() {
             Protocol::Anthropic | Protocol::Gemini => {
                 let ctx = response_ctx(rctx, cand, &req);
@@ -545,7 +545,7 @@ async fn relay_stream(
                     rctx.start.elapsed().as_secs_f64(),
                 );
                 if session
-                    .write_response_header(sse_header(rctx, &provider.name), false)
+                    .write_response_header(sse_header(rctx, &provider.name))
                     .await
                     .is_err()
                 {
@@ -557,11 +557,7 @@ async fn relay_stream(
                 tracing::warn!(request_id = %rctx.request_id, provider = %provider.name, error = %e, "stream failed after content was sent");
             }
             let data = out.split().freeze();
-            if session
-                .write_response_body(Some(data), false)
-                .await
-                .is_err()
-            {
+            if session.write_response_body(data, false).await.is_err() {
                 // Client went away; stop reading upstream.
                 rctx.usage = relay.usage();
                 return StreamEnd::Done;
@@ -569,12 +565,12 @@ async fn relay_stream(
         } else if let Some((e, _)) = &failure {
             openai::write_error_event(e, &mut out);
             let _ = session
-                .write_response_body(Some(out.split().freeze()), false)
+                .write_response_body(out.split().freeze(), false)
                 .await;
         }
         if finished || failure.is_some() {
             rctx.usage = relay.usage();
-            let _ = session.write_response_body(None, true).await;
+            let _ = session.finish_body().await;
             return StreamEnd::Done;
         }
     }
@@ -615,7 +611,7 @@ async fn serve_echo(
         return Ok(());
     }
     if session
-        .write_response_header(sse_header(rctx, &provider.name), false)
+        .write_response_header(sse_header(rctx, &provider.name))
         .await
         .is_err()
     {
@@ -633,11 +629,11 @@ async fn serve_echo(
         if i > 0 && !provider.pace.is_zero() {
             tokio::time::sleep(provider.pace).await;
         }
-        if session.write_response_body(Some(ev), false).await.is_err() {
+        if session.write_response_body(ev, false).await.is_err() {
             return Ok(());
         }
     }
-    let _ = session.write_response_body(None, true).await;
+    let _ = session.finish_body().await;
     Ok(())
 }
 

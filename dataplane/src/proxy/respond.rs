@@ -1,7 +1,7 @@
 //! Writing complete responses (JSON bodies and error envelopes) to the client.
 
 use bytes::Bytes;
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession as Session;
 use pingora::Result;
 use pingora_http::ResponseHeader;
 
@@ -42,8 +42,8 @@ pub async fn send_body(
     for (k, v) in extra {
         let _ = h.insert_header(*k, v.as_str());
     }
-    session.write_response_header(h, false).await?;
-    session.write_response_body(Some(body), true).await
+    session.write_response_header(h).await?;
+    session.write_response_body(body, true).await
 }
 
 /// Writes a JSON body.
