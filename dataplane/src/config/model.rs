@@ -105,6 +105,8 @@ pub struct BaseUrl {
     pub path: String,
     /// The original text, for display.
     pub original: String,
+    /// `host` or `host:port` as the Host header wants it (computed once, sent per request).
+    authority: String,
 }
 
 impl BaseUrl {
@@ -157,28 +159,29 @@ impl BaseUrl {
         if host.is_empty() || port == 0 {
             return Err(format!("`{s}` has an empty host or port 0"));
         }
+        let bracketed = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let authority = if port == default_port {
+            bracketed
+        } else {
+            format!("{bracketed}:{port}")
+        };
         Ok(Self {
             tls,
             host,
             port,
             path: path.trim_end_matches('/').to_string(),
             original: s.to_string(),
+            authority,
         })
     }
 
     /// `host` or `host:port` as the Host header wants it.
-    pub fn host_header(&self) -> String {
-        let default = if self.tls { 443 } else { 80 };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == default {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
+    pub fn host_header(&self) -> &str {
+        &self.authority
     }
 }
 

@@ -284,7 +284,7 @@ impl UpstreamClient {
             &mut wire,
             req.method,
             &req.path,
-            &host,
+            host,
             &fixed,
             has_body.then_some(req.body.len()),
         )

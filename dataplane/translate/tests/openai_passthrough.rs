@@ -153,3 +153,29 @@ fn non_stream_usage() {
     let u = scan_usage(br#"{"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#).unwrap();
     assert_eq!((u.cached_tokens, u.reasoning_tokens), (4, 2));
 }
+
+#[test]
+fn usage_found_wherever_it_sits() {
+    let total = |b: &[u8]| scan_usage(b).map(|u| u.total_tokens);
+    // Usage last (the fast path) and not last (the full parse).
+    assert_eq!(total(br#"{"id":"x","usage":{"total_tokens":7}}"#), Some(7));
+    assert_eq!(total(br#"{"usage":{"total_tokens":7},"id":"x"}"#), Some(7));
+    assert_eq!(
+        total(br#"{"usage":{"total_tokens":7}, "system_fingerprint": "fp_}{\"]", "n": 1 }"#),
+        Some(7)
+    );
+    // A `usage` inside another member is not the answer's usage.
+    assert_eq!(total(br#"{"a":{"usage":{"total_tokens":99},"x":1}}"#), None);
+    // A nested `usage` key after the real one must not win.
+    assert_eq!(
+        total(br#"{"usage":{"total_tokens":7},"meta":{"usage":{"total_tokens":99}}}"#),
+        Some(7)
+    );
+    // Message text that talks about usage is escaped and never matches.
+    assert_eq!(
+        total(br#"{"choices":[{"message":{"content":"say "usage": {"total_tokens":5}"}}],"usage":{"total_tokens":3}}"#),
+        Some(3)
+    );
+    assert_eq!(total(br#"{"choices":[],"usage":null}"#), None);
+    assert_eq!(total(br#"{"usage":{"total_tokens":"many"}}"#), None);
+}
