@@ -17,8 +17,9 @@ use crate::proxy::SluiceProxy;
 use crate::sync::{SyncClient, SyncOptions};
 use crate::AppState;
 
-/// Downstream L4 read buffer per connection.
-const L4_READ_BUFFER: usize = 4096;
+/// Downstream L4 read buffer per connection: none. Pingora reads request heads and bodies
+/// into buffers of its own, so a second buffer underneath only costs memory per connection.
+const L4_READ_BUFFER: usize = 0;
 /// Downstream L4 write buffer per connection (one MSS, Pingora's default).
 const L4_WRITE_BUFFER: usize = 1460;
 
@@ -81,7 +82,7 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
     let mut proxy = Service::new("proxy".to_string(), SluiceProxy::new(state.clone()));
     // Pingora's default per-connection read buffer is 64 KiB, zero-filled at accept: at
     // thousands of open streams that alone is ~40 KiB of RSS each. Requests are parsed into
-    // Pingora's own header/body buffers, so a small L4 buffer costs nothing measurable.
+    // Pingora's own header/body buffers, so going without one costs nothing measurable.
     proxy.add_listener(
         ListenerConfig::tcp(listen.clone())
             .l4_buffer(L4BufferSettings::new(L4_READ_BUFFER, L4_WRITE_BUFFER)),

@@ -27,6 +27,9 @@ use sluice_route::Permit;
 const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 /// Upper bound on an upstream error body we read.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
+/// Initial size of a stream's output buffer: one translated event fits; it grows on demand
+/// and is held by every open stream, so it starts small.
+const OUT_BUF_START: usize = 512;
 
 /// How a streamed attempt ended.
 enum StreamEnd {
@@ -461,7 +464,7 @@ async fn relay_stream(
         ))),
         _ => Relay::Passthrough(openai::PassthroughScanner::new(!req.include_usage)),
     };
-    let mut out = BytesMut::with_capacity(4096);
+    let mut out = BytesMut::with_capacity(OUT_BUF_START);
     let mut started = false;
     loop {
         let timeout = deadline.map_or(idle_timeout, |d| {

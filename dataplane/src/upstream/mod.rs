@@ -26,8 +26,9 @@ const DNS_TTL: Duration = Duration::from_secs(30);
 const POOL_IDLE: Duration = Duration::from_secs(60);
 const POOL_MAX_PER_KEY: usize = 1024;
 const CONNECT_TIMEOUT_CAP: Duration = Duration::from_secs(10);
-/// Smallest read; a connection's buffer starts empty and grows to what reads need.
-const READ_MIN: usize = 4096;
+/// Smallest read; a connection's buffer starts empty and grows to what reads need. SSE
+/// events are a few hundred bytes, and every open stream holds one of these buffers.
+const READ_MIN: usize = 2048;
 /// Largest single read reservation for a body of known length.
 const READ_MAX: usize = 64 * 1024;
 /// Bodies up to this size are copied behind the head and sent in the same write.
