@@ -351,3 +351,91 @@ fn config_hot_reload_and_rejection() {
     );
     assert!(metrics.contains("sluice_config_version"));
 }
+
+/// Reads one HTTP/1.1 response with a chunked body from `buf` (starting at `at`); returns
+/// (head, de-chunked body, bytes consumed).
+fn split_chunked_response(buf: &[u8], at: usize) -> (String, Vec<u8>, usize) {
+    let rest = &buf[at..];
+    let head_end = rest
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head")
+        + 4;
+    let head = String::from_utf8_lossy(&rest[..head_end]).to_lowercase();
+    assert!(
+        head.contains("transfer-encoding: chunked"),
+        "chunked head expected: {head}"
+    );
+    let mut i = head_end;
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest[i..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size")
+            + i;
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[i..line_end]).unwrap(), 16)
+            .expect("hex chunk size");
+        i = line_end + 2;
+        if size == 0 {
+            assert_eq!(&rest[i..i + 2], b"\r\n", "body ends with an empty chunk");
+            return (head, body, at + i + 2);
+        }
+        body.extend_from_slice(&rest[i..i + size]);
+        assert_eq!(&rest[i + size..i + size + 2], b"\r\n");
+        i += size + 2;
+    }
+}
+
+#[test]
+fn streamed_answers_start_in_one_write_and_keep_the_connection() {
+    use std::io::{Read, Write};
+    let mock = Mock::start("sse", &["--chunks", "3", "--gap-ms", "5"]);
+    let gw = Gateway::start(&openai_config(&[("p", &mock.url())], ""));
+    let body = r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let request = |close: bool| {
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n{body}",
+            body.len(),
+            if close { "connection: close\r\n" } else { "" }
+        )
+    };
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+
+    // The head and the first event leave together: the first read holds both.
+    conn.write_all(request(false).as_bytes()).unwrap();
+    let mut first = vec![0u8; 65536];
+    let n = conn.read(&mut first).unwrap();
+    let got = String::from_utf8_lossy(&first[..n]);
+    let head_end = got.find("\r\n\r\n").expect("head in the first read");
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(
+        got[head_end..].contains("data: "),
+        "first event must arrive with the head: {got}"
+    );
+
+    // Then two more requests pipelined in one write on the same connection, the last
+    // asking to close: every answer arrives, in order, and the server closes after it.
+    conn.write_all(format!("{}{}", request(false), request(true)).as_bytes())
+        .unwrap();
+    let mut all = first[..n].to_vec();
+    conn.read_to_end(&mut all).unwrap();
+    let mut at = 0;
+    for i in 0..3 {
+        let (head, body, used) = split_chunked_response(&all, at);
+        assert!(head.starts_with("http/1.1 200"), "response {i}: {head}");
+        assert!(head.contains("text/event-stream"), "response {i}: {head}");
+        let events = sse_data(&body);
+        assert_eq!(
+            events.last().map(String::as_str),
+            Some("[DONE]"),
+            "response {i}"
+        );
+        assert!(events.len() >= 4, "response {i}: {events:?}");
+        at = used;
+    }
+    assert_eq!(at, all.len(), "nothing after the third answer");
+    assert_eq!(mock.requests(), 3);
+}

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::downstream::Downstream as Session;
 use bytes::{Bytes, BytesMut};
-use pingora::protocols::http::ServerSession as Session;
 use sluice_translate::{
     anthropic, gemini, openai, ResponseContext, StreamTranslator, UpstreamError, Usage,
 };
@@ -538,7 +538,14 @@ async fn relay_stream(
             return StreamEnd::Done;
         }
         if !out.is_empty() {
-            if !started {
+            if let Some((e, _)) = &failure {
+                openai::write_error_event(e, &mut out);
+                tracing::warn!(request_id = %rctx.request_id, provider = %provider.name, error = %e, "stream failed after content was sent");
+            }
+            let data = out.split().freeze();
+            let written = if started {
+                session.write_response_body(data, false).await
+            } else {
                 started = true;
                 rctx.status = 200;
                 rctx.ttft = Some(rctx.start.elapsed());
@@ -547,20 +554,12 @@ async fn relay_stream(
                     &provider.name,
                     rctx.start.elapsed().as_secs_f64(),
                 );
-                if session
-                    .write_response_header(sse_header(rctx, &provider.name))
+                // The head leaves together with the first event.
+                session
+                    .start_event_stream(sse_header(rctx, &provider.name), data)
                     .await
-                    .is_err()
-                {
-                    return StreamEnd::Done;
-                }
-            }
-            if let Some((e, _)) = &failure {
-                openai::write_error_event(e, &mut out);
-                tracing::warn!(request_id = %rctx.request_id, provider = %provider.name, error = %e, "stream failed after content was sent");
-            }
-            let data = out.split().freeze();
-            if session.write_response_body(data, false).await.is_err() {
+            };
+            if written.is_err() {
                 // Client went away; stop reading upstream.
                 rctx.usage = relay.usage();
                 return StreamEnd::Done;
@@ -613,13 +612,6 @@ async fn serve_echo(
         .await;
         return Ok(());
     }
-    if session
-        .write_response_header(sse_header(rctx, &provider.name))
-        .await
-        .is_err()
-    {
-        return Ok(());
-    }
     metrics::first_token(
         rctx.route_label(),
         &provider.name,
@@ -629,10 +621,17 @@ async fn serve_echo(
         .into_iter()
         .enumerate()
     {
-        if i > 0 && !provider.pace.is_zero() {
-            tokio::time::sleep(provider.pace).await;
-        }
-        if session.write_response_body(ev, false).await.is_err() {
+        let written = if i == 0 {
+            session
+                .start_event_stream(sse_header(rctx, &provider.name), ev)
+                .await
+        } else {
+            if !provider.pace.is_zero() {
+                tokio::time::sleep(provider.pace).await;
+            }
+            session.write_response_body(ev, false).await
+        };
+        if written.is_err() {
             return Ok(());
         }
     }

@@ -8,6 +8,7 @@
 //! the hot path (README, "Benchmarks").
 
 pub mod chat;
+pub mod downstream;
 pub mod models;
 pub mod respond;
 
@@ -17,8 +18,9 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
-use pingora::protocols::http::ServerSession as Session;
+use downstream::Downstream;
+use pingora::apps::{HttpServerApp, ReusedHttpStream};
+use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
 use pingora_error::ErrorType;
 use sluice_translate::Usage;
@@ -87,7 +89,7 @@ fn valid_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn authorized(cfg: &RuntimeConfig, session: &Session) -> bool {
+fn authorized(cfg: &RuntimeConfig, session: &Downstream) -> bool {
     if cfg.server.client_key_hashes.is_empty() {
         return true;
     }
@@ -120,7 +122,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, GatewayError> {
+async fn read_body(session: &mut Downstream, limit: usize) -> Result<Bytes, GatewayError> {
     if let Some(len) = session
         .req_header()
         .headers
@@ -233,7 +235,7 @@ fn percent_decode(s: &str) -> String {
 impl SluiceProxy {
     async fn handle(
         &self,
-        session: &mut Session,
+        session: &mut Downstream,
         ctx: &mut RequestCtx,
     ) -> Result<(), GatewayError> {
         let cfg = self.state.config.load();
@@ -334,7 +336,7 @@ impl SluiceProxy {
     }
 
     /// Serves one request whose head has been read, completely (errors included).
-    async fn serve_request(&self, session: &mut Session, ctx: &mut RequestCtx) {
+    async fn serve_request(&self, session: &mut Downstream, ctx: &mut RequestCtx) {
         ctx._inflight = Some(metrics::InflightGuard::new());
         ctx.request_id = session
             .req_header()
@@ -412,7 +414,7 @@ impl HttpServerApp for SluiceProxy {
     /// connection back for the next request when it is reusable.
     async fn process_new_http(
         self: &Arc<Self>,
-        mut session: Session,
+        mut session: ServerSession,
         _shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
         let read = tokio::select! {
@@ -424,36 +426,27 @@ impl HttpServerApp for SluiceProxy {
             Ok(true) => {}
             Ok(false) => return None,
             Err(e) => {
+                let mut ds = Downstream::new(session);
                 if matches!(e.etype, ErrorType::InvalidHTTPHeader) {
                     let err = GatewayError::InvalidRequest {
                         message: format!("malformed HTTP request: {e}"),
                         param: None,
                     };
-                    session.set_keepalive(None);
-                    let _ = respond::send_error(&mut session, &err, "-", None).await;
+                    ds.set_keepalive(None);
+                    let _ = respond::send_error(&mut ds, &err, "-", None).await;
                 }
-                session.shutdown().await;
+                ds.finish(false).await;
                 return None;
             }
         }
-        if self.shutting_down.load(Ordering::Relaxed) {
-            session.set_keepalive(None);
-        } else {
-            session.set_keepalive(Some(60));
-        }
+        let shutting_down = self.shutting_down.load(Ordering::Relaxed);
+        session.set_keepalive(if shutting_down { None } else { Some(60) });
+        let mut ds = Downstream::new(session);
         let mut ctx = Self::new_ctx();
-        self.serve_request(&mut session, &mut ctx).await;
+        self.serve_request(&mut ds, &mut ctx).await;
         self.record(&ctx);
         drop(ctx);
-        let settings = HttpPersistentSettings::for_session(&session);
-        match session.finish().await {
-            Ok(Some(s)) => Some(ReusedHttpStream::from_reusable_stream(s, settings)),
-            Ok(None) => None,
-            Err(e) => {
-                tracing::debug!(error = %e, "could not finish the response");
-                None
-            }
-        }
+        ds.finish(!self.shutting_down.load(Ordering::Relaxed)).await
     }
 
     /// Stops keep-alive and wakes idle connections so they close.

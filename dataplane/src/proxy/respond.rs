@@ -1,7 +1,7 @@
 //! Writing complete responses (JSON bodies and error envelopes) to the client.
 
+use super::downstream::Downstream as Session;
 use bytes::Bytes;
-use pingora::protocols::http::ServerSession as Session;
 use pingora::Result;
 use pingora_http::ResponseHeader;
 
