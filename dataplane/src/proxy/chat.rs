@@ -112,7 +112,7 @@ pub async fn serve(
 
         if provider.kind.protocol() == Protocol::Echo {
             let t0 = Instant::now();
-            let r = serve_echo(session, rctx, provider, cand, &req).await;
+            let r = Box::pin(serve_echo(session, rctx, provider, cand, &req)).await;
             finish(provider, choice.permit, Outcome::Success, t0.elapsed());
             return r;
         }
@@ -126,7 +126,9 @@ pub async fn serve(
             }
         };
         let t0 = Instant::now();
-        let mut resp = match state.upstream.send(outbound, timeout).await {
+        // Boxed: the send future (pool lookup, connect, exchange) is the largest part of
+        // this state machine, and every open stream would otherwise carry its space.
+        let mut resp = match Box::pin(state.upstream.send(outbound, timeout)).await {
             Ok(r) => r,
             Err(f) => {
                 finish(provider, choice.permit, failure_outcome(&f), t0.elapsed());
@@ -137,8 +139,7 @@ pub async fn serve(
         };
         let ttfb = t0.elapsed();
         if !(200..300).contains(&resp.status) {
-            let body = resp
-                .read_all(MAX_ERROR_BODY, timeout)
+            let body = Box::pin(resp.read_all(MAX_ERROR_BODY, timeout))
                 .await
                 .unwrap_or_default();
             let status = resp.status;
@@ -533,8 +534,13 @@ async fn relay_stream(
             }
             // A non-retryable error before any content: answer it as a plain error.
             rctx.status = err.status();
-            let _ =
-                respond::send_error(session, &err, &rctx.request_id, Some(&provider.name)).await;
+            let _ = Box::pin(respond::send_error(
+                session,
+                &err,
+                &rctx.request_id,
+                Some(&provider.name),
+            ))
+            .await;
             return StreamEnd::Done;
         }
         if !out.is_empty() {

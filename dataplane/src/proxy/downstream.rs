@@ -37,7 +37,9 @@ struct EventStream {
 
 /// The client connection of one request.
 pub struct Downstream {
-    session: Option<Session>,
+    /// Boxed: Pingora's session is ~700 bytes, and a stream that took the connection over
+    /// would otherwise keep that space for its whole life.
+    session: Option<Box<Session>>,
     events: Option<EventStream>,
 }
 
@@ -87,21 +89,21 @@ impl Downstream {
     /// Wraps a session whose request head has been read.
     pub fn new(session: Session) -> Self {
         Self {
-            session: Some(session),
+            session: Some(Box::new(session)),
             events: None,
         }
     }
 
     fn session(&mut self) -> Result<&mut Session> {
         self.session
-            .as_mut()
+            .as_deref_mut()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "response already started"))
     }
 
     /// The request head.
     pub fn req_header(&self) -> &RequestHeader {
         self.session
-            .as_ref()
+            .as_deref()
             .map_or(&*NO_REQUEST, Session::req_header)
     }
 
@@ -129,7 +131,7 @@ impl Downstream {
         header: Box<ResponseHeader>,
         first: Bytes,
     ) -> Result<()> {
-        let takeover = matches!(&self.session, Some(Session::H1(s))
+        let takeover = matches!(self.session.as_deref(), Some(Session::H1(s))
             if s.will_keepalive() && s.req_header().version == http::Version::HTTP_11);
         if !takeover {
             let s = self.session()?;
@@ -142,7 +144,9 @@ impl Downstream {
         let mut settings = HttpPersistentSettings::for_session(&session);
         // Bytes the client sent after this request (pipelining) are handed on, not lost.
         session.set_pipelining_enabled(true);
-        let Some(reusable) = session.finish().await? else {
+        // Boxed: Pingora's finish future is large and runs once; keeping it inline would
+        // grow every open stream's state.
+        let Some(reusable) = Box::pin((*session).finish()).await? else {
             return Error::e_explain(ErrorType::WriteError, "client connection is not reusable");
         };
         let (stream, prefix) = reusable.into_parts();
@@ -202,7 +206,9 @@ impl Downstream {
         }
         let session = self.session?;
         let settings = HttpPersistentSettings::for_session(&session);
-        match session.finish().await {
+        // Boxed: Pingora's finish future is ~6 KiB; inline it would size every request's
+        // state (and every open stream's memory) by it.
+        match Box::pin((*session).finish()).await {
             Ok(Some(s)) => Some(ReusedHttpStream::from_reusable_stream(s, settings)),
             Ok(None) => None,
             Err(e) => {

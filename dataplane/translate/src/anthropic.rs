@@ -49,7 +49,8 @@ impl From<SseError> for UpstreamError {
 // Request
 // ---------------------------------------------------------------------------------------
 
-fn media_block(media: &Media, param: &str) -> Result<Value, TranslateError> {
+/// An image or document block; `index` is the client message's, named only on error.
+fn media_block(media: &Media, index: usize) -> Result<Value, TranslateError> {
     let (is_doc, source) = match media {
         Media::Inline { mime, data } => {
             let is_doc = mime == "application/pdf";
@@ -61,7 +62,7 @@ fn media_block(media: &Media, param: &str) -> Result<Value, TranslateError> {
             {
                 return Err(TranslateError::new(
                     format!("Anthropic does not accept media type '{mime}' (jpeg, png, gif, webp or pdf)"),
-                    param,
+                    format!("messages[{index}].content"),
                 ));
             }
             (
@@ -87,7 +88,7 @@ pub fn build_request(
     openai_body: &[u8],
     upstream_model: &str,
 ) -> Result<UpstreamRequest, TranslateError> {
-    let req = ChatRequest::parse(openai_body)?;
+    let mut req = ChatRequest::parse(openai_body)?;
     if req.n.is_some_and(|n| n > 1) {
         return Err(TranslateError::new(
             "Anthropic does not support n > 1 (multiple choices)",
@@ -100,8 +101,7 @@ pub fn build_request(
     // Messages, with consecutive same-role turns merged (tool results become user turns).
     let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
     let last = req.messages.len().saturating_sub(1);
-    for (k, m) in req.messages.iter().enumerate() {
-        let param = format!("messages[{}].content", m.index);
+    for (k, m) in req.messages.iter_mut().enumerate() {
         let mut blocks = Vec::new();
         let role = match m.role {
             Role::User | Role::Assistant => {
@@ -119,13 +119,17 @@ pub fn build_request(
                                 blocks.push(json!({"type": "text", "text": t}));
                             }
                         }
-                        Part::Image(media) => blocks.push(media_block(media, &param)?),
+                        Part::Image(media) => blocks.push(media_block(media, m.index)?),
                     }
                 }
-                for call in &m.tool_calls {
-                    blocks.push(json!({
-                        "type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments
-                    }));
+                for call in &mut m.tool_calls {
+                    // Built by hand so the arguments move in; `json!` would deep-copy them.
+                    let mut block = Map::new();
+                    block.insert("type".into(), "tool_use".into());
+                    block.insert("id".into(), std::mem::take(&mut call.id).into());
+                    block.insert("name".into(), std::mem::take(&mut call.name).into());
+                    block.insert("input".into(), std::mem::take(&mut call.arguments));
+                    blocks.push(Value::Object(block));
                 }
                 if m.role == Role::User {
                     "user"
@@ -138,7 +142,7 @@ pub fn build_request(
                 block.insert("type".into(), "tool_result".into());
                 block.insert(
                     "tool_use_id".into(),
-                    m.tool_call_id.clone().unwrap_or_default().into(),
+                    m.tool_call_id.take().unwrap_or_default().into(),
                 );
                 let text = request::tool_result_text(&m.parts);
                 if !text.is_empty() {
@@ -171,7 +175,10 @@ pub fn build_request(
     match req.system.len() {
         0 => {}
         1 => {
-            body.insert("system".into(), Value::from(req.system[0].clone()));
+            body.insert(
+                "system".into(),
+                Value::from(std::mem::take(&mut req.system[0])),
+            );
         }
         _ => {
             let blocks: Vec<Value> = req
@@ -208,7 +215,10 @@ pub fn build_request(
         }
     }
     if !req.stop.is_empty() {
-        body.insert("stop_sequences".into(), Value::from(req.stop.clone()));
+        body.insert(
+            "stop_sequences".into(),
+            Value::from(std::mem::take(&mut req.stop)),
+        );
     }
     if req.stream {
         body.insert("stream".into(), Value::Bool(true));
@@ -220,7 +230,7 @@ pub fn build_request(
     if !req.tools.is_empty() {
         let tools: Vec<Value> = req
             .tools
-            .iter()
+            .iter_mut()
             .map(|t| {
                 let mut tool = Map::new();
                 tool.insert("name".into(), t.name.clone().into());
@@ -229,8 +239,9 @@ pub fn build_request(
                 }
                 tool.insert(
                     "input_schema".into(),
+                    // Moved, not cloned: only the names are needed below.
                     t.parameters
-                        .clone()
+                        .take()
                         .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
                 );
                 Value::Object(tool)

@@ -174,6 +174,13 @@ fn media_part(media: &Media) -> Value {
     }
 }
 
+/// `{key: value}`, moving `value` in (`json!` would deep-copy a `Value` it is given).
+fn single_member(key: &str, value: Value) -> Value {
+    let mut map = Map::new();
+    map.insert(key.to_owned(), value);
+    Value::Object(map)
+}
+
 /// Split an OpenAI tool-call id into (Gemini id, thought signature).
 fn split_call_id(id: &str) -> (&str, Option<&str>) {
     match id.split_once(request::THOUGHT_SIGNATURE_SEPARATOR) {
@@ -189,11 +196,11 @@ pub fn build_request(
     upstream_model: &str,
 ) -> Result<UpstreamRequest, TranslateError> {
     let _ = upstream_model; // Gemini names the model in the URL path.
-    let req = ChatRequest::parse(openai_body)?;
+    let mut req = ChatRequest::parse(openai_body)?;
     let mut body = Map::new();
 
     let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for m in &req.messages {
+    for m in &mut req.messages {
         let mut parts = Vec::new();
         let role = match m.role {
             Role::User | Role::Assistant => {
@@ -204,13 +211,15 @@ pub fn build_request(
                         Part::Image(media) => parts.push(media_part(media)),
                     }
                 }
-                for call in &m.tool_calls {
+                for call in &mut m.tool_calls {
                     let (id, signature) = split_call_id(&call.id);
+                    // Built by hand so the arguments move in; `json!` would deep-copy them.
+                    let mut function_call = Map::new();
+                    function_call.insert("id".into(), id.into());
+                    function_call.insert("name".into(), std::mem::take(&mut call.name).into());
+                    function_call.insert("args".into(), std::mem::take(&mut call.arguments));
                     let mut part = Map::new();
-                    part.insert(
-                        "functionCall".into(),
-                        json!({"id": id, "name": call.name, "args": call.arguments}),
-                    );
+                    part.insert("functionCall".into(), Value::Object(function_call));
                     if let Some(sig) = signature {
                         part.insert("thoughtSignature".into(), sig.into());
                     }
@@ -234,15 +243,21 @@ pub fn build_request(
                     )
                 })?;
                 let text = request::tool_result_text(&m.parts);
+                // Built by hand so the result moves in; `json!` would deep-copy it.
                 let response = match serde_json::from_str::<Value>(&text) {
                     Ok(v @ Value::Object(_)) => v,
-                    Ok(v) => json!({"result": v}),
-                    Err(_) => json!({"result": text}),
+                    Ok(v) => single_member("result", v),
+                    Err(_) => single_member("result", Value::String(text)),
                 };
                 let (id, _) = split_call_id(call_id);
-                parts.push(
-                    json!({"functionResponse": {"id": id, "name": name, "response": response}}),
-                );
+                let mut function_response = Map::new();
+                function_response.insert("id".into(), id.into());
+                function_response.insert("name".into(), name.into());
+                function_response.insert("response".into(), response);
+                parts.push(single_member(
+                    "functionResponse",
+                    Value::Object(function_response),
+                ));
                 "user"
             }
         };
@@ -282,7 +297,10 @@ pub fn build_request(
         gen.insert("maxOutputTokens".into(), Value::from(n));
     }
     if !req.stop.is_empty() {
-        gen.insert("stopSequences".into(), Value::from(req.stop.clone()));
+        gen.insert(
+            "stopSequences".into(),
+            Value::from(std::mem::take(&mut req.stop)),
+        );
     }
     if let Some(n) = req.n {
         if n > 8 {

@@ -12,6 +12,7 @@
 pub mod anthropic;
 mod error;
 pub mod gemini;
+mod json_in;
 mod json_out;
 pub mod openai;
 mod request;

@@ -4,9 +4,13 @@
 //! Request building is once per request (not the streaming hot path), so this side uses
 //! `serde_json::Value` for the flexible parts and reports precise `param` paths.
 
+use std::fmt;
+
 use base64::Engine as _;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::json_in::{raw_value_token, Json, Key, Skip, NULL, RAW_VALUE_TOKEN};
 use crate::TranslateError;
 
 /// Who said a message, after system/developer messages were pulled out.
@@ -119,10 +123,52 @@ pub(crate) fn thinking_budget(effort: &str) -> Option<u64> {
 /// it can be replayed when the client sends the tool call back (Gemini 3 requires it).
 pub(crate) const THOUGHT_SIGNATURE_SEPARATOR: &str = "__thought__";
 
-fn num(v: &Value, param: &str) -> Result<Option<f64>, TranslateError> {
+/// Where a value sits in the client's request, for an error's `param`.
+///
+/// Built on the stack as the parser descends and formatted only when an error is
+/// returned: formatting `messages[3].content` for every message and part of every
+/// request cost more than the rest of the validation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Param<'p> {
+    /// A top-level field (`n`) or a fixed dotted path (`response_format.type`).
+    Field(&'static str),
+    /// An array element: `messages[3]`.
+    Index(&'p Param<'p>, usize),
+    /// A member, or a fixed dotted path below one: `.content`, `.image_url.url`.
+    Member(&'p Param<'p>, &'static str),
+}
+
+impl<'p> Param<'p> {
+    /// `self[i]`.
+    pub(crate) fn index(&'p self, i: usize) -> Param<'p> {
+        Param::Index(self, i)
+    }
+
+    /// `self.name` (`name` may itself be dotted).
+    pub(crate) fn member(&'p self, name: &'static str) -> Param<'p> {
+        Param::Member(self, name)
+    }
+}
+
+impl fmt::Display for Param<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Param::Field(name) => f.write_str(name),
+            Param::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            Param::Member(parent, name) => write!(f, "{parent}.{name}"),
+        }
+    }
+}
+
+/// An error about `param`, formatting the path only now.
+fn error(message: impl Into<String>, param: Param<'_>) -> TranslateError {
+    TranslateError::new(message, param.to_string())
+}
+
+fn num(v: &Json<'_>, param: &'static str) -> Result<Option<f64>, TranslateError> {
     match v {
-        Value::Null => Ok(None),
-        Value::Number(n) => n
+        Json::Null => Ok(None),
+        Json::Number(n) => n
             .as_f64()
             .filter(|f| f.is_finite())
             .map(Some)
@@ -134,10 +180,10 @@ fn num(v: &Value, param: &str) -> Result<Option<f64>, TranslateError> {
     }
 }
 
-fn uint(v: &Value, param: &str) -> Result<Option<u64>, TranslateError> {
+fn uint(v: &Json<'_>, param: &'static str) -> Result<Option<u64>, TranslateError> {
     match v {
-        Value::Null => Ok(None),
-        Value::Number(n) => n.as_u64().map(Some).ok_or_else(|| {
+        Json::Null => Ok(None),
+        Json::Number(n) => n.as_u64().map(Some).ok_or_else(|| {
             TranslateError::new(format!("'{param}' must be a non-negative integer"), param)
         }),
         _ => Err(TranslateError::new(
@@ -147,34 +193,39 @@ fn uint(v: &Value, param: &str) -> Result<Option<u64>, TranslateError> {
     }
 }
 
-fn opt_str(v: &Value, param: &str) -> Result<Option<String>, TranslateError> {
+fn opt_str(v: &Json<'_>, param: Param<'_>) -> Result<Option<String>, TranslateError> {
     match v {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err(TranslateError::new(
-            format!("'{param}' must be a string"),
-            param,
-        )),
+        Json::Null => Ok(None),
+        Json::Str(s) => Ok(Some(s.as_ref().to_owned())),
+        _ => Err(error(format!("'{param}' must be a string"), param)),
     }
 }
 
 /// Parse a `data:` or `http(s):` URL into [`Media`].
-pub(crate) fn parse_media_url(url: &str, param: &str) -> Result<Media, TranslateError> {
+///
+/// `param` (a `&str` or a [`Param`]) is formatted only if the URL is rejected.
+pub(crate) fn parse_media_url(
+    url: &str,
+    param: impl fmt::Display,
+) -> Result<Media, TranslateError> {
     if let Some(rest) = url.strip_prefix("data:") {
         let Some((meta, data)) = rest.split_once(',') else {
-            return Err(TranslateError::new("invalid data URL: missing ','", param));
+            return Err(TranslateError::new(
+                "invalid data URL: missing ','",
+                param.to_string(),
+            ));
         };
         let Some(mime) = meta.strip_suffix(";base64") else {
             return Err(TranslateError::new(
                 "invalid data URL: only base64-encoded data URLs are supported",
-                param,
+                param.to_string(),
             ));
         };
         let mime = mime.split(';').next().unwrap_or("").trim();
         if mime.is_empty() || !mime.contains('/') {
             return Err(TranslateError::new(
                 "invalid data URL: missing media type",
-                param,
+                param.to_string(),
             ));
         }
         let data = data.trim();
@@ -185,7 +236,7 @@ pub(crate) fn parse_media_url(url: &str, param: &str) -> Result<Media, Translate
         {
             return Err(TranslateError::new(
                 "invalid data URL: data is not valid base64",
-                param,
+                param.to_string(),
             ));
         }
         return Ok(Media::Inline {
@@ -193,10 +244,15 @@ pub(crate) fn parse_media_url(url: &str, param: &str) -> Result<Media, Translate
             data: data.to_owned(),
         });
     }
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    if lower.starts_with("https://") || lower.starts_with("http://") {
+    // Compared in place rather than lower-casing a copy of the prefix.
+    let has_scheme = |scheme: &str| {
+        url.as_bytes()
+            .get(..scheme.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(scheme.as_bytes()))
+    };
+    if has_scheme("https://") || has_scheme("http://") {
         if url.len() <= "http://".len() || url.contains(char::is_whitespace) {
-            return Err(TranslateError::new("invalid image URL", param));
+            return Err(TranslateError::new("invalid image URL", param.to_string()));
         }
         return Ok(Media::Url {
             url: url.to_owned(),
@@ -205,7 +261,7 @@ pub(crate) fn parse_media_url(url: &str, param: &str) -> Result<Media, Translate
     }
     Err(TranslateError::new(
         "invalid image URL: expected an http(s) URL or a base64 data URL",
-        param,
+        param.to_string(),
     ))
 }
 
@@ -226,73 +282,70 @@ fn mime_from_extension(url: &str) -> Option<String> {
 }
 
 /// Parse `content` (string, array of parts or null) into parts.
-fn parse_content(v: &Value, param: &str, allow_images: bool) -> Result<Vec<Part>, TranslateError> {
+fn parse_content(
+    v: &Json<'_>,
+    param: Param<'_>,
+    allow_images: bool,
+) -> Result<Vec<Part>, TranslateError> {
     match v {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![Part::Text(s.clone())]),
-        Value::Array(items) => {
+        Json::Null => Ok(Vec::new()),
+        Json::Str(s) => Ok(vec![Part::Text(s.as_ref().to_owned())]),
+        Json::Array(items) => {
             let mut parts = Vec::with_capacity(items.len());
             for (j, item) in items.iter().enumerate() {
-                let p = format!("{param}[{j}]");
-                let Value::Object(obj) = item else {
-                    return Err(TranslateError::new("content part must be an object", p));
+                let p = param.index(j);
+                let Json::Object(obj) = item else {
+                    return Err(error("content part must be an object", p));
                 };
-                let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
+                let ty = obj.get("type").and_then(Json::as_str).unwrap_or("");
                 match ty {
                     "text" | "input_text" => {
-                        let text = obj.get("text").and_then(Value::as_str).ok_or_else(|| {
-                            TranslateError::new(
-                                "text part needs a string 'text'",
-                                format!("{p}.text"),
-                            )
+                        let text = obj.get("text").and_then(Json::as_str).ok_or_else(|| {
+                            error("text part needs a string 'text'", p.member("text"))
                         })?;
                         parts.push(Part::Text(text.to_owned()));
                     }
                     "image_url" if allow_images => {
                         let url = match obj.get("image_url") {
-                            Some(Value::String(s)) => Some(s.as_str()),
-                            Some(Value::Object(o)) => o.get("url").and_then(Value::as_str),
+                            Some(Json::Str(s)) => Some(s.as_ref()),
+                            Some(Json::Object(o)) => o.get("url").and_then(Json::as_str),
                             _ => None,
                         };
-                        let param = format!("{p}.image_url.url");
-                        let url = url.ok_or_else(|| {
-                            TranslateError::new(
-                                "image_url part needs a string 'url'",
-                                param.clone(),
-                            )
-                        })?;
-                        parts.push(Part::Image(parse_media_url(url, &param)?));
+                        let param = p.member("image_url.url");
+                        let url =
+                            url.ok_or_else(|| error("image_url part needs a string 'url'", param))?;
+                        parts.push(Part::Image(parse_media_url(url, param)?));
                     }
                     "file" if allow_images => {
                         let data = obj
                             .get("file")
                             .and_then(|f| f.get("file_data"))
-                            .and_then(Value::as_str);
-                        let param = format!("{p}.file.file_data");
+                            .and_then(Json::as_str);
+                        let param = p.member("file.file_data");
                         let data = data.ok_or_else(|| {
-                            TranslateError::new(
+                            error(
                                 "file part needs 'file.file_data' as a base64 data URL (file ids are not supported)",
-                                param.clone(),
+                                param,
                             )
                         })?;
-                        parts.push(Part::Image(parse_media_url(data, &param)?));
+                        parts.push(Part::Image(parse_media_url(data, param)?));
                     }
                     "refusal" => {
-                        if let Some(text) = obj.get("refusal").and_then(Value::as_str) {
+                        if let Some(text) = obj.get("refusal").and_then(Json::as_str) {
                             parts.push(Part::Text(text.to_owned()));
                         }
                     }
                     other => {
-                        return Err(TranslateError::new(
+                        return Err(error(
                             format!("unsupported content part type '{other}' for this provider"),
-                            format!("{p}.type"),
+                            p.member("type"),
                         ))
                     }
                 }
             }
             Ok(parts)
         }
-        _ => Err(TranslateError::new(
+        _ => Err(error(
             "content must be a string, an array of content parts or null",
             param,
         )),
@@ -312,51 +365,44 @@ fn text_of(parts: &[Part]) -> String {
     s
 }
 
-fn parse_arguments(v: Option<&Value>, param: &str) -> Result<Value, TranslateError> {
+fn parse_arguments(v: Option<&Json<'_>>, param: Param<'_>) -> Result<Value, TranslateError> {
     match v {
-        None | Some(Value::Null) => Ok(Value::Object(Map::new())),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(Value::Object(Map::new())),
-        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+        None | Some(Json::Null) => Ok(Value::Object(Map::new())),
+        Some(Json::Str(s)) if s.trim().is_empty() => Ok(Value::Object(Map::new())),
+        Some(Json::Str(s)) => match serde_json::from_str::<Value>(s) {
             Ok(v @ Value::Object(_)) => Ok(v),
-            Ok(_) => Err(TranslateError::new(
-                "function arguments must be a JSON object",
-                param,
-            )),
-            Err(e) => Err(TranslateError::new(
+            Ok(_) => Err(error("function arguments must be a JSON object", param)),
+            Err(e) => Err(error(
                 format!("function arguments are not valid JSON: {e}"),
                 param,
             )),
         },
-        Some(v @ Value::Object(_)) => Ok(v.clone()),
-        Some(_) => Err(TranslateError::new(
-            "function arguments must be a JSON string",
-            param,
-        )),
+        Some(v @ Json::Object(_)) => Ok(v.to_value()),
+        Some(_) => Err(error("function arguments must be a JSON string", param)),
     }
 }
 
-fn parse_tool_calls(v: &Value, param: &str) -> Result<Vec<ToolCall>, TranslateError> {
+fn parse_tool_calls(v: &Json<'_>, param: Param<'_>) -> Result<Vec<ToolCall>, TranslateError> {
     let items = match v {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(items) => items,
-        _ => return Err(TranslateError::new("tool_calls must be an array", param)),
+        Json::Null => return Ok(Vec::new()),
+        Json::Array(items) => items,
+        _ => return Err(error("tool_calls must be an array", param)),
     };
     let mut calls = Vec::with_capacity(items.len());
     for (j, item) in items.iter().enumerate() {
-        let p = format!("{param}[{j}]");
-        let id = item.get("id").and_then(Value::as_str).ok_or_else(|| {
-            TranslateError::new("tool call needs a string 'id'", format!("{p}.id"))
-        })?;
-        let f = item.get("function").ok_or_else(|| {
-            TranslateError::new("tool call needs a 'function'", format!("{p}.function"))
-        })?;
-        let name = f.get("name").and_then(Value::as_str).ok_or_else(|| {
-            TranslateError::new(
-                "tool call needs 'function.name'",
-                format!("{p}.function.name"),
-            )
-        })?;
-        let arguments = parse_arguments(f.get("arguments"), &format!("{p}.function.arguments"))?;
+        let p = param.index(j);
+        let id = item
+            .get("id")
+            .and_then(Json::as_str)
+            .ok_or_else(|| error("tool call needs a string 'id'", p.member("id")))?;
+        let f = item
+            .get("function")
+            .ok_or_else(|| error("tool call needs a 'function'", p.member("function")))?;
+        let name = f
+            .get("name")
+            .and_then(Json::as_str)
+            .ok_or_else(|| error("tool call needs 'function.name'", p.member("function.name")))?;
+        let arguments = parse_arguments(f.get("arguments"), p.member("function.arguments"))?;
         calls.push(ToolCall {
             id: id.to_owned(),
             name: name.to_owned(),
@@ -366,25 +412,23 @@ fn parse_tool_calls(v: &Value, param: &str) -> Result<Vec<ToolCall>, TranslateEr
     Ok(calls)
 }
 
-fn parse_function_def(v: &Value, param: &str) -> Result<Tool, TranslateError> {
+fn parse_function_def(v: &Json<'_>, param: Param<'_>) -> Result<Tool, TranslateError> {
     let name = v
         .get("name")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            TranslateError::new("function needs a non-empty 'name'", format!("{param}.name"))
-        })?;
+        .ok_or_else(|| error("function needs a non-empty 'name'", param.member("name")))?;
     let description = opt_str(
-        v.get("description").unwrap_or(&Value::Null),
-        &format!("{param}.description"),
+        v.get("description").unwrap_or(&NULL),
+        param.member("description"),
     )?;
     let parameters = match v.get("parameters") {
-        None | Some(Value::Null) => None,
-        Some(p @ Value::Object(_)) => Some(p.clone()),
+        None | Some(Json::Null) => None,
+        Some(p @ Json::Object(_)) => Some(p.to_value()),
         Some(_) => {
-            return Err(TranslateError::new(
+            return Err(error(
                 "'parameters' must be a JSON schema object",
-                format!("{param}.parameters"),
+                param.member("parameters"),
             ))
         }
     };
@@ -395,10 +439,13 @@ fn parse_function_def(v: &Value, param: &str) -> Result<Tool, TranslateError> {
     })
 }
 
-fn parse_tool_choice(v: &Value, param: &str) -> Result<Option<ToolChoice>, TranslateError> {
+fn parse_tool_choice(
+    v: &Json<'_>,
+    param: &'static str,
+) -> Result<Option<ToolChoice>, TranslateError> {
     match v {
-        Value::Null => Ok(None),
-        Value::String(s) => match s.as_str() {
+        Json::Null => Ok(None),
+        Json::Str(s) => match s.as_ref() {
             "auto" => Ok(Some(ToolChoice::Auto)),
             "none" => Ok(Some(ToolChoice::None)),
             "required" | "any" => Ok(Some(ToolChoice::Required)),
@@ -407,12 +454,12 @@ fn parse_tool_choice(v: &Value, param: &str) -> Result<Option<ToolChoice>, Trans
                 param,
             )),
         },
-        Value::Object(o) => {
+        Json::Object(o) => {
             let name = o
                 .get("function")
                 .and_then(|f| f.get("name"))
                 .or_else(|| o.get("name"))
-                .and_then(Value::as_str);
+                .and_then(Json::as_str);
             match name {
                 Some(n) => Ok(Some(ToolChoice::Function(n.to_owned()))),
                 None => Err(TranslateError::new(
@@ -428,45 +475,173 @@ fn parse_tool_choice(v: &Value, param: &str) -> Result<Option<ToolChoice>, Trans
     }
 }
 
+/// The top-level members the parser reads, `null` when absent. Every other member is
+/// only checked ([`Skip`]), so unread fields cost no allocation.
+#[derive(Debug, Default)]
+struct Root<'a> {
+    tools: Json<'a>,
+    functions: Json<'a>,
+    tool_choice: Json<'a>,
+    function_call: Json<'a>,
+    parallel_tool_calls: Json<'a>,
+    messages: Json<'a>,
+    stop: Json<'a>,
+    max_completion_tokens: Json<'a>,
+    max_tokens: Json<'a>,
+    temperature: Json<'a>,
+    top_p: Json<'a>,
+    n: Json<'a>,
+    seed: Json<'a>,
+    presence_penalty: Json<'a>,
+    frequency_penalty: Json<'a>,
+    stream: Json<'a>,
+    response_format: Json<'a>,
+    reasoning_effort: Json<'a>,
+    user: Json<'a>,
+}
+
+impl<'a> Root<'a> {
+    /// Where the member `key` goes, or `None` for a member the parser does not read.
+    fn slot(&mut self, key: &str) -> Option<&mut Json<'a>> {
+        Some(match key {
+            "tools" => &mut self.tools,
+            "functions" => &mut self.functions,
+            "tool_choice" => &mut self.tool_choice,
+            "function_call" => &mut self.function_call,
+            "parallel_tool_calls" => &mut self.parallel_tool_calls,
+            "messages" => &mut self.messages,
+            "stop" => &mut self.stop,
+            "max_completion_tokens" => &mut self.max_completion_tokens,
+            "max_tokens" => &mut self.max_tokens,
+            "temperature" => &mut self.temperature,
+            "top_p" => &mut self.top_p,
+            "n" => &mut self.n,
+            "seed" => &mut self.seed,
+            "presence_penalty" => &mut self.presence_penalty,
+            "frequency_penalty" => &mut self.frequency_penalty,
+            "stream" => &mut self.stream,
+            "response_format" => &mut self.response_format,
+            "reasoning_effort" => &mut self.reasoning_effort,
+            "user" => &mut self.user,
+            _ => return None,
+        })
+    }
+}
+
+/// The client body: an object's readable members, or a note that it was valid JSON but
+/// not an object (still checked to the end, so a later syntax error wins as before).
+// Built once per request on the stack and unpacked at once; boxing `Root` would only
+// add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Body<'a> {
+    Object(Root<'a>),
+    NotObject,
+}
+
+impl<'de> Deserialize<'de> for Body<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(BodyVisitor)
+    }
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Body<'de>, E> {
+        Ok(Body::NotObject)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Body<'de>, E> {
+        Ok(Body::NotObject)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Body<'de>, E> {
+        Ok(Body::NotObject)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Body<'de>, E> {
+        Ok(Body::NotObject)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Body<'de>, E> {
+        Ok(Body::NotObject)
+    }
+    fn visit_unit<E>(self) -> Result<Body<'de>, E> {
+        Ok(Body::NotObject)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Body<'de>, A::Error> {
+        Skip.visit_seq(seq).map(|_| Body::NotObject)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body<'de>, A::Error> {
+        let mut root = Root::default();
+        let mut first = true;
+        while let Some(Key(key)) = map.next_key()? {
+            if std::mem::take(&mut first) && key == RAW_VALUE_TOKEN {
+                // `Value` parses such an object from the string it holds (see json_in).
+                return Ok(match raw_value_token::<Value, A>(&mut map)? {
+                    Value::Object(members) => {
+                        for (k, v) in members {
+                            if let Some(slot) = root.slot(&k) {
+                                *slot = Json::from_value(v);
+                            }
+                        }
+                        Body::Object(root)
+                    }
+                    _ => Body::NotObject,
+                });
+            }
+            // A repeated key overwrites, as in a `serde_json::Map`.
+            match root.slot(&key) {
+                Some(slot) => *slot = map.next_value()?,
+                None => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        Ok(Body::Object(root))
+    }
+}
+
 impl ChatRequest {
     /// Parse and validate the client's raw OpenAI body.
     pub(crate) fn parse(body: &[u8]) -> Result<Self, TranslateError> {
-        let root: Value = serde_json::from_slice(body)
+        let root: Body<'_> = serde_json::from_slice(body)
             .map_err(|e| TranslateError::body(format!("request body is not valid JSON: {e}")))?;
-        let Value::Object(root) = root else {
+        let Body::Object(root) = root else {
             return Err(TranslateError::body("request body must be a JSON object"));
         };
-        let get = |k: &str| root.get(k).unwrap_or(&Value::Null);
         let mut req = ChatRequest::default();
 
         // Tools first: legacy `functions` and modern `tools`.
-        match get("tools") {
-            Value::Null => {}
-            Value::Array(items) => {
+        match &root.tools {
+            Json::Null => {}
+            Json::Array(items) => {
+                let tools = Param::Field("tools");
                 for (i, t) in items.iter().enumerate() {
-                    let p = format!("tools[{i}]");
-                    let ty = t.get("type").and_then(Value::as_str).unwrap_or("function");
+                    let p = tools.index(i);
+                    let ty = t.get("type").and_then(Json::as_str).unwrap_or("function");
                     if ty != "function" {
-                        return Err(TranslateError::new(
+                        return Err(error(
                             format!("unsupported tool type '{ty}': only function tools can be translated"),
-                            format!("{p}.type"),
+                            p.member("type"),
                         ));
                     }
-                    let f = t.get("function").ok_or_else(|| {
-                        TranslateError::new("tool needs a 'function'", format!("{p}.function"))
-                    })?;
-                    req.tools
-                        .push(parse_function_def(f, &format!("{p}.function"))?);
+                    let f = t
+                        .get("function")
+                        .ok_or_else(|| error("tool needs a 'function'", p.member("function")))?;
+                    req.tools.push(parse_function_def(f, p.member("function"))?);
                 }
             }
             _ => return Err(TranslateError::new("'tools' must be an array", "tools")),
         }
-        match get("functions") {
-            Value::Null => {}
-            Value::Array(items) => {
+        match &root.functions {
+            Json::Null => {}
+            Json::Array(items) => {
+                let functions = Param::Field("functions");
                 for (i, f) in items.iter().enumerate() {
-                    req.tools
-                        .push(parse_function_def(f, &format!("functions[{i}]"))?);
+                    req.tools.push(parse_function_def(f, functions.index(i))?);
                 }
             }
             _ => {
@@ -476,13 +651,13 @@ impl ChatRequest {
                 ))
             }
         }
-        req.tool_choice = parse_tool_choice(get("tool_choice"), "tool_choice")?;
+        req.tool_choice = parse_tool_choice(&root.tool_choice, "tool_choice")?;
         if req.tool_choice.is_none() {
-            req.tool_choice = parse_tool_choice(get("function_call"), "function_call")?;
+            req.tool_choice = parse_tool_choice(&root.function_call, "function_call")?;
         }
-        req.parallel_tool_calls = match get("parallel_tool_calls") {
-            Value::Null => None,
-            Value::Bool(b) => Some(*b),
+        req.parallel_tool_calls = match root.parallel_tool_calls {
+            Json::Null => None,
+            Json::Bool(b) => Some(b),
             _ => {
                 return Err(TranslateError::new(
                     "'parallel_tool_calls' must be a boolean",
@@ -492,7 +667,7 @@ impl ChatRequest {
         };
 
         // Messages.
-        let Value::Array(messages) = get("messages") else {
+        let Json::Array(messages) = &root.messages else {
             return Err(TranslateError::new(
                 "'messages' must be an array",
                 "messages",
@@ -504,34 +679,34 @@ impl ChatRequest {
                 "messages",
             ));
         }
+        req.messages.reserve(messages.len());
+        let messages_param = Param::Field("messages");
         let mut legacy_calls = 0usize;
         for (i, m) in messages.iter().enumerate() {
-            let p = format!("messages[{i}]");
-            let Value::Object(m) = m else {
-                return Err(TranslateError::new("message must be an object", p));
+            let p = messages_param.index(i);
+            let Json::Object(m) = m else {
+                return Err(error("message must be an object", p));
             };
-            let role = m.get("role").and_then(Value::as_str).ok_or_else(|| {
-                TranslateError::new("message needs a string 'role'", format!("{p}.role"))
-            })?;
-            let content = m.get("content").unwrap_or(&Value::Null);
-            let content_param = format!("{p}.content");
+            let role = m
+                .get("role")
+                .and_then(Json::as_str)
+                .ok_or_else(|| error("message needs a string 'role'", p.member("role")))?;
+            let content = m.get("content").unwrap_or(&NULL);
+            let content_param = p.member("content");
             match role {
                 "system" | "developer" => {
-                    let text = text_of(&parse_content(content, &content_param, false)?);
+                    let text = text_of(&parse_content(content, content_param, false)?);
                     if !text.is_empty() {
                         req.system.push(text);
                     }
                 }
                 "user" => {
                     if content.is_null() {
-                        return Err(TranslateError::new(
-                            "user message needs 'content'",
-                            content_param,
-                        ));
+                        return Err(error("user message needs 'content'", content_param));
                     }
                     req.messages.push(Message {
                         role: Role::User,
-                        parts: parse_content(content, &content_param, true)?,
+                        parts: parse_content(content, content_param, true)?,
                         tool_calls: Vec::new(),
                         tool_call_id: None,
                         tool_name: None,
@@ -540,13 +715,13 @@ impl ChatRequest {
                 }
                 "assistant" => {
                     let mut tool_calls = parse_tool_calls(
-                        m.get("tool_calls").unwrap_or(&Value::Null),
-                        &format!("{p}.tool_calls"),
+                        m.get("tool_calls").unwrap_or(&NULL),
+                        p.member("tool_calls"),
                     )?;
                     if let Some(fc) = m.get("function_call").filter(|v| !v.is_null()) {
-                        let fp = format!("{p}.function_call");
-                        let name = fc.get("name").and_then(Value::as_str).ok_or_else(|| {
-                            TranslateError::new("function_call needs 'name'", format!("{fp}.name"))
+                        let fp = p.member("function_call");
+                        let name = fc.get("name").and_then(Json::as_str).ok_or_else(|| {
+                            error("function_call needs 'name'", fp.member("name"))
                         })?;
                         legacy_calls += 1;
                         tool_calls.push(ToolCall {
@@ -554,13 +729,13 @@ impl ChatRequest {
                             name: name.to_owned(),
                             arguments: parse_arguments(
                                 fc.get("arguments"),
-                                &format!("{fp}.arguments"),
+                                fp.member("arguments"),
                             )?,
                         });
                     }
                     req.messages.push(Message {
                         role: Role::Assistant,
-                        parts: parse_content(content, &content_param, false)?,
+                        parts: parse_content(content, content_param, false)?,
                         tool_calls,
                         tool_call_id: None,
                         tool_name: None,
@@ -568,25 +743,21 @@ impl ChatRequest {
                     });
                 }
                 "tool" | "function" => {
-                    let name =
-                        opt_str(m.get("name").unwrap_or(&Value::Null), &format!("{p}.name"))?;
+                    let name = opt_str(m.get("name").unwrap_or(&NULL), p.member("name"))?;
                     let id = if role == "tool" {
                         m.get("tool_call_id")
-                            .and_then(Value::as_str)
+                            .and_then(Json::as_str)
                             .map(str::to_owned)
                             .ok_or_else(|| {
-                                TranslateError::new(
+                                error(
                                     "tool message needs a string 'tool_call_id'",
-                                    format!("{p}.tool_call_id"),
+                                    p.member("tool_call_id"),
                                 )
                             })?
                     } else {
                         // Legacy function result: answers the latest call of that name.
                         let name = name.as_deref().ok_or_else(|| {
-                            TranslateError::new(
-                                "function message needs 'name'",
-                                format!("{p}.name"),
-                            )
+                            error("function message needs 'name'", p.member("name"))
                         })?;
                         req.messages
                             .iter()
@@ -595,11 +766,11 @@ impl ChatRequest {
                             .find(|c| c.name == name)
                             .map(|c| c.id.clone())
                             .ok_or_else(|| {
-                                TranslateError::new(
+                                error(
                                     format!(
                                         "function message '{name}' has no matching function_call"
                                     ),
-                                    format!("{p}.name"),
+                                    p.member("name"),
                                 )
                             })?
                     };
@@ -612,7 +783,7 @@ impl ChatRequest {
                         .map(|c| c.name.clone());
                     req.messages.push(Message {
                         role: Role::Tool,
-                        parts: parse_content(content, &content_param, false)?,
+                        parts: parse_content(content, content_param, false)?,
                         tool_calls: Vec::new(),
                         tool_call_id: Some(id),
                         tool_name: recovered.or(name),
@@ -620,9 +791,9 @@ impl ChatRequest {
                     });
                 }
                 other => {
-                    return Err(TranslateError::new(
+                    return Err(error(
                         format!("unsupported message role '{other}'"),
-                        format!("{p}.role"),
+                        p.member("role"),
                     ))
                 }
             }
@@ -634,10 +805,10 @@ impl ChatRequest {
             ));
         }
 
-        req.stop = match get("stop") {
-            Value::Null => Vec::new(),
-            Value::String(s) => vec![s.clone()],
-            Value::Array(items) => items
+        req.stop = match &root.stop {
+            Json::Null => Vec::new(),
+            Json::Str(s) => vec![s.as_ref().to_owned()],
+            Json::Array(items) => items
                 .iter()
                 .map(|s| {
                     s.as_str().map(str::to_owned).ok_or_else(|| {
@@ -652,9 +823,9 @@ impl ChatRequest {
                 ))
             }
         };
-        req.max_tokens = match uint(get("max_completion_tokens"), "max_completion_tokens")? {
+        req.max_tokens = match uint(&root.max_completion_tokens, "max_completion_tokens")? {
             Some(n) => Some(n),
-            None => uint(get("max_tokens"), "max_tokens")?,
+            None => uint(&root.max_tokens, "max_tokens")?,
         };
         if req.max_tokens == Some(0) {
             return Err(TranslateError::new(
@@ -662,42 +833,42 @@ impl ChatRequest {
                 "max_tokens",
             ));
         }
-        req.temperature = num(get("temperature"), "temperature")?;
+        req.temperature = num(&root.temperature, "temperature")?;
         if req.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
             return Err(TranslateError::new(
                 "'temperature' must be between 0 and 2",
                 "temperature",
             ));
         }
-        req.top_p = num(get("top_p"), "top_p")?;
+        req.top_p = num(&root.top_p, "top_p")?;
         if req.top_p.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
             return Err(TranslateError::new(
                 "'top_p' must be between 0 and 1",
                 "top_p",
             ));
         }
-        req.n = uint(get("n"), "n")?;
+        req.n = uint(&root.n, "n")?;
         if req.n == Some(0) {
             return Err(TranslateError::new("'n' must be at least 1", "n"));
         }
-        req.seed = match get("seed") {
-            Value::Null => None,
-            Value::Number(n) => Some(
+        req.seed = match &root.seed {
+            Json::Null => None,
+            Json::Number(n) => Some(
                 n.as_i64()
                     .ok_or_else(|| TranslateError::new("'seed' must be an integer", "seed"))?,
             ),
             _ => return Err(TranslateError::new("'seed' must be an integer", "seed")),
         };
-        req.presence_penalty = num(get("presence_penalty"), "presence_penalty")?;
-        req.frequency_penalty = num(get("frequency_penalty"), "frequency_penalty")?;
-        req.stream = match get("stream") {
-            Value::Null => false,
-            Value::Bool(b) => *b,
+        req.presence_penalty = num(&root.presence_penalty, "presence_penalty")?;
+        req.frequency_penalty = num(&root.frequency_penalty, "frequency_penalty")?;
+        req.stream = match root.stream {
+            Json::Null => false,
+            Json::Bool(b) => b,
             _ => return Err(TranslateError::new("'stream' must be a boolean", "stream")),
         };
-        req.response_format = match get("response_format") {
-            Value::Null => None,
-            Value::Object(o) => match o.get("type").and_then(Value::as_str) {
+        req.response_format = match &root.response_format {
+            Json::Null => None,
+            Json::Object(o) => match o.get("type").and_then(Json::as_str) {
                 Some("text") => Some(ResponseFormat::Text),
                 Some("json_object") => Some(ResponseFormat::JsonObject),
                 Some("json_schema") => {
@@ -711,7 +882,7 @@ impl ChatRequest {
                                 "response_format.json_schema.schema",
                             )
                         })?;
-                    Some(ResponseFormat::JsonSchema(schema.clone()))
+                    Some(ResponseFormat::JsonSchema(schema.to_value()))
                 }
                 _ => {
                     return Err(TranslateError::new(
@@ -727,8 +898,8 @@ impl ChatRequest {
                 ))
             }
         };
-        req.reasoning_effort = opt_str(get("reasoning_effort"), "reasoning_effort")?;
-        req.user = opt_str(get("user"), "user")?;
+        req.reasoning_effort = opt_str(&root.reasoning_effort, Param::Field("reasoning_effort"))?;
+        req.user = opt_str(&root.user, Param::Field("user"))?;
         Ok(req)
     }
 }
@@ -741,6 +912,50 @@ pub(crate) fn tool_result_text(parts: &[Part]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn params_format_like_openai() {
+        let messages = Param::Field("messages");
+        let m = messages.index(3);
+        let content = m.member("content");
+        assert_eq!(
+            content.index(0).member("image_url.url").to_string(),
+            "messages[3].content[0].image_url.url"
+        );
+        assert_eq!(
+            m.member("tool_calls")
+                .index(1)
+                .member("function.name")
+                .to_string(),
+            "messages[3].tool_calls[1].function.name"
+        );
+        assert_eq!(
+            Param::Field("response_format.type").to_string(),
+            "response_format.type"
+        );
+        let e = error("bad", content);
+        assert_eq!(e.param.as_deref(), Some("messages[3].content"));
+        assert_eq!(e.message, "bad");
+    }
+
+    #[test]
+    fn url_schemes_are_case_insensitive_and_need_a_host() {
+        assert!(matches!(
+            parse_media_url("HTTP://x.test/a", "p"),
+            Ok(Media::Url { .. })
+        ));
+        assert!(
+            matches!(parse_media_url("hTtPs://x.test/a.gif", Param::Field("p")), Ok(Media::Url { mime: Some(m), .. }) if m == "image/gif")
+        );
+        assert_eq!(
+            parse_media_url("http://", "messages[0].content[1].image_url.url").map_err(|e| e.param),
+            Err(Some("messages[0].content[1].image_url.url".to_owned()))
+        );
+        // A multi-byte character straddling the scheme's length is not a scheme.
+        assert!(parse_media_url("https:/é", "p").is_err());
+        assert!(parse_media_url("httpé://x", "p").is_err());
+        assert!(parse_media_url("https", "p").is_err());
+    }
 
     #[test]
     fn data_urls() {
