@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -46,10 +46,45 @@ pub struct ChatRequest {
     /// Requested retries (capped by config).
     pub retry_count: Option<u32>,
     /// Top-level members: key and the byte span of its value in `body`.
-    fields: Vec<(String, Range<usize>)>,
+    fields: Vec<Field>,
 }
 
-struct TopLevel<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// A top-level member: its key and the byte span of its value in the body.
+#[derive(Debug, Clone)]
+struct Field {
+    key: Key,
+    value: Range<usize>,
+}
+
+/// A key as written (its span in the body), or unescaped when it had escapes.
+#[derive(Debug, Clone)]
+enum Key {
+    Span(Range<usize>),
+    Unescaped(String),
+}
+
+/// What the one pass over `messages` found (the array is validated while the top level is
+/// parsed, so it is scanned once; problems are reported after the whole body parsed, in
+/// field order, exactly as a second pass would).
+#[derive(Debug, Clone, PartialEq)]
+enum MessagesCheck {
+    Ok,
+    NotArray,
+    Empty,
+    /// An element is not an object, or its `role` is not a string (or repeats).
+    BadShape,
+    MissingRole(usize),
+    UnknownRole(usize, String),
+}
+
+/// One top-level member as the single pass sees it.
+enum Member<'a> {
+    Raw(&'a RawValue),
+    /// `messages`, validated in place; its span is recovered from its neighbours.
+    Messages(MessagesCheck),
+}
+
+struct TopLevel<'a>(Vec<(Cow<'a, str>, Member<'a>)>);
 
 impl<'de> Deserialize<'de> for TopLevel<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -61,8 +96,13 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::with_capacity(16);
-                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
-                    let v: &'de RawValue = map.next_value()?;
+                while let Some(Text(k)) = map.next_key::<Text<'de>>()? {
+                    // Only a key that borrows from the body can locate the value's span.
+                    let v = if matches!(&k, Cow::Borrowed("messages")) {
+                        Member::Messages(map.next_value()?)
+                    } else {
+                        Member::Raw(map.next_value()?)
+                    };
                     out.push((k, v));
                 }
                 Ok(TopLevel(out))
@@ -72,10 +112,223 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
     }
 }
 
-#[derive(Deserialize)]
-struct MessageShape<'a> {
-    #[serde(borrow)]
-    role: Option<Cow<'a, str>>,
+/// Accepts any JSON value and records whether it is a valid `messages` array.
+impl<'de> Deserialize<'de> for MessagesCheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MessagesCheck;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut verdict = MessagesCheck::Ok;
+                let mut n = 0;
+                while let Some(role) = seq.next_element::<RoleCheck<'de>>()? {
+                    if verdict == MessagesCheck::Ok {
+                        verdict = match role {
+                            RoleCheck::Known => MessagesCheck::Ok,
+                            RoleCheck::Missing => MessagesCheck::MissingRole(n),
+                            RoleCheck::Unknown(r) => MessagesCheck::UnknownRole(n, r.into_owned()),
+                            RoleCheck::BadShape => MessagesCheck::BadShape,
+                        };
+                    } else if role == RoleCheck::BadShape && verdict != MessagesCheck::BadShape {
+                        // A shape error anywhere outranks a role error, as a typed parse of
+                        // the whole array would have failed before looking at roles.
+                        verdict = MessagesCheck::BadShape;
+                    }
+                    n += 1;
+                }
+                Ok(if n == 0 {
+                    MessagesCheck::Empty
+                } else {
+                    verdict
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MessagesCheck::NotArray)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MessagesCheck::NotArray)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MessagesCheck::NotArray)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MessagesCheck::NotArray)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MessagesCheck::NotArray)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MessagesCheck::NotArray)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(MessagesCheck::NotArray)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One element of `messages`, reduced to what validation needs.
+#[derive(Debug, PartialEq)]
+enum RoleCheck<'a> {
+    Known,
+    Missing,
+    Unknown(Cow<'a, str>),
+    BadShape,
+}
+
+impl<'de> Deserialize<'de> for RoleCheck<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RoleCheck<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut role: Option<Option<RoleValue>> = None;
+                let mut repeated = false;
+                while let Some(Text(k)) = map.next_key::<Text<'de>>()? {
+                    if k == "role" {
+                        repeated |= role.is_some();
+                        role = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(match role {
+                    _ if repeated => RoleCheck::BadShape,
+                    None | Some(None) => RoleCheck::Missing,
+                    Some(Some(RoleValue::Other)) => RoleCheck::BadShape,
+                    Some(Some(RoleValue::Str(r))) => match r.as_ref() {
+                        "system" | "developer" | "user" | "assistant" | "tool" | "function" => {
+                            RoleCheck::Known
+                        }
+                        _ => RoleCheck::Unknown(r),
+                    },
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RoleCheck::BadShape)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RoleCheck::BadShape)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(RoleCheck::BadShape)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(RoleCheck::BadShape)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RoleCheck::BadShape)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(RoleCheck::BadShape)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(RoleCheck::BadShape)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string that borrows from the body unless it had escapes. (serde's own `Cow<str>`
+/// always allocates; only a derive with `#[serde(borrow)]` borrows.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A `role` value: a string, or something else (`null` reads as absent, via `Option`).
+enum RoleValue<'a> {
+    Str(Cow<'a, str>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for RoleValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RoleValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RoleValue::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RoleValue::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RoleValue::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RoleValue::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RoleValue::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(RoleValue::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(RoleValue::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RoleValue::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Where the value of a member starts: after its key's closing quote, spaces and `:`.
+fn value_start(text: &str, key_end: usize) -> usize {
+    let b = text.as_bytes();
+    let mut i = key_end;
+    while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b':') {
+        i += 1;
+    }
+    i
+}
+
+/// Where a value ends, given where what follows it begins (the next key's opening quote,
+/// or the object's closing brace): back over spaces and the separating comma.
+fn value_end(text: &str, next: usize) -> usize {
+    let b = text.as_bytes();
+    let mut i = next;
+    while i > 0 && (b[i - 1].is_ascii_whitespace() || b[i - 1] == b',') {
+        i -= 1;
+    }
+    i
 }
 
 #[derive(Deserialize)]
@@ -112,6 +365,46 @@ fn check_number(raw: &RawValue, param: &str, lo: f64, hi: f64) -> Result<(), Gat
     Ok(())
 }
 
+/// The 400 for a `messages` problem, if any.
+fn check_messages(check: &MessagesCheck) -> Result<(), GatewayError> {
+    match check {
+        MessagesCheck::Ok => Ok(()),
+        MessagesCheck::NotArray | MessagesCheck::BadShape => Err(invalid(
+            "messages",
+            "`messages` must be an array of message objects",
+        )),
+        MessagesCheck::Empty => Err(invalid(
+            "messages",
+            "`messages` must contain at least one message",
+        )),
+        MessagesCheck::MissingRole(i) => Err(invalid(
+            &format!("messages[{i}].role"),
+            format!("messages[{i}] has no `role`"),
+        )),
+        MessagesCheck::UnknownRole(i, r) => Err(invalid(
+            &format!("messages[{i}].role"),
+            format!("unknown role `{r}` in messages[{i}]"),
+        )),
+    }
+}
+
+/// Length of the JSON value at the start of `text` (a second scan: only for the rare
+/// `messages` followed by an escaped key, whose position serde does not reveal).
+fn raw_len(text: &str) -> usize {
+    let mut de = serde_json::Deserializer::from_str(text);
+    <&RawValue>::deserialize(&mut de).map_or(0, |r| r.get().len())
+}
+
+impl Field {
+    /// The key's text (`body` is the request body the spans point into).
+    fn key_bytes<'t>(&'t self, body: &'t [u8]) -> &'t [u8] {
+        match &self.key {
+            Key::Span(r) => &body[r.clone()],
+            Key::Unescaped(k) => k.as_bytes(),
+        }
+    }
+}
+
 impl ChatRequest {
     /// Parses and validates a body. Every problem is a 400 naming the parameter.
     pub fn parse(body: Bytes) -> Result<Self, GatewayError> {
@@ -136,13 +429,64 @@ impl ChatRequest {
         };
         let mut saw_model = false;
         let mut saw_messages = false;
-        for (key, raw) in &top.0 {
-            let start = raw.get().as_ptr() as usize - base;
-            let span = start..start + raw.get().len();
-            if req.fields.iter().any(|(k, _)| k == key.as_ref()) {
+        // Offsets into `text` of borrowed keys (`None` for keys that had escapes).
+        let key_span = |k: &Cow<str>| match k {
+            Cow::Borrowed(b) => {
+                let start = b.as_ptr() as usize - base;
+                Some(start..start + b.len())
+            }
+            Cow::Owned(_) => None,
+        };
+        for (idx, (key, member)) in top.0.iter().enumerate() {
+            let kspan = key_span(key);
+            let (span, raw) = match member {
+                Member::Raw(raw) => {
+                    let start = raw.get().as_ptr() as usize - base;
+                    (start..start + raw.get().len(), Some(*raw))
+                }
+                Member::Messages(_) => {
+                    // Borrowed key by construction; the value runs to the next member or
+                    // to the closing brace.
+                    let start = value_start(text, kspan.as_ref().map_or(0, |r| r.end + 1));
+                    let end = match top.0.get(idx + 1).map(|(k, _)| key_span(k)) {
+                        Some(Some(next)) => value_end(text, next.start - 1),
+                        Some(None) => start + raw_len(&text[start..]),
+                        None => value_end(text, text.trim_end().len() - 1),
+                    };
+                    (start..end, None)
+                }
+            };
+            if req
+                .fields
+                .iter()
+                .any(|f| f.key_bytes(text.as_bytes()) == key.as_bytes())
+            {
                 return Err(invalid(key, format!("duplicate field `{key}`")));
             }
+            let field = Field {
+                key: match kspan {
+                    Some(r) => Key::Span(r),
+                    None => Key::Unescaped(key.clone().into_owned()),
+                },
+                value: span,
+            };
+            let raw = match (member, raw) {
+                (Member::Messages(check), _) => {
+                    check_messages(check)?;
+                    saw_messages = true;
+                    req.fields.push(field);
+                    continue;
+                }
+                (_, Some(raw)) => raw,
+                (_, None) => continue,
+            };
             match key.as_ref() {
+                "messages" => {
+                    // An escaped key: validate the captured value the same way.
+                    let check = serde_json::from_str(raw.get()).unwrap_or(MessagesCheck::NotArray);
+                    check_messages(&check)?;
+                    saw_messages = true;
+                }
                 "model" => {
                     let m: Cow<str> = parse_as(raw, "model", "a string")?;
                     if m.trim().is_empty() {
@@ -150,36 +494,6 @@ impl ChatRequest {
                     }
                     req.model = m.into_owned();
                     saw_model = true;
-                }
-                "messages" => {
-                    let msgs: Vec<MessageShape> =
-                        parse_as(raw, "messages", "an array of message objects")?;
-                    if msgs.is_empty() {
-                        return Err(invalid(
-                            "messages",
-                            "`messages` must contain at least one message",
-                        ));
-                    }
-                    for (i, m) in msgs.iter().enumerate() {
-                        match m.role.as_deref() {
-                            Some(
-                                "system" | "developer" | "user" | "assistant" | "tool" | "function",
-                            ) => {}
-                            Some(other) => {
-                                return Err(invalid(
-                                    &format!("messages[{i}].role"),
-                                    format!("unknown role `{other}` in messages[{i}]"),
-                                ))
-                            }
-                            None => {
-                                return Err(invalid(
-                                    &format!("messages[{i}].role"),
-                                    format!("messages[{i}] has no `role`"),
-                                ))
-                            }
-                        }
-                    }
-                    saw_messages = true;
                 }
                 "stream" => {
                     req.stream =
@@ -252,7 +566,7 @@ impl ChatRequest {
                 }
                 _ => {}
             }
-            req.fields.push((key.clone().into_owned(), span));
+            req.fields.push(field);
         }
         if !saw_model {
             return Err(invalid("model", "missing required field `model`"));
@@ -267,8 +581,8 @@ impl ChatRequest {
     pub fn raw_field(&self, key: &str) -> Option<&[u8]> {
         self.fields
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, r)| &self.body[r.clone()])
+            .find(|f| f.key_bytes(&self.body) == key.as_bytes())
+            .map(|f| &self.body[f.value.clone()])
     }
 
     /// Body for an OpenAI-compatible upstream: `model` replaced, gateway-only fields
@@ -284,19 +598,29 @@ impl ChatRequest {
             }
         };
         let mut wrote_stream_options = false;
-        for (key, span) in &self.fields {
-            if GATEWAY_FIELDS.contains(&key.as_str()) {
+        for field in &self.fields {
+            let key = field.key_bytes(&self.body);
+            if GATEWAY_FIELDS.iter().any(|g| g.as_bytes() == key) {
                 continue;
             }
             sep(&mut out);
-            write_json_str(&mut out, key);
+            match &field.key {
+                // A key without escapes is its own JSON text.
+                Key::Span(_) => {
+                    out.put_u8(b'"');
+                    out.extend_from_slice(key);
+                    out.put_u8(b'"');
+                }
+                Key::Unescaped(k) => write_json_str(&mut out, k),
+            }
             out.put_u8(b':');
-            match key.as_str() {
-                "model" => write_json_str(&mut out, upstream_model),
-                "stream_options" if self.stream && !self.include_usage => {
+            let value = &self.body[field.value.clone()];
+            match key {
+                b"model" => write_json_str(&mut out, upstream_model),
+                b"stream_options" if self.stream && !self.include_usage => {
                     // Merge include_usage into whatever options the client sent.
                     let mut obj: serde_json::Map<String, serde_json::Value> =
-                        serde_json::from_slice(&self.body[span.clone()]).unwrap_or_default();
+                        serde_json::from_slice(value).unwrap_or_default();
                     obj.insert("include_usage".into(), serde_json::Value::Bool(true));
                     out.extend_from_slice(
                         &serde_json::to_vec(&obj)
@@ -304,7 +628,7 @@ impl ChatRequest {
                     );
                     wrote_stream_options = true;
                 }
-                _ => out.extend_from_slice(&self.body[span.clone()]),
+                _ => out.extend_from_slice(value),
             }
         }
         if self.stream && !self.include_usage && !wrote_stream_options {
@@ -462,6 +786,54 @@ mod tests {
             }
         }
         assert!(ChatRequest::parse(Bytes::from_static(b"\xff\xfe")).is_err());
+    }
+
+    #[test]
+    fn messages_span_is_exact_wherever_it_sits() {
+        let msgs =
+            r#"[ {"role":"user","content":"a, ] } \"b\""} , {"role":"assistant","content":[]} ]"#;
+        for body in [
+            format!(r#"{{"model":"m","messages":{msgs}}}"#),
+            format!("{{ \"messages\" :\n {msgs} \n, \"model\": \"m\" }}\n"),
+            format!(r#"{{"model":"m","messages":{msgs},"t\u0065mperature":1}}"#),
+            format!(r#"{{"model":"m","m\u0065ssages":{msgs}}}"#),
+            format!("{{\"messages\":{msgs}\t ,\"model\":\"m\",\"user\":\"u\"}}"),
+        ] {
+            let r = parse(&body).unwrap_or_else(|e| panic!("{body}: {e:?}"));
+            assert_eq!(r.raw_field("messages"), Some(msgs.as_bytes()), "{body}");
+            let out: serde_json::Value = serde_json::from_slice(&r.passthrough_body("x")).unwrap();
+            let want: serde_json::Value = serde_json::from_str(msgs).unwrap();
+            assert_eq!(out["messages"], want, "{body}");
+            assert_eq!(out["model"], "x");
+        }
+    }
+
+    #[test]
+    fn message_shapes_are_checked_in_one_pass() {
+        let param = |body: &str| match parse(body) {
+            Err(GatewayError::InvalidRequest { param, .. }) => param,
+            other => panic!("{body}: expected 400, got {other:?}"),
+        };
+        for (msgs, want) in [
+            (r#"[1]"#, "messages"),
+            (r#"[["user"]]"#, "messages"),
+            (r#"[{"role":5}]"#, "messages"),
+            (r#"[{"role":"user","role":"user"}]"#, "messages"),
+            (r#"[{"role":"wizard"},{"role":7}]"#, "messages"),
+            (r#"{"role":"user"}"#, "messages"),
+            (r#"null"#, "messages"),
+            (r#"[{"role":null}]"#, "messages[0].role"),
+            (r#"[{"role":"user"},{"role":"wizard"}]"#, "messages[1].role"),
+            (r#"[{"role":"user"},{"content":"x"}]"#, "messages[1].role"),
+        ] {
+            let body = format!(r#"{{"model":"m","messages":{msgs}}}"#);
+            assert_eq!(param(&body).as_deref(), Some(want), "{body}");
+        }
+        // Earlier fields are still checked first.
+        assert_eq!(
+            param(r#"{"model":5,"messages":[1]}"#).as_deref(),
+            Some("model")
+        );
     }
 
     #[test]

@@ -239,11 +239,10 @@ impl SluiceProxy {
         ctx: &mut RequestCtx,
     ) -> Result<(), GatewayError> {
         let cfg = self.state.config.load();
-        let (method, path) = {
+        let endpoint = {
             let h = session.req_header();
-            (h.method.as_str().to_string(), h.uri.path().to_string())
+            classify(h.method.as_str(), h.uri.path())
         };
-        let endpoint = classify(&method, &path);
         match endpoint {
             Endpoint::Health => {
                 ctx.status = 200;
@@ -268,9 +267,12 @@ impl SluiceProxy {
                 return Ok(());
             }
             Endpoint::NotFound => {
+                let h = session.req_header();
                 return Err(GatewayError::NotFound(format!(
-                    "no such endpoint: {method} {path}"
-                )))
+                    "no such endpoint: {} {}",
+                    h.method,
+                    h.uri.path()
+                )));
             }
             Endpoint::MethodNotAllowed => return Err(GatewayError::MethodNotAllowed),
             _ => {}
