@@ -1,15 +1,18 @@
-//! The client side of one request: Pingora's HTTP session, until a streamed answer takes
-//! the connection over.
+//! The client side of one request: Pingora's HTTP session, until the answer takes the
+//! connection over.
 //!
-//! Why a takeover: Pingora flushes a response head that has no `Content-Length` on its own,
-//! so an SSE answer written through the session leaves as two sends (head, then first
-//! event), and the client wakes up twice before it sees the first token. Once the request
-//! is fully read, [`Downstream::start_event_stream`] lets Pingora finish its side of the
-//! exchange (request body drained, keep-alive and pipelined bytes accounted for), takes
-//! the connection, and writes the head together with the first event; later events are
-//! framed as HTTP/1.1 chunks here. The connection goes back to Pingora for the next request
-//! when the stream ends cleanly. HTTP/1.0 clients, `Connection: close` requests and HTTP/2
-//! keep Pingora's own writer.
+//! Why a takeover: once the request is fully read, Pingora has nothing left to do but
+//! frame the answer, and its writer costs more than the answer needs: a response head that
+//! has no `Content-Length` is flushed on its own, so an SSE answer leaves as two sends
+//! (head, then first event) and the client wakes up twice before its first token; and every
+//! head is built as a header map, amended (`Date`, `Connection`) and serialized again. So
+//! [`Downstream::take_over`] lets Pingora finish its side of the exchange (request body
+//! drained, keep-alive and pipelined bytes accounted for) and takes the connection; the
+//! answer's head is then written straight from its parts, together with the whole body
+//! ([`Downstream::send_response`]) or the first event ([`Downstream::start_event_stream`]),
+//! and later events are framed as HTTP/1.1 chunks here. The connection goes back to
+//! Pingora for the next request when the answer ends cleanly. HTTP/1.0 clients,
+//! `Connection: close` requests, `HEAD` and HTTP/2 keep Pingora's own writer.
 
 use std::sync::LazyLock;
 
@@ -27,8 +30,8 @@ static NO_REQUEST: LazyLock<RequestHeader> = LazyLock::new(|| {
     RequestHeader::build("GET", b"/", Some(0)).expect("a static request head is valid")
 });
 
-/// A connection taken over for a chunked event stream.
-struct EventStream {
+/// A connection taken over from Pingora for the rest of the answer.
+struct Taken {
     stream: Stream,
     settings: HttpPersistentSettings,
     finished: bool,
@@ -40,7 +43,7 @@ pub struct Downstream {
     /// Boxed: Pingora's session is ~700 bytes, and a stream that took the connection over
     /// would otherwise keep that space for its whole life.
     session: Option<Box<Session>>,
-    events: Option<EventStream>,
+    taken: Option<Taken>,
 }
 
 fn write_chunk(out: &mut BytesMut, data: &[u8]) {
@@ -61,13 +64,40 @@ fn write_chunk(out: &mut BytesMut, data: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// Writes a status line.
+fn encode_status(out: &mut BytesMut, status: http::StatusCode) {
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(status.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+/// Writes one header line; a value that would break the framing is left out (every
+/// value here is the gateway's own, so this never drops a legitimate header).
+fn encode_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
+    if value.iter().any(|&b| b == b'\r' || b == b'\n') {
+        return;
+    }
+    out.put_slice(name);
+    out.put_slice(b": ");
+    out.put_slice(value);
+    out.put_slice(b"\r\n");
+}
+
+/// Ends a head for a kept-alive connection: `Date`, `Connection`, then `framing` (a
+/// complete header line, or nothing when a `Content-Length` line was written already).
+fn encode_head_end(out: &mut BytesMut, framing: &[u8]) {
+    out.put_slice(b"date: ");
+    out.put_slice(pingora::protocols::http::date::get_cached_date().as_bytes());
+    out.put_slice(b"\r\nconnection: keep-alive\r\n");
+    out.put_slice(framing);
+    out.put_slice(b"\r\n");
+}
+
 /// Serializes a response head for a chunked HTTP/1.1 body on a kept-alive connection.
 fn encode_head(out: &mut BytesMut, header: &ResponseHeader) {
-    out.put_slice(b"HTTP/1.1 ");
-    out.put_slice(header.status.as_str().as_bytes());
-    out.put_u8(b' ');
-    out.put_slice(header.get_reason_phrase().unwrap_or("").as_bytes());
-    out.put_slice(b"\r\n");
+    encode_status(out, header.status);
     for (name, value) in header.headers.iter() {
         if name == http::header::TRANSFER_ENCODING
             || name == http::header::CONTENT_LENGTH
@@ -75,14 +105,9 @@ fn encode_head(out: &mut BytesMut, header: &ResponseHeader) {
         {
             continue;
         }
-        out.put_slice(name.as_str().as_bytes());
-        out.put_slice(b": ");
-        out.put_slice(value.as_bytes());
-        out.put_slice(b"\r\n");
+        encode_header(out, name.as_str().as_bytes(), value.as_bytes());
     }
-    out.put_slice(b"date: ");
-    out.put_slice(pingora::protocols::http::date::get_cached_date().as_bytes());
-    out.put_slice(b"\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n");
+    encode_head_end(out, b"transfer-encoding: chunked\r\n");
 }
 
 impl Downstream {
@@ -90,7 +115,7 @@ impl Downstream {
     pub fn new(session: Session) -> Self {
         Self {
             session: Some(Box::new(session)),
-            events: None,
+            taken: None,
         }
     }
 
@@ -124,20 +149,16 @@ impl Downstream {
         self.session()?.write_response_header(header).await
     }
 
-    /// Starts an event stream: the head and the first bytes leave in one write when the
-    /// connection can be taken over (see the module docs), else through Pingora.
-    pub async fn start_event_stream(
-        &mut self,
-        header: Box<ResponseHeader>,
-        first: Bytes,
-    ) -> Result<()> {
-        let takeover = matches!(self.session.as_deref(), Some(Session::H1(s))
-            if s.will_keepalive() && s.req_header().version == http::Version::HTTP_11);
-        if !takeover {
-            let s = self.session()?;
-            s.write_response_header(header).await?;
-            return s.write_response_body(first, false).await;
-        }
+    /// Whether the answer can be written on the connection directly (see the module docs).
+    fn can_take_over(&self) -> bool {
+        matches!(self.session.as_deref(), Some(Session::H1(s))
+            if s.will_keepalive()
+                && s.req_header().version == http::Version::HTTP_11
+                && s.req_header().method != http::Method::HEAD)
+    }
+
+    /// Lets Pingora finish the request side and takes the connection.
+    async fn take_over(&mut self) -> Result<&mut Taken> {
         let Some(mut session) = self.session.take() else {
             return Error::e_explain(ErrorType::InternalError, "response already started");
         };
@@ -145,7 +166,7 @@ impl Downstream {
         // Bytes the client sent after this request (pipelining) are handed on, not lost.
         session.set_pipelining_enabled(true);
         // Boxed: Pingora's finish future is large and runs once; keeping it inline would
-        // grow every open stream's state.
+        // grow every request's (and every open stream's) state.
         let Some(reusable) = Box::pin((*session).finish()).await? else {
             return Error::e_explain(ErrorType::WriteError, "client connection is not reusable");
         };
@@ -153,21 +174,71 @@ impl Downstream {
         if let Some(p) = prefix {
             settings.set_pipelined_prefix(p);
         }
-        let mut out = BytesMut::with_capacity(512 + first.len());
-        encode_head(&mut out, &header);
-        write_chunk(&mut out, &first);
-        let events = self.events.insert(EventStream {
+        Ok(self.taken.insert(Taken {
             stream,
             settings,
             finished: false,
             broken: false,
-        });
-        events.write(&out).await
+        }))
+    }
+
+    /// Writes a complete answer with a `Content-Length` body: head and body in one write.
+    /// `headers` are the gateway's own (lowercase names, no framing headers).
+    pub async fn send_response(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<()> {
+        let status =
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        if !self.can_take_over() {
+            let mut h = ResponseHeader::build_no_case(status, Some(headers.len() + 1))?;
+            for (k, v) in headers {
+                h.insert_header(k.to_string(), *v)?;
+            }
+            h.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+            let s = self.session()?;
+            s.write_response_header(Box::new(h)).await?;
+            return s.write_response_body(body, true).await;
+        }
+        let mut out = BytesMut::with_capacity(256 + body.len());
+        encode_status(&mut out, status);
+        for (k, v) in headers {
+            encode_header(&mut out, k.as_bytes(), v.as_bytes());
+        }
+        let mut len = itoa::Buffer::new();
+        out.put_slice(b"content-length: ");
+        out.put_slice(len.format(body.len()).as_bytes());
+        out.put_slice(b"\r\n");
+        encode_head_end(&mut out, b"");
+        out.extend_from_slice(&body);
+        let taken = self.take_over().await?;
+        taken.finished = true;
+        taken.write(&out).await
+    }
+
+    /// Starts an event stream: the head and the first bytes leave in one write when the
+    /// connection can be taken over (see the module docs), else through Pingora.
+    pub async fn start_event_stream(
+        &mut self,
+        header: Box<ResponseHeader>,
+        first: Bytes,
+    ) -> Result<()> {
+        if !self.can_take_over() {
+            let s = self.session()?;
+            s.write_response_header(header).await?;
+            return s.write_response_body(first, false).await;
+        }
+        let mut out = BytesMut::with_capacity(512 + first.len());
+        encode_head(&mut out, &header);
+        write_chunk(&mut out, &first);
+        self.take_over().await?.write(&out).await
     }
 
     /// Writes body bytes (a chunk, in an event stream) and, with `end`, finishes the body.
     pub async fn write_response_body(&mut self, data: Bytes, end: bool) -> Result<()> {
-        match self.events.as_mut() {
+        match self.taken.as_mut() {
             Some(ev) => {
                 let mut out = BytesMut::with_capacity(data.len() + 16);
                 write_chunk(&mut out, &data);
@@ -183,7 +254,7 @@ impl Downstream {
 
     /// Finishes the response body (the last chunk of a chunked body).
     pub async fn finish_body(&mut self) -> Result<()> {
-        match self.events.as_mut() {
+        match self.taken.as_mut() {
             Some(ev) if ev.finished => Ok(()),
             Some(ev) => {
                 ev.finished = true;
@@ -197,7 +268,7 @@ impl Downstream {
     /// (server shutting down) closes a taken-over connection; Pingora's session already
     /// knows its keep-alive state.
     pub async fn finish(self, reuse: bool) -> Option<ReusedHttpStream> {
-        if let Some(mut ev) = self.events {
+        if let Some(mut ev) = self.taken {
             if !ev.finished || ev.broken || !reuse {
                 ev.stream.shutdown().await.ok();
                 return None;
@@ -219,7 +290,7 @@ impl Downstream {
     }
 }
 
-impl EventStream {
+impl Taken {
     async fn write(&mut self, bytes: &[u8]) -> Result<()> {
         let res = async {
             self.stream.write_all(bytes).await?;
@@ -247,6 +318,20 @@ mod tests {
         assert!(out.is_empty(), "an empty chunk would end the body");
         write_chunk(&mut out, &[0u8; 4096]);
         assert_eq!(&out[..6], b"1000\r\n");
+    }
+
+    #[test]
+    fn header_values_that_would_break_framing_are_dropped() {
+        let mut out = BytesMut::new();
+        encode_header(&mut out, b"x-ok", b"fine");
+        encode_header(&mut out, b"x-bad", b"a\r\nx-injected: 1");
+        assert_eq!(&out[..], b"x-ok: fine\r\n");
+        out.clear();
+        encode_status(&mut out, http::StatusCode::TOO_MANY_REQUESTS);
+        encode_head_end(&mut out, b"");
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 429 Too Many Requests\r\ndate: "));
+        assert!(text.ends_with("connection: keep-alive\r\n\r\n"));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn header(
     Box::new(h)
 }
 
-/// Writes a complete body with `content-length`.
+/// Writes a complete body with `content-length` and the gateway's standard headers.
 pub async fn send_body(
     session: &mut Session,
     status: u16,
@@ -38,13 +38,14 @@ pub async fn send_body(
     provider: Option<&str>,
     extra: &[(&'static str, String)],
 ) -> Result<()> {
-    let mut h = header(status, content_type, request_id, provider);
-    let _ = h.insert_header("content-length", body.len());
-    for (k, v) in extra {
-        let _ = h.insert_header(*k, v.as_str());
+    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(3 + extra.len());
+    headers.push(("content-type", content_type));
+    headers.push(("x-request-id", request_id));
+    if let Some(p) = provider {
+        headers.push(("x-sluice-provider", p));
     }
-    session.write_response_header(h).await?;
-    session.write_response_body(body, true).await
+    headers.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+    session.send_response(status, &headers, body).await
 }
 
 /// Writes a JSON body.
