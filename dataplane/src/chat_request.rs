@@ -84,6 +84,34 @@ enum Member<'a> {
     Messages(MessagesCheck),
 }
 
+/// The `visit_*` methods for JSON scalars of a validating visitor: each one answers
+/// `$v` (with `numbers_only`, strings and `null` are left to the visitor itself).
+macro_rules! scalars_are {
+    ($v:expr; numbers_only) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+    };
+    ($v:expr) => {
+        scalars_are!($v; numbers_only);
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+    };
+}
+
 struct TopLevel<'a>(Vec<(Cow<'a, str>, Member<'a>)>);
 
 impl<'de> Deserialize<'de> for TopLevel<'de> {
@@ -149,24 +177,7 @@ impl<'de> Deserialize<'de> for MessagesCheck {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(MessagesCheck::NotArray)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MessagesCheck::NotArray)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MessagesCheck::NotArray)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MessagesCheck::NotArray)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MessagesCheck::NotArray)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MessagesCheck::NotArray)
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(MessagesCheck::NotArray)
-            }
+            scalars_are!(MessagesCheck::NotArray);
         }
         d.deserialize_any(V)
     }
@@ -216,24 +227,7 @@ impl<'de> Deserialize<'de> for RoleCheck<'de> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(RoleCheck::BadShape)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(RoleCheck::BadShape)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(RoleCheck::BadShape)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(RoleCheck::BadShape)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(RoleCheck::BadShape)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(RoleCheck::BadShape)
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(RoleCheck::BadShape)
-            }
+            scalars_are!(RoleCheck::BadShape);
         }
         d.deserialize_any(V)
     }
@@ -293,18 +287,7 @@ impl<'de> Deserialize<'de> for RoleValue<'de> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(RoleValue::Other)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(RoleValue::Other)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(RoleValue::Other)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(RoleValue::Other)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(RoleValue::Other)
-            }
+            scalars_are!(RoleValue::Other; numbers_only);
         }
         d.deserialize_any(V)
     }
