@@ -29,14 +29,15 @@ use std::borrow::Cow;
 
 use bytes::{Bytes, BytesMut};
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
-use serde::Deserialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde::Deserializer as _;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::json_out::{self, BStr};
 use crate::openai::{write_usage, ChunkWriter, CONTENT, REASONING};
-use crate::request::{self, ChatRequest, Media, Part, ResponseFormat, Role, ToolChoice};
+use crate::request::{self, ChatRequest, Media, Part, ResponseFormat, Role, ToolCall, ToolChoice};
 use crate::sse::{SseParser, DEFAULT_MAX_EVENT_BYTES};
 use crate::{
     ResponseContext, StreamTranslator, TranslateError, UpstreamError, UpstreamRequest, Usage,
@@ -164,14 +165,190 @@ fn convert_schema(v: &Value, defs: &Value, depth: usize) -> Value {
     Value::Object(out)
 }
 
-fn media_part(media: &Media) -> Value {
-    match media {
-        Media::Inline { mime, data } => json!({"inlineData": {"mimeType": mime, "data": data}}),
-        Media::Url { url, mime } => json!({"fileData": {
-            "mimeType": mime.as_deref().unwrap_or("image/jpeg"),
-            "fileUri": url
-        }}),
+// The body is serialized straight from the parsed request through the borrowed structs
+// below rather than built as a `serde_json::Value` tree first (only the reduced schemas,
+// which [`schema`] returns as values, are still trees): the tree copied every string and
+// tool input, allocated every key and was then dropped. The bytes stay those the tree
+// produced, whose maps sort their keys (serde_json's `preserve_order` is off): serde
+// writes a struct's fields in declaration order, so every struct's fields (as renamed)
+// and every hand-written map's entries here are in byte order of their names.
+// `output_oracle` compares with the old tree builder.
+
+/// The `generateContent` request body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestBody<'a> {
+    contents: Vec<Content<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation_config: Option<GenerationConfig<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_instruction: Option<SystemInstruction<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_config: Option<ToolConfig<'a>>,
+    /// One `Tool` holding every declaration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<[FunctionDeclarations<'a>; 1]>,
+}
+
+/// One turn: consecutive client messages of the same role merged.
+#[derive(Serialize)]
+struct Content<'a> {
+    parts: Vec<ContentPart<'a>>,
+    role: &'static str,
+}
+
+/// A `Part`.
+enum ContentPart<'a> {
+    Text(&'a str),
+    Media(&'a Media),
+    FunctionCall(&'a ToolCall),
+    FunctionResponse {
+        /// The call id without the carried thought signature.
+        id: &'a str,
+        name: &'a str,
+        response: Value,
+    },
+}
+
+impl Serialize for ContentPart<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        match self {
+            ContentPart::Text(text) => map.serialize_entry("text", text)?,
+            ContentPart::Media(Media::Inline { mime, data }) => {
+                map.serialize_entry(
+                    "inlineData",
+                    &InlineData {
+                        data,
+                        mime_type: mime,
+                    },
+                )?;
+            }
+            ContentPart::Media(Media::Url { url, mime }) => {
+                let file = FileData {
+                    file_uri: url,
+                    mime_type: mime.as_deref().unwrap_or("image/jpeg"),
+                };
+                map.serialize_entry("fileData", &file)?;
+            }
+            ContentPart::FunctionCall(call) => {
+                let (id, signature) = split_call_id(&call.id);
+                let function_call = FunctionCall {
+                    args: &call.arguments,
+                    id,
+                    name: &call.name,
+                };
+                map.serialize_entry("functionCall", &function_call)?;
+                if let Some(sig) = signature {
+                    map.serialize_entry("thoughtSignature", sig)?;
+                }
+            }
+            ContentPart::FunctionResponse { id, name, response } => {
+                let function_response = FunctionResponse { id, name, response };
+                map.serialize_entry("functionResponse", &function_response)?;
+            }
+        }
+        map.end()
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InlineData<'a> {
+    data: &'a str,
+    mime_type: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileData<'a> {
+    file_uri: &'a str,
+    mime_type: &'a str,
+}
+
+#[derive(Serialize)]
+struct FunctionCall<'a> {
+    args: &'a Value,
+    id: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct FunctionResponse<'a> {
+    id: &'a str,
+    name: &'a str,
+    response: &'a Value,
+}
+
+#[derive(Serialize)]
+struct SystemInstruction<'a> {
+    parts: Vec<ContentPart<'a>>,
+}
+
+/// `generationConfig`; sent only when some field is set.
+#[derive(Serialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct GenerationConfig<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidate_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_mime_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_schema: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking_config: Option<ThinkingConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+}
+
+#[derive(Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct ThinkingConfig {
+    /// `Some(true)` with a budget; left out when thinking is turned off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    include_thoughts: Option<bool>,
+    thinking_budget: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FunctionDeclarations<'a> {
+    function_declarations: Vec<FunctionDeclaration<'a>>,
+}
+
+#[derive(Serialize)]
+struct FunctionDeclaration<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolConfig<'a> {
+    function_calling_config: FunctionCallingConfig<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FunctionCallingConfig<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_function_names: Option<[&'a str; 1]>,
+    mode: &'static str,
 }
 
 /// `{key: value}`, moving `value` in (`json!` would deep-copy a `Value` it is given).
@@ -196,35 +373,21 @@ pub fn build_request(
     upstream_model: &str,
 ) -> Result<UpstreamRequest, TranslateError> {
     let _ = upstream_model; // Gemini names the model in the URL path.
-    let mut req = ChatRequest::parse(openai_body)?;
-    let mut body = Map::new();
+    let req = ChatRequest::parse(openai_body)?;
 
-    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for m in &mut req.messages {
+    let mut contents: Vec<Content<'_>> = Vec::new();
+    for m in &req.messages {
         let mut parts = Vec::new();
         let role = match m.role {
             Role::User | Role::Assistant => {
                 for part in &m.parts {
                     match part {
                         Part::Text(t) if t.is_empty() => {}
-                        Part::Text(t) => parts.push(json!({"text": t})),
-                        Part::Image(media) => parts.push(media_part(media)),
+                        Part::Text(t) => parts.push(ContentPart::Text(t)),
+                        Part::Image(media) => parts.push(ContentPart::Media(media)),
                     }
                 }
-                for call in &mut m.tool_calls {
-                    let (id, signature) = split_call_id(&call.id);
-                    // Built by hand so the arguments move in; `json!` would deep-copy them.
-                    let mut function_call = Map::new();
-                    function_call.insert("id".into(), id.into());
-                    function_call.insert("name".into(), std::mem::take(&mut call.name).into());
-                    function_call.insert("args".into(), std::mem::take(&mut call.arguments));
-                    let mut part = Map::new();
-                    part.insert("functionCall".into(), Value::Object(function_call));
-                    if let Some(sig) = signature {
-                        part.insert("thoughtSignature".into(), sig.into());
-                    }
-                    parts.push(Value::Object(part));
-                }
+                parts.extend(m.tool_calls.iter().map(ContentPart::FunctionCall));
                 if m.role == Role::User {
                     "user"
                 } else {
@@ -243,65 +406,48 @@ pub fn build_request(
                     )
                 })?;
                 let text = request::tool_result_text(&m.parts);
-                // Built by hand so the result moves in; `json!` would deep-copy it.
                 let response = match serde_json::from_str::<Value>(&text) {
                     Ok(v @ Value::Object(_)) => v,
                     Ok(v) => single_member("result", v),
                     Err(_) => single_member("result", Value::String(text)),
                 };
-                let (id, _) = split_call_id(call_id);
-                let mut function_response = Map::new();
-                function_response.insert("id".into(), id.into());
-                function_response.insert("name".into(), name.into());
-                function_response.insert("response".into(), response);
-                parts.push(single_member(
-                    "functionResponse",
-                    Value::Object(function_response),
-                ));
+                parts.push(ContentPart::FunctionResponse {
+                    id: split_call_id(call_id).0,
+                    name,
+                    response,
+                });
                 "user"
             }
         };
         if parts.is_empty() {
             continue;
         }
-        match turns.last_mut() {
-            Some((r, existing)) if *r == role => existing.extend(parts),
-            _ => turns.push((role, parts)),
+        match contents.last_mut() {
+            Some(turn) if turn.role == role => turn.parts.extend(parts),
+            _ => contents.push(Content { parts, role }),
         }
     }
-    if turns.is_empty() {
+    if contents.is_empty() {
         return Err(TranslateError::new(
             "'messages' has no content to send",
             "messages",
         ));
     }
-    let contents: Vec<Value> = turns
-        .into_iter()
-        .map(|(role, parts)| json!({"role": role, "parts": parts}))
-        .collect();
-    body.insert("contents".into(), Value::Array(contents));
 
-    if !req.system.is_empty() {
-        let parts: Vec<Value> = req.system.iter().map(|t| json!({"text": t})).collect();
-        body.insert("systemInstruction".into(), json!({"parts": parts}));
-    }
+    let system_instruction = (!req.system.is_empty()).then(|| SystemInstruction {
+        parts: req.system.iter().map(|t| ContentPart::Text(t)).collect(),
+    });
 
-    let mut gen = Map::new();
-    if let Some(t) = req.temperature {
-        gen.insert("temperature".into(), Value::from(t));
-    }
-    if let Some(p) = req.top_p {
-        gen.insert("topP".into(), Value::from(p));
-    }
-    if let Some(n) = req.max_tokens {
-        gen.insert("maxOutputTokens".into(), Value::from(n));
-    }
-    if !req.stop.is_empty() {
-        gen.insert(
-            "stopSequences".into(),
-            Value::from(std::mem::take(&mut req.stop)),
-        );
-    }
+    let mut gen = GenerationConfig {
+        frequency_penalty: req.frequency_penalty,
+        max_output_tokens: req.max_tokens,
+        presence_penalty: req.presence_penalty,
+        seed: req.seed,
+        stop_sequences: &req.stop,
+        temperature: req.temperature,
+        top_p: req.top_p,
+        ..GenerationConfig::default()
+    };
     if let Some(n) = req.n {
         if n > 8 {
             return Err(TranslateError::new(
@@ -309,69 +455,53 @@ pub fn build_request(
                 "n",
             ));
         }
-        if n > 1 {
-            gen.insert("candidateCount".into(), Value::from(n));
-        }
-    }
-    if let Some(seed) = req.seed {
-        gen.insert("seed".into(), Value::from(seed));
-    }
-    if let Some(p) = req.presence_penalty {
-        gen.insert("presencePenalty".into(), Value::from(p));
-    }
-    if let Some(p) = req.frequency_penalty {
-        gen.insert("frequencyPenalty".into(), Value::from(p));
+        gen.candidate_count = Some(n).filter(|&n| n > 1);
     }
     match &req.response_format {
         Some(ResponseFormat::JsonObject) => {
-            gen.insert("responseMimeType".into(), "application/json".into());
+            gen.response_mime_type = Some("application/json");
         }
         Some(ResponseFormat::JsonSchema(s)) => {
-            gen.insert("responseMimeType".into(), "application/json".into());
-            gen.insert("responseSchema".into(), schema(s));
+            gen.response_mime_type = Some("application/json");
+            gen.response_schema = Some(schema(s));
         }
         Some(ResponseFormat::Text) | None => {}
     }
     if let Some(effort) = req.reasoning_effort.as_deref() {
-        match request::thinking_budget(effort) {
-            Some(budget) => {
-                gen.insert(
-                    "thinkingConfig".into(),
-                    json!({"thinkingBudget": budget, "includeThoughts": true}),
-                );
-            }
-            None if matches!(effort, "none" | "minimal") => {
-                gen.insert("thinkingConfig".into(), json!({"thinkingBudget": 0}));
-            }
-            None => {}
-        }
+        gen.thinking_config = match request::thinking_budget(effort) {
+            Some(budget) => Some(ThinkingConfig {
+                include_thoughts: Some(true),
+                thinking_budget: budget,
+            }),
+            None if matches!(effort, "none" | "minimal") => Some(ThinkingConfig {
+                include_thoughts: None,
+                thinking_budget: 0,
+            }),
+            None => None,
+        };
     }
-    if !gen.is_empty() {
-        body.insert("generationConfig".into(), Value::Object(gen));
-    }
+    let generation_config = Some(gen).filter(|g| *g != GenerationConfig::default());
 
+    let mut tools = None;
+    let mut tool_config = None;
     if !req.tools.is_empty() {
-        let decls: Vec<Value> = req
+        let function_declarations = req
             .tools
             .iter()
-            .map(|t| {
-                let mut d = Map::new();
-                d.insert("name".into(), t.name.clone().into());
-                if let Some(desc) = &t.description {
-                    d.insert("description".into(), desc.clone().into());
-                }
-                if let Some(p) = &t.parameters {
-                    d.insert("parameters".into(), schema(p));
-                }
-                Value::Object(d)
+            .map(|t| FunctionDeclaration {
+                description: t.description.as_deref(),
+                name: &t.name,
+                parameters: t.parameters.as_ref().map(schema),
             })
             .collect();
-        body.insert("tools".into(), json!([{"functionDeclarations": decls}]));
+        tools = Some([FunctionDeclarations {
+            function_declarations,
+        }]);
         let config = match &req.tool_choice {
             None => None,
-            Some(ToolChoice::Auto) => Some(json!({"mode": "AUTO"})),
-            Some(ToolChoice::None) => Some(json!({"mode": "NONE"})),
-            Some(ToolChoice::Required) => Some(json!({"mode": "ANY"})),
+            Some(ToolChoice::Auto) => Some(("AUTO", None)),
+            Some(ToolChoice::None) => Some(("NONE", None)),
+            Some(ToolChoice::Required) => Some(("ANY", None)),
             Some(ToolChoice::Function(name)) => {
                 if !req.tools.iter().any(|t| &t.name == name) {
                     return Err(TranslateError::new(
@@ -379,12 +509,15 @@ pub fn build_request(
                         "tool_choice",
                     ));
                 }
-                Some(json!({"mode": "ANY", "allowedFunctionNames": [name]}))
+                Some(("ANY", Some([name.as_str()])))
             }
         };
-        if let Some(c) = config {
-            body.insert("toolConfig".into(), json!({"functionCallingConfig": c}));
-        }
+        tool_config = config.map(|(mode, allowed_function_names)| ToolConfig {
+            function_calling_config: FunctionCallingConfig {
+                allowed_function_names,
+                mode,
+            },
+        });
     } else if let Some(ToolChoice::Function(name)) = &req.tool_choice {
         return Err(TranslateError::new(
             format!("tool_choice names function '{name}' but no tools were given"),
@@ -392,10 +525,15 @@ pub fn build_request(
         ));
     }
 
-    let body = serde_json::to_vec(&Value::Object(body))
-        .map_err(|e| TranslateError::body(format!("cannot encode request: {e}")))?;
+    let body = RequestBody {
+        contents,
+        generation_config,
+        system_instruction,
+        tool_config,
+        tools,
+    };
     Ok(UpstreamRequest {
-        body,
+        body: request::encode(&body, openai_body.len())?,
         stream: req.stream,
     })
 }

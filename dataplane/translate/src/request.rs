@@ -8,6 +8,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::json_in::{raw_value_token, Json, Key, Skip, NULL, RAW_VALUE_TOKEN};
@@ -902,6 +903,16 @@ impl ChatRequest {
         req.user = opt_str(&root.user, Param::Field("user"))?;
         Ok(req)
     }
+}
+
+/// Serialize a provider request body. Sized for about the client's body (`input_len`
+/// bytes), which the output roughly matches, so that the buffer is not regrown and
+/// copied several times while it is written.
+pub(crate) fn encode<T: Serialize>(body: &T, input_len: usize) -> Result<Vec<u8>, TranslateError> {
+    let mut out = Vec::with_capacity(input_len.saturating_add(128));
+    serde_json::to_writer(&mut out, body)
+        .map_err(|e| TranslateError::body(format!("cannot encode request: {e}")))?;
+    Ok(out)
 }
 
 /// The text of a tool result's parts (tool messages carry text only).
