@@ -313,6 +313,92 @@ pub struct Route {
     pub targets: Vec<Target>,
 }
 
+/// How the proxy authenticates clients. There is no implicit mode: an empty key set in
+/// `Keys` mode denies every request (fail closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Every LLM request must present one of the configured client keys.
+    Keys,
+    /// No client authentication: anyone who reaches the proxy spends the provider keys.
+    None,
+}
+
+impl AuthMode {
+    /// Parses `keys` or `none`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "keys" => Some(Self::Keys),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+
+    /// The config-file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Keys => "keys",
+            Self::None => "none",
+        }
+    }
+}
+
+/// Admission limits: every resource a client can make the data plane hold is bounded by
+/// one of these (all under `[server]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Open downstream connections; beyond it new connections get a 503 and are closed.
+    pub max_connections: usize,
+    /// Requests being served at once; beyond it new requests get a 503 with `Retry-After`.
+    pub max_inflight: usize,
+    /// Request-body bytes buffered across all connections at once; beyond it new
+    /// requests get a 503 with `Retry-After`.
+    pub max_buffered_body_bytes: usize,
+    /// Total time allowed to receive a request head (from its first byte on a reused
+    /// connection, from accept on a new one).
+    pub header_timeout: Duration,
+    /// Total time allowed to receive a request body.
+    pub body_timeout: Duration,
+    /// Slowest accepted body upload once `body_rate_grace` has passed, bytes per second.
+    pub min_body_rate: u64,
+    /// Time a body upload may take before `min_body_rate` applies.
+    pub body_rate_grace: Duration,
+    /// Time one write of the answer may wait for a slow reader.
+    pub write_timeout: Duration,
+    /// Idle time allowed between requests on a kept-alive connection.
+    pub keepalive_timeout: Duration,
+    /// Longest accepted `model` (and pin) value, bytes.
+    pub max_model_len: usize,
+    /// Most entries of `messages`.
+    pub max_messages: usize,
+    /// Most entries of `tools`.
+    pub max_tools: usize,
+    /// Most members of any one JSON object in a request.
+    pub max_object_keys: usize,
+    /// Deepest JSON nesting in a request.
+    pub max_json_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_inflight: 4_096,
+            max_buffered_body_bytes: 256 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            min_body_rate: 16 * 1024,
+            body_rate_grace: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(60),
+            max_model_len: 256,
+            max_messages: 10_000,
+            max_tools: 512,
+            max_object_keys: 4_096,
+            max_json_depth: 64,
+        }
+    }
+}
+
 /// Data-plane server settings.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -326,8 +412,12 @@ pub struct ServerSettings {
     pub max_retries: u32,
     /// Retries when a request resolves without a route.
     pub default_retries: u32,
-    /// SHA-256 of accepted client API keys; empty means no client authentication.
+    /// Client authentication mode.
+    pub auth: AuthMode,
+    /// SHA-256 of accepted client API keys (in `Keys` mode; empty denies everyone).
     pub client_key_hashes: Vec<[u8; 32]>,
+    /// Admission limits.
+    pub limits: Limits,
 }
 
 impl Default for ServerSettings {
@@ -338,8 +428,19 @@ impl Default for ServerSettings {
             max_body_bytes: 10 * 1024 * 1024,
             max_retries: 5,
             default_retries: 2,
+            auth: AuthMode::None,
             client_key_hashes: Vec::new(),
+            limits: Limits::default(),
         }
+    }
+}
+
+impl ServerSettings {
+    /// Whether the proxy listens beyond loopback (a warning in `auth = "none"` mode).
+    pub fn exposed(&self) -> bool {
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .map_or(true, |a| !a.ip().is_loopback())
     }
 }
 

@@ -89,8 +89,10 @@ fn valid_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Whether the request carries an accepted client key. Fails closed: in `keys` mode an
+/// empty key set accepts nobody.
 fn authorized(cfg: &RuntimeConfig, session: &Downstream) -> bool {
-    if cfg.server.client_key_hashes.is_empty() {
+    if cfg.server.auth == crate::config::AuthMode::None {
         return true;
     }
     let h = session.req_header();

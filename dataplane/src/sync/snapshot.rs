@@ -110,6 +110,7 @@ pub fn config_from_snapshot(
     };
     let mut server = server.clone();
     if !snap.client_key_sha256.is_empty() {
+        server.auth = crate::config::AuthMode::Keys;
         server.client_key_hashes = snap
             .client_key_sha256
             .iter()
