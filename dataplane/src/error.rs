@@ -63,6 +63,18 @@ pub enum GatewayError {
     /// The request's deadline passed before an answer started.
     #[error("{0}")]
     Timeout(String),
+    /// A shared budget is spent (in-flight requests, buffered body bytes): 503 with
+    /// `Retry-After`, so clients back off instead of memory growing.
+    #[error("{message}")]
+    Overloaded {
+        /// What is full.
+        message: String,
+        /// Seconds the client should wait.
+        retry_after: u64,
+    },
+    /// The client did not send its request in time (head or body deadline, minimum rate).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A bug or an impossible state; never caused by input.
     #[error("{0}")]
     Internal(String),
@@ -80,6 +92,8 @@ impl GatewayError {
             Self::Upstream { status, .. } => *status,
             Self::Unavailable(_) => 503,
             Self::Timeout(_) => 504,
+            Self::Overloaded { .. } => 503,
+            Self::RequestTimeout(_) => 408,
             Self::Internal(_) => 500,
         }
     }
@@ -96,6 +110,8 @@ impl GatewayError {
             Self::Upstream { error_type, .. } => error_type,
             Self::Unavailable(_) => "service_unavailable",
             Self::Timeout(_) => "timeout_error",
+            Self::Overloaded { .. } => "service_unavailable",
+            Self::RequestTimeout(_) => "invalid_request_error",
             Self::Internal(_) => "server_error",
         }
     }
@@ -115,6 +131,8 @@ impl GatewayError {
             Self::Upstream { .. } => "upstream_error",
             Self::Unavailable(_) => "service_unavailable",
             Self::Timeout(_) => "timeout",
+            Self::Overloaded { .. } => "overloaded",
+            Self::RequestTimeout(_) => "request_timeout",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -157,6 +175,7 @@ impl GatewayError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::Upstream { retry_after, .. } => *retry_after,
+            Self::Overloaded { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -2,6 +2,7 @@
 //! upstream providers, forwards or translates them, and streams the answers back.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod chat_request;
 pub mod config;
 pub mod crypto;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub upstream: UpstreamClient,
     /// Where finished requests are reported (managed mode), if anywhere.
     pub usage: Option<tokio::sync::mpsc::Sender<sluice_proto::UsageRecord>>,
+    /// Shared admission budgets (connections, requests, buffered body bytes).
+    pub admission: Arc<admission::Admission>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             router: Router::new(),
             upstream: UpstreamClient::new(),
             usage,
+            admission: admission::Admission::new(),
         })
     }
 }

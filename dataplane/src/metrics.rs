@@ -19,6 +19,9 @@ struct Metrics {
     inflight: IntGauge,
     config_version: IntGauge,
     config_updates: IntCounterVec,
+    admission_rejected: IntCounterVec,
+    open_connections: IntGauge,
+    buffered_body_bytes: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -84,6 +87,27 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["result"],
     )
     .expect("static metric definition");
+    let admission_rejected = IntCounterVec::new(
+        Opts::new(
+            "sluice_admission_rejected_total",
+            "Connections and requests refused by admission control, by reason",
+        ),
+        &["reason"],
+    )
+    .expect("static metric definition");
+    let open_connections = IntGauge::new(
+        "sluice_open_connections",
+        "Open client connections on the proxy port",
+    )
+    .expect("static metric definition");
+    let buffered_body_bytes = IntGauge::new(
+        "sluice_buffered_request_body_bytes",
+        "Request-body bytes held in memory across all connections",
+    )
+    .expect("static metric definition");
+    for r in crate::admission::Reject::ALL {
+        admission_rejected.with_label_values(&[r.as_str()]);
+    }
     for c in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(duration.clone()),
@@ -94,6 +118,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(inflight.clone()),
         Box::new(config_version.clone()),
         Box::new(config_updates.clone()),
+        Box::new(admission_rejected.clone()),
+        Box::new(open_connections.clone()),
+        Box::new(buffered_body_bytes.clone()),
     ] {
         registry.register(c).expect("unique metric names");
     }
@@ -108,8 +135,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         inflight,
         config_version,
         config_updates,
+        admission_rejected,
+        open_connections,
+        buffered_body_bytes,
     }
 });
+
+/// The label value for anything not named in the configuration (a client-chosen model).
+pub const OTHER: &str = "other";
 
 /// Prometheus text exposition of every data-plane metric.
 pub fn render() -> Vec<u8> {
@@ -200,4 +233,22 @@ pub fn set_config_version(v: u64) {
 /// Counts a config update (`ok` or `rejected`).
 pub fn config_update(result: &str) {
     METRICS.config_updates.with_label_values(&[result]).inc();
+}
+
+/// Counts a refusal by admission control.
+pub fn admission_rejected(reason: crate::admission::Reject) {
+    METRICS
+        .admission_rejected
+        .with_label_values(&[reason.as_str()])
+        .inc();
+}
+
+/// Sets the admission gauges (read at scrape time).
+pub fn admission_levels(open_connections: usize, buffered_body_bytes: usize) {
+    METRICS
+        .open_connections
+        .set(i64::try_from(open_connections).unwrap_or(i64::MAX));
+    METRICS
+        .buffered_body_bytes
+        .set(i64::try_from(buffered_body_bytes).unwrap_or(i64::MAX));
 }

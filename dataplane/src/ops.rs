@@ -8,6 +8,7 @@ use http::Response;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
+use crate::config::{AuthMode, RuntimeConfig};
 use crate::AppState;
 
 /// The ops HTTP application.
@@ -27,6 +28,8 @@ impl OpsApp {
         for r in self.state.router.health_report(&cfg) {
             crate::metrics::endpoint_health(&r.provider, &r.base_url, r.health.is_available);
         }
+        let a = &self.state.admission;
+        crate::metrics::admission_levels(a.open_connections(), a.buffered_body_bytes());
         crate::metrics::render()
     }
 }
@@ -40,6 +43,24 @@ fn reply(status: u16, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
         .unwrap_or_else(|_| Response::new(Vec::new()))
 }
 
+/// The `/readyz` body of a ready data plane: config version, client auth mode, and a
+/// warning when the proxy is open to the network without client authentication.
+fn ready_body(cfg: &RuntimeConfig) -> Vec<u8> {
+    let open = cfg.server.auth == AuthMode::None && cfg.server.exposed();
+    let warnings: &[&str] = if open {
+        &["client auth is `none` on a non-loopback address: anyone who reaches the proxy spends the provider keys"]
+    } else {
+        &[]
+    };
+    serde_json::to_vec(&serde_json::json!({
+        "status": "ready",
+        "config_version": cfg.version,
+        "auth": cfg.server.auth.as_str(),
+        "warnings": warnings,
+    }))
+    .unwrap_or_default()
+}
+
 #[async_trait]
 impl ServeHttp for OpsApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
@@ -51,12 +72,8 @@ impl ServeHttp for OpsApp {
             }
             "/readyz" => {
                 if self.state.config.is_ready() {
-                    let v = self.state.config.load().version;
-                    reply(
-                        200,
-                        "application/json",
-                        format!(r#"{{"status":"ready","config_version":{v}}}"#).into_bytes(),
-                    )
+                    let cfg = self.state.config.load();
+                    reply(200, "application/json", ready_body(&cfg))
                 } else {
                     reply(
                         503,

@@ -13,7 +13,7 @@ use crate::config::watch::FileWatcher;
 use crate::config::ConfigStore;
 use crate::health_check::ActiveHealthChecks;
 use crate::ops::OpsApp;
-use crate::proxy::SluiceProxy;
+use crate::proxy::ProxyApp;
 use crate::sync::{SyncClient, SyncOptions};
 use crate::AppState;
 
@@ -79,7 +79,7 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
         _ => (None, None),
     };
     let state = AppState::with_usage(opts.store.clone(), usage_tx);
-    let mut proxy = Service::new("proxy".to_string(), SluiceProxy::new(state.clone()));
+    let mut proxy = Service::new("proxy".to_string(), ProxyApp::new(state.clone()));
     // Pingora's default per-connection read buffer is 64 KiB, zero-filled at accept: at
     // thousands of open streams that alone is ~40 KiB of RSS each. Requests are parsed into
     // Pingora's own header/body buffers, so going without one costs nothing measurable.

@@ -2,7 +2,7 @@
 //! control-plane snapshots all convert into [`RuntimeConfig`] and are validated there;
 //! the request path only ever sees a validated, immutable snapshot.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -491,6 +491,9 @@ pub struct RuntimeConfig {
     pub provider_index: HashMap<String, usize>,
     /// Route name → index.
     pub route_index: HashMap<String, usize>,
+    /// Every model name the configuration mentions (route names, target models, provider
+    /// model lists): the only model values metrics carry as labels.
+    pub configured_models: HashSet<String>,
 }
 
 /// Shared handle to a snapshot.
@@ -527,8 +530,16 @@ impl RuntimeConfig {
                 }
             }
         }
+        let configured_models = routes
+            .iter()
+            .flat_map(|r| {
+                std::iter::once(r.name.clone()).chain(r.targets.iter().map(|t| t.model.clone()))
+            })
+            .chain(providers.iter().flat_map(|p| p.models.iter().cloned()))
+            .collect();
         Ok(Self {
             version: 0,
+            configured_models,
             server,
             providers,
             routes,
@@ -543,6 +554,11 @@ impl RuntimeConfig {
         self.provider_index
             .get(name)
             .map(|&i| (i, &self.providers[i]))
+    }
+
+    /// Whether `model` is named in the configuration (a metric label may carry it).
+    pub fn is_configured_model(&self, model: &str) -> bool {
+        self.configured_models.contains(model)
     }
 
     /// Route by name.

@@ -15,6 +15,7 @@
 //! `Connection: close` requests, `HEAD` and HTTP/2 keep Pingora's own writer.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use pingora::apps::{HttpPersistentSettings, ReusedHttpStream};
@@ -24,6 +25,8 @@ use pingora::Result;
 use pingora_error::{Error, ErrorType, OrErr};
 use pingora_http::{RequestHeader, ResponseHeader};
 use tokio::io::AsyncWriteExt;
+
+use crate::admission::Reject;
 
 /// What `req_header` answers once the session is gone (nothing asks by then).
 static NO_REQUEST: LazyLock<RequestHeader> = LazyLock::new(|| {
@@ -36,6 +39,7 @@ struct Taken {
     settings: HttpPersistentSettings,
     finished: bool,
     broken: bool,
+    write_timeout: Duration,
 }
 
 /// The client connection of one request.
@@ -44,6 +48,8 @@ pub struct Downstream {
     /// would otherwise keep that space for its whole life.
     session: Option<Box<Session>>,
     taken: Option<Taken>,
+    /// How long one write may wait for a client that does not read.
+    write_timeout: Duration,
 }
 
 fn write_chunk(out: &mut BytesMut, data: &[u8]) {
@@ -111,11 +117,14 @@ fn encode_head(out: &mut BytesMut, header: &ResponseHeader) {
 }
 
 impl Downstream {
-    /// Wraps a session whose request head has been read.
-    pub fn new(session: Session) -> Self {
+    /// Wraps a session whose request head has been read. Every write of the answer may
+    /// wait at most `write_timeout` for the client to read (a slow reader is cut off).
+    pub fn new(mut session: Session, write_timeout: Duration) -> Self {
+        session.set_write_timeout(Some(write_timeout));
         Self {
             session: Some(Box::new(session)),
             taken: None,
+            write_timeout,
         }
     }
 
@@ -179,6 +188,7 @@ impl Downstream {
             settings,
             finished: false,
             broken: false,
+            write_timeout: self.write_timeout,
         }))
     }
 
@@ -292,12 +302,22 @@ impl Downstream {
 
 impl Taken {
     async fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        let res = async {
-            self.stream.write_all(bytes).await?;
-            self.stream.flush().await
-        }
+        let stream = &mut self.stream;
+        let res = match tokio::time::timeout(self.write_timeout, async {
+            stream.write_all(bytes).await?;
+            stream.flush().await
+        })
         .await
-        .or_err(ErrorType::WriteError, "writing the event stream");
+        {
+            Ok(r) => r.or_err(ErrorType::WriteError, "writing the event stream"),
+            Err(_) => {
+                Reject::WriteTimeout.count();
+                Error::e_explain(
+                    ErrorType::WriteTimedout,
+                    "the client did not read the answer",
+                )
+            }
+        };
         self.broken |= res.is_err();
         res
     }

@@ -19,15 +19,18 @@ use std::time::Instant;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use downstream::Downstream;
-use pingora::apps::{HttpServerApp, ReusedHttpStream};
+use pingora::apps::{ReusedHttpStream, ServerApp};
 use pingora::protocols::http::ServerSession;
+use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use pingora_error::ErrorType;
 use sluice_translate::Usage;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
+use crate::admission::{BodyDeadline, BodyPermit, InflightPermit, Reject};
 use crate::chat_request::ChatRequest;
-use crate::config::RuntimeConfig;
+use crate::config::{AuthMode, Limits, RuntimeConfig};
 use crate::error::GatewayError;
 use crate::{metrics, AppState};
 
@@ -56,6 +59,10 @@ pub struct RequestCtx {
     /// Time to the first byte sent to the client.
     pub ttft: Option<std::time::Duration>,
     _inflight: Option<metrics::InflightGuard>,
+    /// This request's share of the in-flight cap.
+    _admitted: Option<InflightPermit>,
+    /// The request-body bytes this request holds of the global budget.
+    _body: Option<BodyPermit>,
 }
 
 impl RequestCtx {
@@ -92,7 +99,7 @@ fn valid_request_id(v: &str) -> bool {
 /// Whether the request carries an accepted client key. Fails closed: in `keys` mode an
 /// empty key set accepts nobody.
 fn authorized(cfg: &RuntimeConfig, session: &Downstream) -> bool {
-    if cfg.server.auth == crate::config::AuthMode::None {
+    if cfg.server.auth == AuthMode::None {
         return true;
     }
     let h = session.req_header();
@@ -124,7 +131,15 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn read_body(session: &mut Downstream, limit: usize) -> Result<Bytes, GatewayError> {
+/// Reads the whole request body into memory, within `max_body_bytes`, the global budget of
+/// buffered body bytes (`permit` grows with every piece) and the body deadline (a total
+/// time, and a minimum rate once the grace period has passed).
+async fn read_body(
+    session: &mut Downstream,
+    max_body_bytes: usize,
+    limits: &Limits,
+    permit: &mut BodyPermit,
+) -> Result<Bytes, GatewayError> {
     if let Some(len) = session
         .req_header()
         .headers
@@ -132,38 +147,67 @@ async fn read_body(session: &mut Downstream, limit: usize) -> Result<Bytes, Gate
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
     {
-        if len > limit {
-            return Err(GatewayError::PayloadTooLarge { limit });
+        if len > max_body_bytes {
+            Reject::BodyTooLarge.count();
+            return Err(GatewayError::PayloadTooLarge {
+                limit: max_body_bytes,
+            });
         }
     }
+    let deadline = BodyDeadline::start(limits);
     let mut buf = BytesMut::new();
     let mut single: Option<Bytes> = None;
+    let mut received = 0usize;
     loop {
-        let chunk =
-            session
-                .read_request_body()
-                .await
-                .map_err(|e| GatewayError::InvalidRequest {
-                    message: format!("could not read the request body: {e}"),
-                    param: None,
-                })?;
-        let Some(chunk) = chunk else { break };
-        if single.is_none() && buf.is_empty() {
-            if chunk.len() > limit {
-                return Err(GatewayError::PayloadTooLarge { limit });
+        let (wait, why) = deadline.next_wait(received, Instant::now());
+        let chunk = match tokio::time::timeout(wait, session.read_request_body()).await {
+            Ok(chunk) => chunk.map_err(|e| GatewayError::InvalidRequest {
+                message: format!("could not read the request body: {e}"),
+                param: None,
+            })?,
+            Err(_) => {
+                why.count();
+                return Err(GatewayError::RequestTimeout(match why {
+                    Reject::BodyRate => format!(
+                        "the request body arrived slower than {} bytes per second",
+                        limits.min_body_rate
+                    ),
+                    _ => format!(
+                        "the request body did not arrive within {} ms",
+                        limits.body_timeout.as_millis()
+                    ),
+                }));
             }
+        };
+        let Some(chunk) = chunk else { break };
+        received = received.saturating_add(chunk.len());
+        if received > max_body_bytes {
+            Reject::BodyTooLarge.count();
+            return Err(GatewayError::PayloadTooLarge {
+                limit: max_body_bytes,
+            });
+        }
+        permit
+            .grow(chunk.len(), limits)
+            .map_err(|_| overloaded("request body"))?;
+        if single.is_none() && buf.is_empty() {
             single = Some(chunk);
             continue;
         }
         if let Some(s) = single.take() {
             buf.extend_from_slice(&s);
         }
-        if buf.len() + chunk.len() > limit {
-            return Err(GatewayError::PayloadTooLarge { limit });
-        }
         buf.extend_from_slice(&chunk);
     }
     Ok(single.unwrap_or_else(|| buf.freeze()))
+}
+
+/// The 503 for a spent shared budget.
+fn overloaded(what: &str) -> GatewayError {
+    GatewayError::Overloaded {
+        message: format!("the gateway is at capacity ({what}); retry shortly"),
+        retry_after: 1,
+    }
 }
 
 enum Endpoint {
@@ -216,20 +260,29 @@ fn classify(method: &str, path: &str) -> Endpoint {
     }
 }
 
+/// Decodes `%XX` escapes byte by byte (an escape followed by a multi-byte character or
+/// cut short is kept as written); invalid UTF-8 becomes U+FFFD.
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let mut ahead = bytes.clone();
+            if let (Some(h), Some(l)) = (ahead.next().and_then(hex), ahead.next().and_then(hex)) {
+                out.push(h << 4 | l);
+                bytes = ahead;
                 continue;
             }
         }
-        out.push(b[i]);
-        i += 1;
+        out.push(b);
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -279,6 +332,14 @@ impl SluiceProxy {
             Endpoint::MethodNotAllowed => return Err(GatewayError::MethodNotAllowed),
             _ => {}
         }
+        // Liveness answers above cost nothing and stay up under load; everything below
+        // holds memory or an upstream connection, so it counts against the in-flight cap.
+        ctx._admitted = Some(
+            self.state
+                .admission
+                .request(&cfg.server.limits)
+                .map_err(|_| overloaded("requests in flight"))?,
+        );
         if !authorized(&cfg, session) {
             return Err(GatewayError::Unauthorized(
                 "missing or invalid API key".into(),
@@ -311,7 +372,14 @@ impl SluiceProxy {
             },
             Endpoint::Chat => {
                 ctx.is_chat = true;
-                let body = read_body(session, cfg.server.max_body_bytes).await?;
+                let permit = ctx._body.insert(BodyPermit::empty(&self.state.admission));
+                let body = read_body(
+                    session,
+                    cfg.server.max_body_bytes,
+                    &cfg.server.limits,
+                    permit,
+                )
+                .await?;
                 let req = ChatRequest::parse(body)?;
                 ctx.stream = req.stream;
                 chat::serve(&self.state, session, ctx, &cfg, req).await
@@ -336,6 +404,8 @@ impl SluiceProxy {
             stream: false,
             ttft: None,
             _inflight: None,
+            _admitted: None,
+            _body: None,
         }
     }
 
@@ -369,22 +439,36 @@ impl SluiceProxy {
     }
 
     /// Records request metrics and the usage record once the response is complete.
+    /// Metric labels only ever carry configured names (anything else is `other`), and
+    /// usage-record fields are capped, so no client can grow the data plane's state.
     fn record(&self, ctx: &RequestCtx) {
         if !ctx.is_chat {
             return;
         }
+        let cfg = self.state.config.load();
         let provider = ctx.provider.as_deref().unwrap_or("-");
         let model = ctx.model.as_deref().unwrap_or("-");
         let route = ctx.route_label();
+        let model_label = if model == "-" || cfg.is_configured_model(model) {
+            model
+        } else {
+            metrics::OTHER
+        };
         metrics::request_done(
             route,
             provider,
-            model,
+            model_label,
             ctx.status,
             ctx.start.elapsed().as_secs_f64(),
         );
         if let Some(u) = ctx.usage {
-            metrics::tokens(route, provider, model, u.prompt_tokens, u.completion_tokens);
+            metrics::tokens(
+                route,
+                provider,
+                model_label,
+                u.prompt_tokens,
+                u.completion_tokens,
+            );
         }
         if let Some(tx) = &self.state.usage {
             let latency = ctx.start.elapsed();
@@ -393,10 +477,10 @@ impl SluiceProxy {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_millis() as u64)
                     .unwrap_or(0),
-                request_id: ctx.request_id.clone(),
-                route: route.to_string(),
-                provider: provider.to_string(),
-                model: model.to_string(),
+                request_id: capped(&ctx.request_id),
+                route: capped(route),
+                provider: capped(provider),
+                model: capped(model),
                 status: u32::from(ctx.status),
                 latency_ms: latency.as_millis() as u64,
                 ttft_ms: ctx.ttft.unwrap_or(latency).as_millis() as u64,
@@ -409,28 +493,33 @@ impl SluiceProxy {
             let _ = tx.try_send(rec);
         }
     }
-}
 
-#[async_trait]
-impl HttpServerApp for SluiceProxy {
-    /// Runs once per request on a connection: reads the head (or gives up when the server
-    /// shuts down while the connection idles), serves it, records it, and hands the
-    /// connection back for the next request when it is reusable.
-    async fn process_new_http(
-        self: &Arc<Self>,
+    /// Serves one request on a connection: reads its head within the head deadline (or
+    /// gives up when the server shuts down while the connection idles), serves it,
+    /// records it, and hands the connection back when it can carry another request.
+    async fn serve_http(
+        &self,
         mut session: ServerSession,
-        _shutdown: &ShutdownWatch,
+        first: bool,
     ) -> Option<ReusedHttpStream> {
+        let limits = self.state.config.load().server.limits.clone();
+        // A new connection has the head deadline from accept; a kept-alive one may idle
+        // first (Pingora applies the keep-alive timeout to that wait).
+        let head_deadline = if first {
+            limits.header_timeout
+        } else {
+            limits.keepalive_timeout + limits.header_timeout
+        };
         let read = tokio::select! {
             biased;
-            r = session.read_request() => r,
+            r = tokio::time::timeout(head_deadline, session.read_request()) => r,
             _ = self.shutdown.notified() => return None,
         };
         match read {
-            Ok(true) => {}
-            Ok(false) => return None,
-            Err(e) => {
-                let mut ds = Downstream::new(session);
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return None,
+            Ok(Err(e)) => {
+                let mut ds = Downstream::new(session, limits.write_timeout);
                 if matches!(e.etype, ErrorType::InvalidHTTPHeader) {
                     let err = GatewayError::InvalidRequest {
                         message: format!("malformed HTTP request: {e}"),
@@ -442,10 +531,20 @@ impl HttpServerApp for SluiceProxy {
                 ds.finish(false).await;
                 return None;
             }
+            Err(_) => {
+                // A client that could not send a request head in time (or trickles it)
+                // loses the connection.
+                Reject::HeaderTimeout.count();
+                return None;
+            }
         }
         let shutting_down = self.shutting_down.load(Ordering::Relaxed);
-        session.set_keepalive(if shutting_down { None } else { Some(60) });
-        let mut ds = Downstream::new(session);
+        session.set_keepalive(if shutting_down {
+            None
+        } else {
+            Some(limits.keepalive_timeout.as_secs().max(1))
+        });
+        let mut ds = Downstream::new(session, limits.write_timeout);
         let mut ctx = Self::new_ctx();
         self.serve_request(&mut ds, &mut ctx).await;
         self.record(&ctx);
@@ -454,9 +553,81 @@ impl HttpServerApp for SluiceProxy {
     }
 
     /// Stops keep-alive and wakes idle connections so they close.
-    async fn http_cleanup(&self) {
+    async fn stop_keepalive(&self) {
         self.shutting_down.store(true, Ordering::Relaxed);
         self.shutdown.notify_waiters();
+    }
+}
+
+/// A usage-record field, capped at 256 bytes (on a character boundary).
+fn capped(s: &str) -> String {
+    const MAX: usize = 256;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default().to_string()
+}
+
+/// The proxy port's application: admits each connection against the open-connection cap,
+/// then serves HTTP/1.1 requests on it one after another with [`SluiceProxy`].
+///
+/// It is a pingora-core `ServerApp` rather than an `HttpServerApp` because admission needs
+/// to see a connection's whole life (the cap counts open connections, not requests) and
+/// whether a request is the connection's first (its head deadline starts at accept).
+pub struct ProxyApp {
+    proxy: SluiceProxy,
+}
+
+impl ProxyApp {
+    /// Serves from `state`.
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self {
+            proxy: SluiceProxy::new(state),
+        }
+    }
+}
+
+/// Refuses a connection over the cap: a complete 503 with `Retry-After`, then close.
+async fn refuse_connection(mut stream: Stream, write_timeout: std::time::Duration) {
+    const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 133\r\n\r\n{\"error\":{\"message\":\"the gateway is at capacity (open connections); retry shortly\",\"type\":\"service_unavailable\",\"code\":\"overloaded\"}}";
+    let _ = tokio::time::timeout(write_timeout, async {
+        stream.write_all(REFUSAL).await?;
+        stream.flush().await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+#[async_trait]
+impl ServerApp for ProxyApp {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        _shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let limits = self.proxy.state.config.load().server.limits.clone();
+        let Ok(_permit) = self.proxy.state.admission.connection(&limits) else {
+            refuse_connection(stream, limits.write_timeout).await;
+            return None;
+        };
+        let mut session = ServerSession::new_http1(stream);
+        let mut first = true;
+        loop {
+            let (stream, settings) = self.proxy.serve_http(session, first).await?.consume();
+            session = ServerSession::new_http1(stream);
+            if let Some(settings) = settings {
+                settings.apply_to_session(&mut session);
+            }
+            first = false;
+        }
+    }
+
+    async fn cleanup(&self) {
+        self.proxy.stop_keepalive().await;
     }
 }
 
