@@ -5,6 +5,7 @@
                                            [--monitoring-namespace monitoring] [--require-schema]
 
 Renders the kustomization and asserts:
+  * the namespace enforces the "restricted" Pod Security Standard;
   * every pod: automountServiceAccountToken false (and its ServiceAccount too), runAsNonRoot with
     a fixed non-root uid, RuntimeDefault seccomp, no host namespaces or hostPath;
   * every container: allowPrivilegeEscalation false, readOnlyRootFilesystem true, capabilities
@@ -449,6 +450,10 @@ def _sc(container: dict, pod_sc: dict, key: str) -> Any:
 
 
 def check_workloads(objs: list[dict], r: Report) -> None:
+    for ns in find(objs, "Namespace"):
+        labels = ns["metadata"].get("labels") or {}
+        r.check(labels.get("pod-security.kubernetes.io/enforce") == "restricted",
+                f"{kn(ns)}: must enforce the restricted Pod Security Standard")
     workloads = [o for o in objs if o.get("kind") in WORKLOAD_KINDS]
     r.check(len(workloads) >= 2, f"expected the control plane and data plane workloads, found {len(workloads)}")
     sas = {o["metadata"]["name"]: o for o in find(objs, "ServiceAccount")}
