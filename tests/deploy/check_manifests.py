@@ -735,6 +735,17 @@ def check_schema(objs: list[dict], r: Report, require: bool) -> str:
     return f"kubernetes-validate {version} (strict)"
 
 
+def check_seed_copy(directory: str, r: Report) -> None:
+    """deploy/k8s/seed.toml is a copy of config/sluice.toml (kustomize loads no file outside
+    its directory): when both are in this checkout, they must not drift apart."""
+    seed = os.path.join(directory, "seed.toml")
+    canonical = os.path.join(directory, "..", "..", "config", "sluice.toml")
+    if os.path.isfile(seed) and os.path.isfile(canonical):
+        with open(seed, encoding="utf-8") as a, open(canonical, encoding="utf-8") as b:
+            r.check(a.read() == b.read(), f"{seed} differs from config/sluice.toml: copy it again "
+                                          f"(cp config/sluice.toml {seed})")
+
+
 def run_checks(objs: list[dict], label: str, args: argparse.Namespace) -> Report:
     r = Report(label)
     checks: list[tuple[str, Callable[[], Any]]] = [
@@ -744,6 +755,7 @@ def run_checks(objs: list[dict], label: str, args: argparse.Namespace) -> Report
         ("services", lambda: check_services(objs, r)),
         ("network policies", lambda: check_network_policies(objs, r, args.monitoring_namespace)),
         ("gRPC TLS", lambda: check_grpc_tls(objs, r)),
+        ("seed config copy", lambda: check_seed_copy(os.path.normpath(args.dir), r)),
     ]
     for name, fn in checks:
         before_p, before_f = r.passed, len(r.failures)
