@@ -6,6 +6,7 @@
 //! `stream_options`.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::time::Duration;
@@ -15,7 +16,12 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::config::Limits;
 use crate::error::GatewayError;
+use crate::resolve::check_model_name;
+
+/// Up to this many top-level keys, duplicates are found by comparing pairs.
+const DUPLICATE_SCAN_MAX: usize = 16;
 
 /// Fields that steer the gateway and are never sent upstream.
 pub const GATEWAY_FIELDS: &[&str] = &[
@@ -77,11 +83,18 @@ enum MessagesCheck {
     UnknownRole(usize, String),
 }
 
+/// The verdict on `messages` and how many entries it has (0 when not an array).
+#[derive(Debug, Clone, PartialEq)]
+struct MessagesScan {
+    check: MessagesCheck,
+    len: usize,
+}
+
 /// One top-level member as the single pass sees it.
 enum Member<'a> {
     Raw(&'a RawValue),
     /// `messages`, validated in place; its span is recovered from its neighbours.
-    Messages(MessagesCheck),
+    Messages(MessagesScan),
 }
 
 /// The `visit_*` methods for JSON scalars of a validating visitor: each one answers
@@ -141,11 +154,11 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
 }
 
 /// Accepts any JSON value and records whether it is a valid `messages` array.
-impl<'de> Deserialize<'de> for MessagesCheck {
+impl<'de> Deserialize<'de> for MessagesScan {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = MessagesCheck;
+            type Value = MessagesScan;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
@@ -167,17 +180,56 @@ impl<'de> Deserialize<'de> for MessagesCheck {
                     }
                     n += 1;
                 }
-                Ok(if n == 0 {
-                    MessagesCheck::Empty
-                } else {
-                    verdict
+                Ok(MessagesScan {
+                    check: if n == 0 {
+                        MessagesCheck::Empty
+                    } else {
+                        verdict
+                    },
+                    len: n,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(MessagesCheck::NotArray)
+                Ok(MessagesScan::NOT_ARRAY)
             }
-            scalars_are!(MessagesCheck::NotArray);
+            scalars_are!(MessagesScan::NOT_ARRAY);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl MessagesScan {
+    const NOT_ARRAY: MessagesScan = MessagesScan {
+        check: MessagesCheck::NotArray,
+        len: 0,
+    };
+}
+
+/// The number of entries of a JSON array (`None` for anything else, left to whoever reads
+/// the value). A second scan of just that value.
+struct ArrayLen(Option<usize>);
+
+impl<'de> Deserialize<'de> for ArrayLen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ArrayLen;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut n = 0usize;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(ArrayLen(Some(n)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ArrayLen(None))
+            }
+            scalars_are!(ArrayLen(None));
         }
         d.deserialize_any(V)
     }
@@ -314,6 +366,98 @@ fn value_end(text: &str, next: usize) -> usize {
     i
 }
 
+/// Deepest nesting the shape scan tracks: the config caps `max_json_depth` here, and
+/// serde_json refuses deeper input anyway.
+const MAX_TRACKED_DEPTH: usize = 128;
+
+/// Checks nesting depth and members per object in one pass over the body, before it is
+/// parsed: a few comparisons per byte outside strings, `memchr` inside them, no allocation.
+/// Malformed JSON is let through (the parser reports it). A refusal names the top-level
+/// member it happened in.
+fn check_shape(body: &[u8], limits: &Limits) -> Result<(), GatewayError> {
+    let max_depth = limits.max_json_depth.min(MAX_TRACKED_DEPTH);
+    // Members of the open container at each depth, counted by `:` (arrays have none).
+    let mut members = [0usize; MAX_TRACKED_DEPTH + 1];
+    let mut depth = 0usize;
+    // The last string at depth 1, and the top-level member being scanned (key spans).
+    let mut last_str = 0..0;
+    let mut top_key = 0..0;
+    let mut i = 0;
+    while let Some(&c) = body.get(i) {
+        match c {
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                i = loop {
+                    let Some(k) = memchr::memchr2(b'"', b'\\', body.get(j..).unwrap_or_default())
+                    else {
+                        return Ok(());
+                    };
+                    if body.get(j + k) == Some(&b'"') {
+                        break j + k;
+                    }
+                    j += k + 2;
+                };
+                if depth == 1 {
+                    last_str = start..i;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                match members.get_mut(depth) {
+                    Some(m) if depth <= max_depth => *m = 0,
+                    _ => {
+                        let (param, what) = shape_site(body, depth, &top_key);
+                        return Err(GatewayError::InvalidRequest {
+                            message: format!(
+                                "{what} is nested deeper than the limit of {max_depth} levels"
+                            ),
+                            param,
+                        });
+                    }
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b':' => {
+                if depth == 1 {
+                    top_key = last_str.clone();
+                }
+                if let Some(m) = members.get_mut(depth) {
+                    *m += 1;
+                    if *m > limits.max_object_keys {
+                        let (param, what) = shape_site(body, depth, &top_key);
+                        return Err(GatewayError::InvalidRequest {
+                            message: format!(
+                                "an object in {what} has more than the limit of {} members",
+                                limits.max_object_keys
+                            ),
+                            param,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The `param` and the wording for a shape refusal at `depth` inside the top-level member
+/// whose key spans `key` (as written, escapes and all).
+fn shape_site(body: &[u8], depth: usize, key: &Range<usize>) -> (Option<String>, String) {
+    match body.get(key.clone()).map(std::str::from_utf8) {
+        Some(Ok(k)) if depth > 1 => (Some(k.to_string()), format!("`{k}`")),
+        _ => (None, "the request body".to_string()),
+    }
+}
+
+/// The 400 for a model or provider name that cannot be one.
+fn check_name(name: &str, param: &str, limits: &Limits) -> Result<(), GatewayError> {
+    check_model_name(name, limits.max_model_len)
+        .map_err(|why| invalid(param, format!("`{param}` {why}")))
+}
+
 #[derive(Deserialize)]
 struct StreamOptionsShape {
     include_usage: Option<bool>,
@@ -349,8 +493,17 @@ fn check_number(raw: &RawValue, param: &str, lo: f64, hi: f64) -> Result<(), Gat
 }
 
 /// The 400 for a `messages` problem, if any.
-fn check_messages(check: &MessagesCheck) -> Result<(), GatewayError> {
-    match check {
+fn check_messages(scan: &MessagesScan, limits: &Limits) -> Result<(), GatewayError> {
+    if scan.len > limits.max_messages {
+        return Err(invalid(
+            "messages",
+            format!(
+                "`messages` has {} entries, more than the limit of {}",
+                scan.len, limits.max_messages
+            ),
+        ));
+    }
+    match &scan.check {
         MessagesCheck::Ok => Ok(()),
         MessagesCheck::NotArray | MessagesCheck::BadShape => Err(invalid(
             "messages",
@@ -390,9 +543,14 @@ impl Field {
 
 impl ChatRequest {
     /// Parses and validates a body. Every problem is a 400 naming the parameter.
-    pub fn parse(body: Bytes) -> Result<Self, GatewayError> {
+    ///
+    /// Linear in the body: one shape scan (nesting depth, members per object), one parse
+    /// that validates `messages` in place, and short second looks at a few small values
+    /// (`tools` is counted by a second scan of just that value).
+    pub fn parse(body: Bytes, limits: &Limits) -> Result<Self, GatewayError> {
         let text = std::str::from_utf8(&body)
             .map_err(|_| invalid("body", "request body is not valid UTF-8"))?;
+        check_shape(text.as_bytes(), limits)?;
         let top: TopLevel =
             serde_json::from_str(text).map_err(|e| GatewayError::InvalidRequest {
                 message: format!("request body is not a valid JSON object: {e}"),
@@ -412,6 +570,9 @@ impl ChatRequest {
         };
         let mut saw_model = false;
         let mut saw_messages = false;
+        // Duplicate keys: compared pairwise while there are few (no allocation on the hot
+        // path), through a hash set beyond that (linear in the number of keys).
+        let mut seen: Option<HashSet<&str>> = None;
         // Offsets into `text` of borrowed keys (`None` for keys that had escapes).
         let key_span = |k: &Cow<str>| match k {
             Cow::Borrowed(b) => {
@@ -432,18 +593,22 @@ impl ChatRequest {
                     // to the closing brace.
                     let start = value_start(text, kspan.as_ref().map_or(0, |r| r.end + 1));
                     let end = match top.0.get(idx + 1).map(|(k, _)| key_span(k)) {
-                        Some(Some(next)) => value_end(text, next.start - 1),
-                        Some(None) => start + raw_len(&text[start..]),
-                        None => value_end(text, text.trim_end().len() - 1),
+                        Some(Some(next)) => value_end(text, next.start.saturating_sub(1)),
+                        Some(None) => start + raw_len(text.get(start..).unwrap_or_default()),
+                        None => value_end(text, text.trim_end().len().saturating_sub(1)),
                     };
                     (start..end, None)
                 }
             };
-            if req
-                .fields
-                .iter()
-                .any(|f| f.key_bytes(text.as_bytes()) == key.as_bytes())
-            {
+            let duplicate = if top.0.len() <= DUPLICATE_SCAN_MAX {
+                let before = top.0.get(..idx).unwrap_or_default();
+                before.iter().any(|(k, _)| k == key)
+            } else {
+                !seen
+                    .get_or_insert_with(|| HashSet::with_capacity(top.0.len()))
+                    .insert(key.as_ref())
+            };
+            if duplicate {
                 return Err(invalid(key, format!("duplicate field `{key}`")));
             }
             let field = Field {
@@ -454,8 +619,8 @@ impl ChatRequest {
                 value: span,
             };
             let raw = match (member, raw) {
-                (Member::Messages(check), _) => {
-                    check_messages(check)?;
+                (Member::Messages(scan), _) => {
+                    check_messages(scan, limits)?;
                     saw_messages = true;
                     req.fields.push(field);
                     continue;
@@ -466,15 +631,13 @@ impl ChatRequest {
             match key.as_ref() {
                 "messages" => {
                     // An escaped key: validate the captured value the same way.
-                    let check = serde_json::from_str(raw.get()).unwrap_or(MessagesCheck::NotArray);
-                    check_messages(&check)?;
+                    let scan = serde_json::from_str(raw.get()).unwrap_or(MessagesScan::NOT_ARRAY);
+                    check_messages(&scan, limits)?;
                     saw_messages = true;
                 }
                 "model" => {
-                    let m: Cow<str> = parse_as(raw, "model", "a string")?;
-                    if m.trim().is_empty() {
-                        return Err(invalid("model", "`model` must not be empty"));
-                    }
+                    let Text(m) = parse_as(raw, "model", "a string")?;
+                    check_name(&m, "model", limits)?;
                     req.model = m.into_owned();
                     saw_model = true;
                 }
@@ -514,6 +677,7 @@ impl ChatRequest {
                                 "give either `provider` or `backend`, not both",
                             ));
                         }
+                        check_name(&p, field, limits)?;
                         req.pin = Some((p, field));
                     }
                 }
@@ -529,6 +693,22 @@ impl ChatRequest {
                             "fallback_providers",
                             "at most 16 fallback providers",
                         ));
+                    }
+                    for name in &req.fallback_providers {
+                        check_name(name, "fallback_providers", limits)?;
+                    }
+                }
+                "tools" | "functions" => {
+                    if let ArrayLen(Some(n)) = parse_as(raw, key, "an array")? {
+                        if n > limits.max_tools {
+                            return Err(invalid(
+                                key,
+                                format!(
+                                    "`{key}` has {n} entries, more than the limit of {}",
+                                    limits.max_tools
+                                ),
+                            ));
+                        }
                     }
                 }
                 "timeout" => {
@@ -664,7 +844,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Result<ChatRequest, GatewayError> {
-        ChatRequest::parse(Bytes::copy_from_slice(s.as_bytes()))
+        ChatRequest::parse(Bytes::copy_from_slice(s.as_bytes()), &Limits::default())
     }
 
     #[test]
@@ -768,7 +948,7 @@ mod tests {
                 other => panic!("{body}: expected 400, got {other:?}"),
             }
         }
-        assert!(ChatRequest::parse(Bytes::from_static(b"\xff\xfe")).is_err());
+        assert!(ChatRequest::parse(Bytes::from_static(b"\xff\xfe"), &Limits::default()).is_err());
     }
 
     #[test]
@@ -817,6 +997,53 @@ mod tests {
             param(r#"{"model":5,"messages":[1]}"#).as_deref(),
             Some("model")
         );
+    }
+
+    /// Bodies for the parse timing loop (the translate benches' SMALL and LARGE, and a
+    /// 1 MiB prompt).
+    fn timing_bodies() -> Vec<(&'static str, Bytes)> {
+        const SMALL: &str = r#"{"model":"bench-claude","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello in five words, please."}],"temperature":0.7,"max_tokens":64,"user":"bench"}"#;
+        const LARGE: &str = r#"{"model":"bench-claude","messages":[{"role":"system","content":"You are a helpful assistant that uses tools when useful."},{"role":"user","content":[{"type":"text","text":"What is the weather in Paris and in Berlin? Here is a map."},{"type":"image_url","image_url":{"url":"https://example.test/map.png"}},{"type":"text","text":"Answer in one sentence."}]},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\",\"unit\":\"celsius\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"{\"temp\":21,\"sky\":\"clear\"}"},{"role":"user","content":"And Berlin?"}],"tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather for a city","parameters":{"type":"object","properties":{"city":{"type":"string","description":"City name"},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city"]}}},{"type":"function","function":{"name":"get_time","description":"Local time in a city","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}],"tool_choice":"auto","temperature":0.2,"top_p":0.9,"max_tokens":256,"stop":["\n\n"],"user":"bench","stream":true}"#;
+        let prompt = "lorem ipsum dolor sit amet ".repeat(1 << 15);
+        let mib = format!(r#"{{"model":"m","messages":[{{"role":"user","content":"{prompt}"}}]}}"#);
+        vec![
+            ("small", Bytes::from_static(SMALL.as_bytes())),
+            ("large", Bytes::from_static(LARGE.as_bytes())),
+            ("1mib", Bytes::from(mib)),
+        ]
+    }
+
+    /// A timing loop, not a test: `cargo test --release -p sluice-dataplane --lib
+    /// parse_timing -- --ignored --nocapture` (or under callgrind with `SLUICE_PARSE_ITERS=1`).
+    #[test]
+    #[ignore]
+    fn parse_timing() {
+        let iters: u32 = std::env::var("SLUICE_PARSE_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let only = std::env::var("SLUICE_PARSE_BODY").ok();
+        for (name, body) in timing_bodies() {
+            if only.as_deref().is_some_and(|o| o != name) {
+                continue;
+            }
+            let n = if iters > 0 {
+                iters
+            } else if body.len() > 100_000 {
+                200
+            } else {
+                200_000
+            };
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                let limits = Limits::default();
+                std::hint::black_box(
+                    ChatRequest::parse(std::hint::black_box(body.clone()), &limits).unwrap(),
+                );
+            }
+            let per = t.elapsed() / n;
+            println!("parse {name} ({} B): {per:?}/iter", body.len());
+        }
     }
 
     #[test]

@@ -5,6 +5,127 @@ use crate::chat_request::ChatRequest;
 use crate::config::{Provider, RuntimeConfig, Strategy};
 use crate::error::GatewayError;
 
+/// Custom methods of the Google-style APIs (`models/{model}:method`) that a model name
+/// must never smuggle into an upstream path (matched case-insensitively after a `:`).
+const API_METHODS: &[&str] = &[
+    "generateContent",
+    "streamGenerateContent",
+    "batchGenerateContent",
+    "countTokens",
+    "computeTokens",
+    "embedContent",
+    "batchEmbedContents",
+    "asyncBatchEmbedContent",
+    "generateAnswer",
+    "generateMessage",
+    "countMessageTokens",
+    "generateText",
+    "countTextTokens",
+    "embedText",
+    "batchEmbedText",
+    "predict",
+    "predictLongRunning",
+    "rawPredict",
+    "streamRawPredict",
+    "serverStreamingPredict",
+    "fetchPredictOperation",
+];
+
+/// Why a string cannot be a model (or provider) name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadName {
+    /// Nothing there.
+    Empty,
+    /// Longer than the configured limit (bytes).
+    TooLong {
+        /// The configured limit.
+        max: usize,
+    },
+    /// A byte outside `[A-Za-z0-9._:@+/-]` (whitespace, control, `?`, `#`, `%`, `\`, …).
+    Char(char),
+    /// An empty, `.` or `..` path segment.
+    Segment,
+    /// `:` followed by an upstream API method (`:countTokens`, `:generateContent`, …).
+    ApiMethod(&'static str),
+}
+
+impl std::fmt::Display for BadName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BadName::Empty => f.write_str("must not be empty"),
+            BadName::TooLong { max } => write!(f, "is longer than the limit of {max} bytes"),
+            BadName::Char(c) => write!(
+                f,
+                "contains {c:?}; allowed are letters, digits and . _ - : @ + /"
+            ),
+            BadName::Segment => f.write_str("has an empty, `.` or `..` path segment"),
+            BadName::ApiMethod(m) => write!(f, "names the upstream API method `:{m}`"),
+        }
+    }
+}
+
+/// Checks that `name` can be a model name (also used for provider names in pins).
+///
+/// Real names are accepted: `gpt-4o`, `provider:model`, Ollama tags (`llama3.1:8b`),
+/// fine-tunes (`ft:gpt-4o-mini:org:suffix:id`), Bedrock ids (`…-v1:0`), Vertex versions
+/// (`claude-3-5-sonnet@20240620`) and the `org/model` names of OpenAI-compatible servers
+/// (`meta-llama/Llama-3-8b`, `@cf/meta/llama-3-8b-instruct`). Refused is what could make
+/// a name escape its place in an upstream URL: any byte outside `[A-Za-z0-9._:@+/-]`
+/// (so no whitespace, control characters, `?`, `#`, `%`, `\` or non-ASCII), an empty
+/// segment around a `/`, a `.` or `..` piece between `/`s and `:`s, and a `:` followed
+/// by an API method such as `:countTokens`. Linear in the name, which is first bounded by
+/// `max_len`.
+pub fn check_model_name(name: &str, max_len: usize) -> Result<(), BadName> {
+    if name.is_empty() {
+        return Err(BadName::Empty);
+    }
+    if name.len() > max_len {
+        return Err(BadName::TooLong { max: max_len });
+    }
+    let b = name.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' | b'@' | b'+' => {}
+            b'/' => {
+                let sep = |j: Option<usize>| {
+                    j.and_then(|j| b.get(j))
+                        .is_none_or(|&n| n == b'/' || n == b':')
+                };
+                if sep(i.checked_sub(1)) || sep(i.checked_add(1)) {
+                    return Err(BadName::Segment);
+                }
+            }
+            b':' => {
+                let rest = b.get(i + 1..).unwrap_or_default();
+                let word = rest
+                    .iter()
+                    .position(|c| !c.is_ascii_alphabetic())
+                    .map_or(rest, |n| rest.get(..n).unwrap_or_default());
+                if let Some(m) = API_METHODS
+                    .iter()
+                    .find(|m| m.as_bytes().eq_ignore_ascii_case(word))
+                {
+                    return Err(BadName::ApiMethod(*m));
+                }
+            }
+            _ => {
+                let c = name
+                    .get(i..)
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
+                return Err(BadName::Char(c));
+            }
+        }
+    }
+    if name
+        .split(['/', ':'])
+        .any(|piece| piece == "." || piece == "..")
+    {
+        return Err(BadName::Segment);
+    }
+    Ok(())
+}
+
 /// One provider/model pair a request may be sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -279,7 +400,11 @@ model = "claude-3-5-sonnet"
     }
 
     fn req(body: &str) -> ChatRequest {
-        ChatRequest::parse(Bytes::copy_from_slice(body.as_bytes())).unwrap()
+        ChatRequest::parse(
+            Bytes::copy_from_slice(body.as_bytes()),
+            &crate::config::Limits::default(),
+        )
+        .unwrap()
     }
 
     fn names(cfg: &RuntimeConfig, cs: &[Candidate]) -> Vec<String> {

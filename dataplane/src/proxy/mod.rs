@@ -312,7 +312,7 @@ impl SluiceProxy {
             Endpoint::Chat => {
                 ctx.is_chat = true;
                 let body = read_body(session, cfg.server.max_body_bytes).await?;
-                let req = ChatRequest::parse(body)?;
+                let req = ChatRequest::parse(body, &cfg.server.limits)?;
                 ctx.stream = req.stream;
                 chat::serve(&self.state, session, ctx, &cfg, req).await
             }
