@@ -381,7 +381,7 @@ fn check_shape(body: &[u8], limits: &Limits) -> Result<(), GatewayError> {
     let mut depth = 0usize;
     // The last string at depth 1, and the top-level member being scanned (key spans).
     let mut last_str = 0..0;
-    let mut top_key = 0..0;
+    let mut top_key = None;
     let mut i = 0;
     while let Some(&c) = body.get(i) {
         match c {
@@ -420,7 +420,7 @@ fn check_shape(body: &[u8], limits: &Limits) -> Result<(), GatewayError> {
             b'}' | b']' => depth = depth.saturating_sub(1),
             b':' => {
                 if depth == 1 {
-                    top_key = last_str.clone();
+                    top_key = Some(last_str.clone());
                 }
                 if let Some(m) = members.get_mut(depth) {
                     *m += 1;
@@ -445,8 +445,12 @@ fn check_shape(body: &[u8], limits: &Limits) -> Result<(), GatewayError> {
 
 /// The `param` and the wording for a shape refusal at `depth` inside the top-level member
 /// whose key spans `key` (as written, escapes and all).
-fn shape_site(body: &[u8], depth: usize, key: &Range<usize>) -> (Option<String>, String) {
-    match body.get(key.clone()).map(std::str::from_utf8) {
+fn shape_site(body: &[u8], depth: usize, key: &Option<Range<usize>>) -> (Option<String>, String) {
+    match key
+        .clone()
+        .and_then(|k| body.get(k))
+        .map(std::str::from_utf8)
+    {
         Some(Ok(k)) if depth > 1 => (Some(k.to_string()), format!("`{k}`")),
         _ => (None, "the request body".to_string()),
     }
@@ -1044,6 +1048,235 @@ mod tests {
             let per = t.elapsed() / n;
             println!("parse {name} ({} B): {per:?}/iter", body.len());
         }
+    }
+
+    fn param_of(body: &str, limits: &Limits) -> Option<String> {
+        match ChatRequest::parse(Bytes::copy_from_slice(body.as_bytes()), limits) {
+            Err(GatewayError::InvalidRequest { param, message }) => {
+                Some(param.unwrap_or_else(|| format!("body: {message}")))
+            }
+            Err(e) => panic!("{body}: expected 400, got {e:?}"),
+            Ok(_) => None,
+        }
+    }
+
+    #[test]
+    fn nesting_depth_is_bounded() {
+        let limits = Limits {
+            max_json_depth: 5,
+            ..Limits::default()
+        };
+        // Depth 5: body, messages, a message, its content, a part; brackets in strings and
+        // escaped quotes do not count.
+        let msgs = r#"[{"role":"user","content":[{"type":"text","text":"x"}]}]"#;
+        let ok = format!(
+            r#"{{"model":"m","messages":{msgs},"user":"[[[[{{{{\"[[[[\\","x":{{"y":[[[]]]}}}}"#
+        );
+        assert_eq!(param_of(&ok, &limits), None, "{ok}");
+        let deep = format!(r#"{{"model":"m","messages":{msgs},"x":{{"y":[[[[]]]]}}}}"#);
+        assert_eq!(param_of(&deep, &limits).as_deref(), Some("x"));
+        let deep = r#"{"model":"m","messages":[{"role":"user","content":[{"text":{}}]}]}"#;
+        assert_eq!(param_of(deep, &limits).as_deref(), Some("messages"));
+        // The default (64) is enforced below serde_json's own 128.
+        let body = |n: usize| {
+            format!(
+                r#"{{"model":"m","messages":[{{"role":"user"}}],"metadata":{}{}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let limits = Limits::default();
+        assert_eq!(param_of(&body(63), &limits), None);
+        assert_eq!(param_of(&body(64), &limits).as_deref(), Some("metadata"));
+        let e = parse(&body(100_000)).unwrap_err();
+        assert!(e.to_string().contains("deeper than the limit of 64"), "{e}");
+        // At the top level the whole body is named.
+        let e = ChatRequest::parse(
+            Bytes::from_static(b"[[[]]]"),
+            &Limits {
+                max_json_depth: 2,
+                ..Limits::default()
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            GatewayError::InvalidRequest { param: None, .. }
+        ));
+    }
+
+    #[test]
+    fn counts_are_bounded() {
+        let limits = Limits {
+            max_messages: 2,
+            max_tools: 1,
+            max_object_keys: 4,
+            ..Limits::default()
+        };
+        let m = r#"{"role":"user","content":"a:b:c:d:e"}"#;
+        let t = r#"{"type":"function","function":{"name":"f"}}"#;
+        for (body, want) in [
+            (format!(r#"{{"model":"m","messages":[{m},{m}]}}"#), None),
+            (
+                format!(r#"{{"model":"m","messages":[{m},{m},{m}]}}"#),
+                Some("messages"),
+            ),
+            (
+                format!(r#"{{"model":"m","m\u0065ssages":[{m},{m},{m}]}}"#),
+                Some("messages"),
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"tools":[{t}]}}"#),
+                None,
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"tools":[{t},{t}]}}"#),
+                Some("tools"),
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"t\u006fols":[{t},{t}]}}"#),
+                Some("tools"),
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"functions":[{t},{t}]}}"#),
+                Some("functions"),
+            ),
+            // Four members anywhere are fine, five are not.
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"x":{{"a":1,"b":2,"c":3,"d":4}}}}"#),
+                None,
+            ),
+            (
+                format!(
+                    r#"{{"model":"m","messages":[{m}],"x":[{{"a":1,"b":2,"c":3,"d":4,"e":5}}]}}"#
+                ),
+                Some("x"),
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"a":1,"b":2,"c":3}}"#),
+                Some("body"),
+            ),
+        ] {
+            let got = param_of(&body, &limits);
+            let got = got.as_deref().map(|p| p.split(':').next().unwrap_or(p));
+            assert_eq!(got, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn names_are_validated() {
+        let long = format!("echo:{}", "A".repeat(1_000_000));
+        let body = format!(r#"{{"model":"{long}","messages":[{{"role":"user"}}],"stream":true}}"#);
+        let e = parse(&body).unwrap_err();
+        assert!(matches!(&e, GatewayError::InvalidRequest { param: Some(p), .. } if p == "model"));
+        assert!(
+            e.to_string().len() < 200,
+            "the message does not repeat the name"
+        );
+        for (body, want) in [
+            (
+                r#"{"model":"mock-gemini:gemini-x:countTokens?","messages":[{"role":"user"}]}"#,
+                Some("model"),
+            ),
+            (
+                r#"{"model":"a b","messages":[{"role":"user"}]}"#,
+                Some("model"),
+            ),
+            (
+                r#"{"model":" ","messages":[{"role":"user"}]}"#,
+                Some("model"),
+            ),
+            (
+                r#"{"model":"openai:gpt-4o","messages":[{"role":"user"}]}"#,
+                None,
+            ),
+            (
+                r#"{"model":"vllm:meta-llama/Llama-3-8b","messages":[{"role":"user"}]}"#,
+                None,
+            ),
+            (
+                r#"{"model":"m","provider":"p/../x","messages":[{"role":"user"}]}"#,
+                Some("provider"),
+            ),
+            (
+                r#"{"model":"m","backend":"b\n","messages":[{"role":"user"}]}"#,
+                Some("backend"),
+            ),
+            (
+                r#"{"model":"m","provider":"openai-primary","messages":[{"role":"user"}]}"#,
+                None,
+            ),
+            (
+                r#"{"model":"m","fallback_providers":["ok","x#y"],"messages":[{"role":"user"}]}"#,
+                Some("fallback_providers"),
+            ),
+            (
+                r#"{"model":"m","fallback_providers":["ok","o_k"],"messages":[{"role":"user"}]}"#,
+                None,
+            ),
+        ] {
+            assert_eq!(
+                param_of(body, &Limits::default()).as_deref(),
+                want,
+                "{body}"
+            );
+        }
+        let limits = Limits {
+            max_model_len: 8,
+            ..Limits::default()
+        };
+        assert_eq!(
+            param_of(
+                r#"{"model":"12345678","messages":[{"role":"user"}]}"#,
+                &limits
+            ),
+            None
+        );
+        assert_eq!(
+            param_of(
+                r#"{"model":"123456789","messages":[{"role":"user"}]}"#,
+                &limits
+            )
+            .as_deref(),
+            Some("model")
+        );
+    }
+
+    /// 150,000 distinct top-level keys (1.9 MiB): refused by `max_object_keys` in the shape
+    /// scan, and, with that limit lifted, parsed with a linear duplicate check. Times are
+    /// printed (`--nocapture`), not asserted.
+    #[test]
+    fn many_top_level_keys_are_linear() {
+        let mut body = String::from(r#"{"model":"m","messages":[{"role":"user"}]"#);
+        for i in 0..150_000 {
+            body.push_str(&format!(r#","k{i:07}":0"#));
+        }
+        body.push('}');
+        let t = std::time::Instant::now();
+        assert_eq!(
+            param_of(&body, &Limits::default()).as_deref(),
+            Some("body: the request body has more than the limit of 4096 members").map(|_| {
+                "body: an object in the request body has more than the limit of 4096 members"
+            })
+        );
+        let refused = t.elapsed();
+        let open = Limits {
+            max_object_keys: usize::MAX,
+            ..Limits::default()
+        };
+        let t = std::time::Instant::now();
+        let r = ChatRequest::parse(Bytes::from(body.clone()), &open).unwrap();
+        let parsed = t.elapsed();
+        assert_eq!(r.raw_field("k0149999"), Some(&b"0"[..]));
+        body.truncate(body.len() - 1);
+        body.push_str(r#","k0000000":1}"#);
+        let t = std::time::Instant::now();
+        assert_eq!(param_of(&body, &open).as_deref(), Some("k0000000"));
+        let duplicate = t.elapsed();
+        println!(
+            "150k keys ({} B): refused in {refused:?}, parsed in {parsed:?}, duplicate found in {duplicate:?}",
+            body.len()
+        );
     }
 
     #[test]

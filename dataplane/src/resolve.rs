@@ -414,6 +414,94 @@ model = "claude-3-5-sonnet"
     }
 
     #[test]
+    fn model_names() {
+        let long = format!("echo:{}", "A".repeat(1_000_000));
+        let accepted = [
+            "gpt-4o",
+            "gpt-4o-2024-08-06",
+            "openai:gpt-4o",
+            "oa2:mixtral",
+            "claude-3-5-sonnet@20240620",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "ft:gpt-4o-mini-2024-07-18:my-org:custom:9GHMxK9B",
+            "llama3.1:8b-instruct-q4_K_M",
+            "ollama:llama3:8b",
+            "meta-llama/Llama-3-8b",
+            "vllm:meta-llama/Meta-Llama-3.1-8B-Instruct",
+            "models/gemini-1.5-pro",
+            "accounts/fireworks/models/llama-v3p1-8b-instruct",
+            "@cf/meta/llama-3-8b-instruct",
+            "meta-llama/llama-3-8b-instruct:free",
+            "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M",
+            "Qwen2.5-7B+lora",
+            "openai_official",
+            "gemini-2.5-flash",
+            "deepseek-chat",
+            "x",
+        ];
+        for name in accepted {
+            assert_eq!(check_model_name(name, 256), Ok(()), "{name}");
+        }
+        let rejected: &[(&str, BadName)] = &[
+            ("", BadName::Empty),
+            (&long, BadName::TooLong { max: 256 }),
+            (
+                "mock-gemini:gemini-x:countTokens?",
+                BadName::ApiMethod("countTokens"),
+            ),
+            (
+                "mock-gemini:gemini-x:countTokens",
+                BadName::ApiMethod("countTokens"),
+            ),
+            (
+                "gemini-x:generateContent",
+                BadName::ApiMethod("generateContent"),
+            ),
+            (
+                "g:gemini-x:STREAMGENERATECONTENT",
+                BadName::ApiMethod("streamGenerateContent"),
+            ),
+            (
+                "gemini-x:embedContent/x",
+                BadName::ApiMethod("embedContent"),
+            ),
+            (
+                "gemini-x:batchEmbedContents",
+                BadName::ApiMethod("batchEmbedContents"),
+            ),
+            ("gemini-x?alt=sse", BadName::Char('?')),
+            ("gemini-x#frag", BadName::Char('#')),
+            ("gpt%2F4", BadName::Char('%')),
+            ("a\\b", BadName::Char('\\')),
+            ("gpt 4", BadName::Char(' ')),
+            ("gpt-4\t", BadName::Char('\t')),
+            ("gpt-4\n", BadName::Char('\n')),
+            ("gpt\u{0}4", BadName::Char('\u{0}')),
+            ("gpt\u{7f}4", BadName::Char('\u{7f}')),
+            ("gpté", BadName::Char('é')),
+            ("gpt\u{202e}4", BadName::Char('\u{202e}')),
+            ("a=b", BadName::Char('=')),
+            ("/gpt-4", BadName::Segment),
+            ("gpt-4/", BadName::Segment),
+            ("a//b", BadName::Segment),
+            ("p:/abs", BadName::Segment),
+            ("a/:b", BadName::Segment),
+            ("a/../b", BadName::Segment),
+            ("a/./b", BadName::Segment),
+            ("gemini:..", BadName::Segment),
+            ("..", BadName::Segment),
+        ];
+        for (name, why) in rejected {
+            assert_eq!(check_model_name(name, 256).as_ref(), Err(why), "{name:?}");
+        }
+        assert_eq!(check_model_name("abcd", 4), Ok(()));
+        assert_eq!(
+            check_model_name("abcde", 4),
+            Err(BadName::TooLong { max: 4 })
+        );
+    }
+
+    #[test]
     fn steps_in_order() {
         let c = cfg();
         let r = resolve(&c, &req(r#"{"model":"auto","messages":[{"role":"user"}]}"#)).unwrap();
