@@ -370,42 +370,57 @@ fn value_end(text: &str, next: usize) -> usize {
 /// serde_json refuses deeper input anyway.
 const MAX_TRACKED_DEPTH: usize = 128;
 
-/// Checks nesting depth and members per object in one pass over the body, before it is
-/// parsed: a few comparisons per byte outside strings, `memchr` inside them, no allocation.
-/// Malformed JSON is let through (the parser reports it). A refusal names the top-level
-/// member it happened in.
+/// Checks nesting depth, members per object and the entries of `tools` (or `functions`)
+/// in one pass over the body, before it is parsed: a few comparisons per byte outside
+/// strings, a short loop or `memchr` inside them, no allocation. Malformed JSON is let
+/// through (the parser reports it). A refusal names the top-level member it happened in.
 fn check_shape(body: &[u8], limits: &Limits) -> Result<(), GatewayError> {
     let max_depth = limits.max_json_depth.min(MAX_TRACKED_DEPTH);
-    // Members of the open container at each depth, counted by `:` (arrays have none).
-    let mut members = [0usize; MAX_TRACKED_DEPTH + 1];
+    // Commas still allowed in the open container at each depth (a container with n
+    // commas has n + 1 entries).
+    let mut commas_left = [0usize; MAX_TRACKED_DEPTH + 1];
     let mut depth = 0usize;
     // The last string at depth 1, and the top-level member being scanned (key spans).
     let mut last_str = 0..0;
-    let mut top_key = None;
+    let mut top_key: Option<Range<usize>> = None;
+    // The array open at depth 2 is the value of `tools` / `functions` (by the raw key; an
+    // escaped key is counted after parsing instead).
+    let mut tools_open = false;
     let mut i = 0;
     while let Some(&c) = body.get(i) {
+        i += 1;
         match c {
             b'"' => {
-                let start = i + 1;
-                let mut j = start;
-                i = loop {
-                    let Some(k) = memchr::memchr2(b'"', b'\\', body.get(j..).unwrap_or_default())
-                    else {
+                let start = i;
+                // The closing quote: skip escapes (a backslash and the byte after it).
+                loop {
+                    let Some(k) = quote_or_backslash(body.get(i..).unwrap_or_default()) else {
                         return Ok(());
                     };
-                    if body.get(j + k) == Some(&b'"') {
-                        break j + k;
+                    i += k + 1;
+                    if body.get(i - 1) == Some(&b'"') {
+                        break;
                     }
-                    j += k + 2;
-                };
+                    i += 1;
+                }
                 if depth == 1 {
-                    last_str = start..i;
+                    last_str = start..i - 1;
                 }
             }
             b'{' | b'[' => {
                 depth += 1;
-                match members.get_mut(depth) {
-                    Some(m) if depth <= max_depth => *m = 0,
+                let left = if c == b'{' {
+                    limits.max_object_keys
+                } else if depth == 2 && is_tools_key(body, &top_key) {
+                    limits.max_tools
+                } else {
+                    usize::MAX
+                };
+                if depth == 2 {
+                    tools_open = left == limits.max_tools && c == b'[';
+                }
+                match commas_left.get_mut(depth) {
+                    Some(n) if depth <= max_depth => *n = left.saturating_sub(1),
                     _ => {
                         let (param, what) = shape_site(body, depth, &top_key);
                         return Err(GatewayError::InvalidRequest {
@@ -418,29 +433,68 @@ fn check_shape(body: &[u8], limits: &Limits) -> Result<(), GatewayError> {
                 }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
-            b':' => {
-                if depth == 1 {
-                    top_key = Some(last_str.clone());
+            b':' if depth == 1 => top_key = Some(last_str.clone()),
+            b',' => match commas_left.get_mut(depth) {
+                Some(0) => {
+                    let (param, what) = shape_site(body, depth, &top_key);
+                    let message = if depth == 2 && tools_open {
+                        format!(
+                            "{what} has more than the limit of {} entries",
+                            limits.max_tools
+                        )
+                    } else {
+                        format!(
+                            "an object in {what} has more than the limit of {} members",
+                            limits.max_object_keys
+                        )
+                    };
+                    return Err(GatewayError::InvalidRequest { message, param });
                 }
-                if let Some(m) = members.get_mut(depth) {
-                    *m += 1;
-                    if *m > limits.max_object_keys {
-                        let (param, what) = shape_site(body, depth, &top_key);
-                        return Err(GatewayError::InvalidRequest {
-                            message: format!(
-                                "an object in {what} has more than the limit of {} members",
-                                limits.max_object_keys
-                            ),
-                            param,
-                        });
-                    }
-                }
-            }
+                Some(n) => *n -= 1,
+                None => {}
+            },
             _ => {}
         }
-        i += 1;
     }
     Ok(())
+}
+
+/// The first `"` or `\` in `s`. Keys and short values end within a few words, where
+/// testing 8 bytes at a time beats the set-up of `memchr`; long text goes to `memchr`.
+fn quote_or_backslash(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+    const WORDS_BEFORE_MEMCHR: usize = 8;
+    let mut done = 0;
+    while let Some(word) = s.get(done..done + 8) {
+        let w = u64::from_le_bytes(word.try_into().ok()?);
+        let (q, b) = (w ^ QUOTES, w ^ BACKSLASHES);
+        // A zero byte in `q` or `b` is a match; the lowest flagged byte is always a true
+        // one (a false flag can only sit above a true zero).
+        let hits = ((q.wrapping_sub(ONES) & !q) | (b.wrapping_sub(ONES) & !b)) & HIGH;
+        if hits != 0 {
+            return Some(done + (hits.trailing_zeros() / 8) as usize);
+        }
+        done += 8;
+        if done == 8 * WORDS_BEFORE_MEMCHR {
+            return memchr::memchr2(b'"', b'\\', s.get(done..)?).map(|k| done + k);
+        }
+    }
+    // Less than a word left.
+    s.get(done..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|k| done + k)
+}
+
+/// Whether the top-level key spanning `key` is `tools` or `functions` as written.
+fn is_tools_key(body: &[u8], key: &Option<Range<usize>>) -> bool {
+    matches!(
+        key.clone().and_then(|k| body.get(k)),
+        Some(b"tools" | b"functions")
+    )
 }
 
 /// The `param` and the wording for a shape refusal at `depth` inside the top-level member
@@ -587,6 +641,7 @@ impl ChatRequest {
         };
         for (idx, (key, member)) in top.0.iter().enumerate() {
             let kspan = key_span(key);
+            let escaped_key = kspan.is_none();
             let (span, raw) = match member {
                 Member::Raw(raw) => {
                     let start = raw.get().as_ptr() as usize - base;
@@ -702,7 +757,8 @@ impl ChatRequest {
                         check_name(name, "fallback_providers", limits)?;
                     }
                 }
-                "tools" | "functions" => {
+                // Counted by the shape scan unless the key was written with escapes.
+                "tools" | "functions" if escaped_key => {
                     if let ArrayLen(Some(n)) = parse_as(raw, key, "an array")? {
                         if n > limits.max_tools {
                             return Err(invalid(
@@ -1038,9 +1094,14 @@ mod tests {
             } else {
                 200_000
             };
+            let shape_only = std::env::var("SLUICE_PARSE_WHAT").is_ok_and(|w| w == "shape");
+            let limits = Limits::default();
             let t = std::time::Instant::now();
             for _ in 0..n {
-                let limits = Limits::default();
+                if shape_only {
+                    check_shape(std::hint::black_box(&body), &limits).unwrap();
+                    continue;
+                }
                 std::hint::black_box(
                     ChatRequest::parse(std::hint::black_box(body.clone()), &limits).unwrap(),
                 );
@@ -1277,6 +1338,24 @@ mod tests {
             "150k keys ({} B): refused in {refused:?}, parsed in {parsed:?}, duplicate found in {duplicate:?}",
             body.len()
         );
+    }
+
+    #[test]
+    fn string_ends_are_found_at_every_offset() {
+        for len in 0..200 {
+            for special in [b'"', b'\\'] {
+                for at in 0..=len {
+                    let mut s = vec![b'a'; len];
+                    s.insert(at, special);
+                    s.extend_from_slice(b"\"\\");
+                    assert_eq!(quote_or_backslash(&s), Some(at), "{len} {at}");
+                }
+            }
+            assert_eq!(quote_or_backslash(&vec![0xff; len]), None);
+        }
+        // High bytes (UTF-8) next to the match do not confuse the word test.
+        let s = "é\u{22}".as_bytes();
+        assert_eq!(quote_or_backslash(s), Some(2));
     }
 
     #[test]
