@@ -347,23 +347,25 @@ impl<'de> Deserialize<'de> for RoleValue<'de> {
 
 /// Where the value of a member starts: after its key's closing quote, spaces and `:`.
 fn value_start(text: &str, key_end: usize) -> usize {
-    let b = text.as_bytes();
-    let mut i = key_end;
-    while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b':') {
-        i += 1;
-    }
-    i
+    let after = text.as_bytes().get(key_end..).unwrap_or_default();
+    key_end
+        + after
+            .iter()
+            .take_while(|&&c| c.is_ascii_whitespace() || c == b':')
+            .count()
 }
 
 /// Where a value ends, given where what follows it begins (the next key's opening quote,
 /// or the object's closing brace): back over spaces and the separating comma.
 fn value_end(text: &str, next: usize) -> usize {
-    let b = text.as_bytes();
-    let mut i = next;
-    while i > 0 && (b[i - 1].is_ascii_whitespace() || b[i - 1] == b',') {
-        i -= 1;
-    }
-    i
+    let Some(before) = text.as_bytes().get(..next) else {
+        return next;
+    };
+    next - before
+        .iter()
+        .rev()
+        .take_while(|&&c| c.is_ascii_whitespace() || c == b',')
+        .count()
 }
 
 /// Deepest nesting the shape scan tracks: the config caps `max_json_depth` here, and
@@ -593,7 +595,7 @@ impl Field {
     /// The key's text (`body` is the request body the spans point into).
     fn key_bytes<'t>(&'t self, body: &'t [u8]) -> &'t [u8] {
         match &self.key {
-            Key::Span(r) => &body[r.clone()],
+            Key::Span(r) => body.get(r.clone()).unwrap_or_default(),
             Key::Unescaped(k) => k.as_bytes(),
         }
     }
@@ -805,7 +807,7 @@ impl ChatRequest {
         self.fields
             .iter()
             .find(|f| f.key_bytes(&self.body) == key.as_bytes())
-            .map(|f| &self.body[f.value.clone()])
+            .and_then(|f| self.body.get(f.value.clone()))
     }
 
     /// Body for an OpenAI-compatible upstream: `model` replaced, gateway-only fields
@@ -837,7 +839,7 @@ impl ChatRequest {
                 Key::Unescaped(k) => write_json_str(&mut out, k),
             }
             out.put_u8(b':');
-            let value = &self.body[field.value.clone()];
+            let value = self.body.get(field.value.clone()).unwrap_or_default();
             match key {
                 b"model" => write_json_str(&mut out, upstream_model),
                 b"stream_options" if self.stream && !self.include_usage => {
@@ -878,25 +880,27 @@ pub fn write_json_str(out: &mut BytesMut, s: &str) {
             0..=0x1f => None,
             _ => continue,
         };
-        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
         match esc {
             Some(e) => out.extend_from_slice(e),
+            // A control byte: `\u00XX`, its high digit 0 or 1.
             None => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 0xf) as usize],
-                ]);
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', b'0' + (b >> 4), hex(b & 0xf)])
             }
         }
         start = i + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
     out.put_u8(b'"');
+}
+
+/// The lower-case hex digit for a nibble.
+fn hex(n: u8) -> u8 {
+    if n < 10 {
+        b'0' + n
+    } else {
+        b'a' + n - 10
+    }
 }
 
 #[cfg(test)]

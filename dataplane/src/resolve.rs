@@ -105,7 +105,7 @@ pub fn check_model_name(name: &str, max_len: usize) -> Result<(), BadName> {
                     .iter()
                     .find(|m| m.as_bytes().eq_ignore_ascii_case(word))
                 {
-                    return Err(BadName::ApiMethod(*m));
+                    return Err(BadName::ApiMethod(m));
                 }
             }
             _ => {
@@ -179,8 +179,7 @@ fn prefix_providers(cfg: &RuntimeConfig, model: &str) -> Vec<usize> {
     Vec::new()
 }
 
-fn provider_candidate(cfg: &RuntimeConfig, i: usize, model: &str) -> Candidate {
-    let p = &cfg.providers[i];
+fn provider_candidate(i: usize, p: &Provider, model: &str) -> Candidate {
     Candidate {
         provider: i,
         model: model.to_string(),
@@ -224,7 +223,7 @@ pub fn resolve(cfg: &RuntimeConfig, req: &ChatRequest) -> Result<Resolution, Gat
             .and_then(|r| r.targets.iter().find(|t| t.provider == i))
             .map(|t| t.model.clone())
             .unwrap_or_else(|| model.to_string());
-        let c = provider_candidate(cfg, i, &upstream_model);
+        let c = provider_candidate(i, p, &upstream_model);
         if !res.candidates.contains(&c) && !res.fallbacks.contains(&c) {
             res.fallbacks.push(c);
         }
@@ -279,7 +278,7 @@ fn resolve_pinned(
         retries: route
             .map(|r| r.retries)
             .unwrap_or(cfg.server.default_retries),
-        candidates: vec![provider_candidate(cfg, i, &upstream_model)],
+        candidates: vec![provider_candidate(i, p, &upstream_model)],
         fallbacks: Vec::new(),
     })
 }
@@ -290,7 +289,7 @@ fn resolve_model(cfg: &RuntimeConfig, model: &str) -> Result<Resolution, Gateway
         let candidates: Vec<Candidate> = r
             .targets
             .iter()
-            .filter(|t| cfg.providers[t.provider].enabled)
+            .filter(|t| cfg.providers.get(t.provider).is_some_and(|p| p.enabled))
             .map(|t| Candidate {
                 provider: t.provider,
                 model: t.model.clone(),
@@ -326,7 +325,7 @@ fn resolve_model(cfg: &RuntimeConfig, model: &str) -> Result<Resolution, Gateway
                     "provider '{pname}' is disabled or the model name is empty in '{model}'"
                 )));
             }
-            return Ok(implicit(vec![provider_candidate(cfg, i, m)]));
+            return Ok(implicit(vec![provider_candidate(i, p, m)]));
         }
     }
     // (4) providers listing the model.
@@ -335,7 +334,7 @@ fn resolve_model(cfg: &RuntimeConfig, model: &str) -> Result<Resolution, Gateway
         .iter()
         .enumerate()
         .filter(|(_, p)| p.enabled && serves(p, model))
-        .map(|(i, _)| provider_candidate(cfg, i, model))
+        .map(|(i, p)| provider_candidate(i, p, model))
         .collect();
     if !listed.is_empty() {
         return Ok(implicit(listed));
@@ -343,7 +342,7 @@ fn resolve_model(cfg: &RuntimeConfig, model: &str) -> Result<Resolution, Gateway
     // (5) prefix rules.
     let by_prefix: Vec<Candidate> = prefix_providers(cfg, model)
         .into_iter()
-        .map(|i| provider_candidate(cfg, i, model))
+        .filter_map(|i| Some(provider_candidate(i, cfg.providers.get(i)?, model)))
         .collect();
     if !by_prefix.is_empty() {
         return Ok(implicit(by_prefix));
