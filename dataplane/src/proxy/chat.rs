@@ -603,7 +603,9 @@ async fn serve_echo(
     rctx.usage = Some(Usage {
         prompt_tokens: answer.prompt_tokens,
         completion_tokens: answer.completion_tokens,
-        total_tokens: answer.prompt_tokens + answer.completion_tokens,
+        total_tokens: answer
+            .prompt_tokens
+            .saturating_add(answer.completion_tokens),
         ..Usage::default()
     });
     rctx.status = 200;
@@ -630,11 +632,13 @@ async fn serve_echo(
         &provider.name,
         rctx.start.elapsed().as_secs_f64(),
     );
-    for (i, ev) in echo::stream_events(&answer, &id, &cand.model, req.include_usage)
-        .into_iter()
-        .enumerate()
-    {
-        let written = if i == 0 {
+    // One event at a time: memory does not grow with the answer.
+    let mut events = echo::EchoStream::new(&answer, &id, &cand.model, req.include_usage);
+    let mut out = BytesMut::with_capacity(512);
+    let mut first = true;
+    while events.next_event(&mut out) {
+        let ev = out.split().freeze();
+        let written = if std::mem::take(&mut first) {
             session
                 .start_event_stream(sse_header(rctx, &provider.name), ev)
                 .await
