@@ -1,5 +1,6 @@
 //! `sluice`: the one binary. Parses the command line and wires the services; all logic
 //! lives in the library crates.
+#![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -86,10 +86,7 @@ mod arrayvec_hex {
                 if n == 0 && start < 16 {
                     break;
                 }
-                *slot = b"0123456789abcdef"
-                    .get(n & 0xf)
-                    .copied()
-                    .unwrap_or(b'0');
+                *slot = b"0123456789abcdef".get(n & 0xf).copied().unwrap_or(b'0');
                 n >>= 4;
                 start -= 1;
             }

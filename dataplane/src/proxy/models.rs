@@ -34,8 +34,7 @@ pub fn list(cfg: &RuntimeConfig) -> Vec<ModelEntry> {
         }
     };
     for r in &cfg.routes {
-        if r
-            .targets
+        if r.targets
             .iter()
             .any(|t| cfg.providers.get(t.provider).is_some_and(|p| p.enabled))
         {

@@ -16,10 +16,11 @@ pub fn header(
 ) -> Box<ResponseHeader> {
     // Status codes here are all valid; fall back to 500 rather than panic. No header-case
     // map: every name is written lowercase, which saves an allocation per header.
-    let mut h = match ResponseHeader::build_no_case(status, Some(8)) {
-        Ok(h) => h,
-        Err(_) => ResponseHeader::build_no_case(500, Some(8)).expect("500 is a valid status"),
-    };
+    let mut h = ResponseHeader::build_no_case(status, Some(8)).unwrap_or_else(|_| {
+        let (mut parts, ()) = http::Response::new(()).into_parts();
+        parts.status = http::StatusCode::INTERNAL_SERVER_ERROR;
+        ResponseHeader::from(parts)
+    });
     let _ = h.insert_header("content-type", content_type);
     let _ = h.insert_header("x-request-id", request_id);
     if let Some(p) = provider {

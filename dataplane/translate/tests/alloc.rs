@@ -3,6 +3,7 @@
 //!
 //! This file is its own test binary because it installs a `#[global_allocator]`; the
 //! `unsafe` below is confined to that allocator (the library itself forbids unsafe code).
+#![allow(unsafe_code)] // the counting global allocator below
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
