@@ -239,7 +239,7 @@ impl DataPlane {
         assert!(self.alive(), "data plane died after {after}; log:\n{}", self.log_text());
         let r = http::post_chat(self.port(), NORMAL_CHAT, headers)
             .unwrap_or_else(|e| panic!("normal request after {after}: {e}"));
-        assert_eq!(r.status, 200, "normal request after {after}: {}", r.text());
+        assert_eq!(r.status, 200, "normal request after {after}: {}", r.snippet());
         let v = r.json();
         assert_eq!(
             v["choices"][0]["message"]["content"], "Echo: still serving",
@@ -259,7 +259,7 @@ impl DataPlane {
                     self.assert_serves(after);
                     return;
                 }
-                Ok(r) => last = format!("{} {}", r.status, r.text()),
+                Ok(r) => last = format!("{} {}", r.status, r.snippet()),
                 Err(e) => last = e,
             }
             std::thread::sleep(Duration::from_millis(100));

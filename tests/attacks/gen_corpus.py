@@ -236,6 +236,7 @@ RAW = {
     "cl-u64-overflow": "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\nConnection: close\r\n\r\n{}",
     "cl-over-max-body": "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\nConnection: close\r\n\r\n{}",
     "cl-larger-than-body-stall": "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{\"model\":\"echo\"",
+    "cl-larger-than-body-stall-keepalive": "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"model\":\"echo\"",
     "cl-smaller-than-body": b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n" + CHAT,
     "cl-on-get-huge": "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000000\r\nConnection: close\r\n\r\n",
     # Chunked.
@@ -245,6 +246,7 @@ RAW = {
     "chunked-negative-size": "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n-1\r\nhello\r\n0\r\n\r\n",
     "chunked-missing-crlf-after-data": "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhelloXX0\r\n\r\n",
     "chunked-no-final-chunk-stall": "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\n{\"mod\r\n",
+    "chunked-no-final-chunk-stall-keepalive": "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"mod\r\n",
     "chunked-declared-1gib": "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n40000000\r\n{\"model\":",
     "chunked-many-tiny-chunks": b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + b"".join(b"1\r\n" + bytes([c]) + b"\r\n" for c in CHAT) + b"0\r\n\r\n",
     "chunked-trailers": b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + format(len(CHAT), "x").encode() + b"\r\n" + CHAT + b"\r\n0\r\nX-Trailer: 1\r\n\r\n",

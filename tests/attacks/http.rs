@@ -31,13 +31,23 @@ impl RawResp {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The start of the body as text (for messages: answers under attack can be huge).
+    pub fn snippet(&self) -> String {
+        let t = String::from_utf8_lossy(&self.body[..self.body.len().min(400)]).into_owned();
+        if self.body.len() > 400 {
+            format!("{t}... ({} bytes)", self.body.len())
+        } else {
+            t
+        }
+    }
+
     /// Body as JSON (panics with the body when it is not).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
                 "status {}: body is not JSON ({e}): {}",
                 self.status,
-                self.text()
+                self.snippet()
             )
         })
     }
