@@ -24,12 +24,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
-# The real openai Python SDK, in a venv the tests find at .venv/bin/python.
-if ! .venv/bin/python -c 'import openai' 2>/dev/null; then
-  echo "== creating .venv with the openai SDK"
+# The real openai Python SDK, in a venv the tests find at .venv/bin/python; PyYAML and
+# kubernetes-validate for the Kubernetes manifest check.
+if ! .venv/bin/python -c 'import openai, yaml, kubernetes_validate' 2>/dev/null; then
+  echo "== creating .venv with the openai SDK and the manifest checker's packages"
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q openai
+  .venv/bin/pip install -q openai pyyaml kubernetes-validate
 fi
 export SLUICE_PYTHON="$PWD/.venv/bin/python"
 
@@ -37,6 +38,9 @@ export SLUICE_PYTHON="$PWD/.venv/bin/python"
 # say SKIPPED loudly when it is absent.
 export SLUICE_FIXTURES="${SLUICE_FIXTURES:-$PWD/../shared/fixtures}"
 [ -d "$SLUICE_FIXTURES" ] || echo "!!! fixtures not found at $SLUICE_FIXTURES: fixture tests will be SKIPPED"
+
+echo "== checking the Kubernetes manifests"
+.venv/bin/python tests/deploy/check_manifests.py deploy/k8s --require-schema | tail -3
 
 echo "== building (release, whole workspace)"
 cargo build --release --workspace --all-targets
