@@ -48,7 +48,9 @@ fn assert_error(r: &RawResp, status: u16, what: &str) -> serde_json::Value {
     assert_eq!(r.status, status, "{what}: {}", r.snippet());
     let v = r.json();
     assert!(
-        v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "{what}: no error.message in {v}"
     );
     v["error"].clone()
@@ -147,7 +149,8 @@ fn attack_01_megabyte_model_name_against_embedded_echo_config() {
 
     // The class: every client-chosen name is capped (pins included), at 256 bytes by default.
     for field in ["provider", "backend"] {
-        let mut v: serde_json::Value = serde_json::from_str(&chat_body("echo", true, "hi")).unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(&chat_body("echo", true, "hi")).unwrap();
         v[field] = json!(long);
         let r = http::post_chat(dp.port(), &v.to_string(), "").expect(field);
         eprintln!("[1] 1 MB `{field}` pin: {}", r.status);
@@ -156,7 +159,12 @@ fn attack_01_megabyte_model_name_against_embedded_echo_config() {
     let at_cap = format!("echo:{}", "A".repeat(256 - 5));
     let over_cap = format!("echo:{}", "A".repeat(256 - 4));
     let r = http::post_chat(dp.port(), &chat_body(&at_cap, false, "hi"), "").expect("at cap");
-    assert_eq!(r.status, 200, "a 256-byte model name is accepted: {}", r.snippet());
+    assert_eq!(
+        r.status,
+        200,
+        "a 256-byte model name is accepted: {}",
+        r.snippet()
+    );
     let r = http::post_chat(dp.port(), &chat_body(&over_cap, false, "hi"), "").expect("over cap");
     let err = assert_error(&r, 400, "257-byte model name");
     assert_eq!(err["param"], "model");
@@ -241,8 +249,14 @@ fn attack_02_gemini_ref_fanout_schema() {
     let mut recursive = json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/a"}},
         "$defs": {"a": {"type": "object", "properties": {"next": {"$ref": "#/$defs/a"}}}}});
     let cases = [
-        ("2x30 fan-out $defs, streamed", tool_request("gemini-x", true, fanout.clone())),
-        ("2x30 fan-out $defs", tool_request("gemini-x", false, fanout.clone())),
+        (
+            "2x30 fan-out $defs, streamed",
+            tool_request("gemini-x", true, fanout.clone()),
+        ),
+        (
+            "2x30 fan-out $defs",
+            tool_request("gemini-x", false, fanout.clone()),
+        ),
         (
             "2x30 fan-out definitions",
             tool_request("gemini-x", false, fanout_schema(30, 2, "definitions")),
@@ -284,7 +298,11 @@ fn attack_02_gemini_ref_fanout_schema() {
         }
     }
     assert_not_runaway(&dp, "gemini $ref fan-out");
-    assert!(wrong.is_empty(), "expected a 400 for each:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "expected a 400 for each:\n{}",
+        wrong.join("\n")
+    );
     assert_eq!(
         mock.requests(),
         0,
@@ -295,7 +313,8 @@ fn attack_02_gemini_ref_fanout_schema() {
     // A legitimate `$ref` is still inlined and served.
     let ok = json!({"type": "object", "properties": {"a": {"$ref": "#/$defs/A"}, "b": {"$ref": "#/$defs/A"}},
         "$defs": {"A": {"type": "string", "description": "shared"}}});
-    let r = http::post_chat(dp.port(), &tool_request("gemini-x", false, ok), "").expect("small $ref");
+    let r =
+        http::post_chat(dp.port(), &tool_request("gemini-x", false, ok), "").expect("small $ref");
     assert_eq!(r.status, 200, "small $ref schema: {}", r.snippet());
     assert_eq!(mock.requests(), 1);
     dp.assert_serves("a $ref fan-out");
@@ -507,7 +526,10 @@ fn attack_06_model_name_cannot_reach_count_tokens() {
         ("mock-gemini:gemini-x:countTokens#", None),
         ("mock-gemini:gemini-x?alt=sse", None),
         ("mock-gemini:gemini-x#frag", None),
-        ("mock-gemini:../../v1beta/models/gemini-x:countTokens?", None),
+        (
+            "mock-gemini:../../v1beta/models/gemini-x:countTokens?",
+            None,
+        ),
         ("mock-gemini:gemini-x/../../gemini-y", None),
         ("mock-gemini:gemini\u{0}x", None),
         ("mock-gemini:gemini-x\r\nx-injected: 1", None),
@@ -515,7 +537,8 @@ fn attack_06_model_name_cannot_reach_count_tokens() {
         ("gemini-x:countTokens?", Some("mock-gemini")),
     ];
     for (model, pin) in bad {
-        let mut v: serde_json::Value = serde_json::from_str(&chat_body(model, false, "hi")).unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(&chat_body(model, false, "hi")).unwrap();
         if let Some(p) = pin {
             v["provider"] = json!(p);
         }
@@ -537,8 +560,12 @@ fn attack_06_model_name_cannot_reach_count_tokens() {
     );
 
     // The real model still works and goes to the generateContent path.
-    let r = http::post_chat(dp.port(), &chat_body("mock-gemini:gemini-x", false, "hi"), "")
-        .expect("gemini");
+    let r = http::post_chat(
+        dp.port(),
+        &chat_body("mock-gemini:gemini-x", false, "hi"),
+        "",
+    )
+    .expect("gemini");
     assert_eq!(r.status, 200, "{}", r.snippet());
     assert_eq!(
         mock.stats()["log"][0]["path"],
@@ -626,7 +653,10 @@ fn attack_07_stalled_big_bodies_hold_bounded_memory() {
         }
         Err(e) => panic!("normal request during the stall got no answer: {e}"),
     }
-    let outcomes: Vec<StallOutcome> = clients.into_iter().map(|c| c.join().expect("client")).collect();
+    let outcomes: Vec<StallOutcome> = clients
+        .into_iter()
+        .map(|c| c.join().expect("client"))
+        .collect();
     assert_not_runaway(&dp, "stalled bodies");
     let mut tally = std::collections::BTreeMap::<String, usize>::new();
     for o in &outcomes {
@@ -652,11 +682,16 @@ fn attack_07_stalled_big_bodies_hold_bounded_memory() {
             Some(408) => assert_ne!(o.ending, Ending::StillOpen, "408 then close: {o:?}"),
             Some(503) => assert!(o.retry_after, "503 without Retry-After: {o:?}"),
             Some(s) => panic!("a stalled upload got {s}: {o:?}"),
-            None => assert_ne!(o.ending, Ending::StillOpen, "a stalled upload was never answered nor closed: {o:?}"),
+            None => assert_ne!(
+                o.ending,
+                Ending::StillOpen,
+                "a stalled upload was never answered nor closed: {o:?}"
+            ),
         }
     }
     assert!(
-        dp.rejected("body_timeout") + dp.rejected("buffered_bytes") + dp.rejected("body_rate") > 0.0,
+        dp.rejected("body_timeout") + dp.rejected("buffered_bytes") + dp.rejected("body_rate")
+            > 0.0,
         "the refusals are counted"
     );
     dp.wait_serves("150 stalled 8 MiB uploads");
@@ -726,7 +761,11 @@ fn attack_08_trickled_heads_are_disconnected() {
         dp.rejected("header_timeout")
     );
     assert_eq!(closed, CLIENTS, "every trickling client is disconnected");
-    assert_eq!(served_meanwhile, Some(200), "a normal request is served while they trickle");
+    assert_eq!(
+        served_meanwhile,
+        Some(200),
+        "a normal request is served while they trickle"
+    );
     assert!(
         dp.rejected("header_timeout") >= CLIENTS as f64,
         "each head timeout is counted"
@@ -749,7 +788,10 @@ fn attack_09_connection_cap() {
     dp.assert_serves("start");
     // The check above used a connection of its own: wait until the server let it go.
     assert!(
-        poll_until(Duration::from_secs(20), || metric(&dp.metrics(), "sluice_open_connections") == 0.0),
+        poll_until(Duration::from_secs(20), || metric(
+            &dp.metrics(),
+            "sluice_open_connections"
+        ) == 0.0),
         "open connections never went back to 0"
     );
     let mut conns: Vec<TcpStream> = (0..OPEN)
@@ -791,13 +833,21 @@ fn attack_09_connection_cap() {
         refused.iter().filter(|&&i| !got[i].is_empty()).count(),
         dp.rejected("connections")
     );
-    assert_eq!(refused.len(), OPEN - CAP, "exactly the connections over the cap are refused");
+    assert_eq!(
+        refused.len(),
+        OPEN - CAP,
+        "exactly the connections over the cap are refused"
+    );
     for &i in &refused {
         if got[i].is_empty() {
             continue; // closed without a word: allowed
         }
         let (rs, trailing, bad) = http::split_responses(&got[i], true, false);
-        assert!(bad.is_none() && trailing.is_empty() && rs.len() == 1, "refusal {i}: {:?}", String::from_utf8_lossy(&got[i]));
+        assert!(
+            bad.is_none() && trailing.is_empty() && rs.len() == 1,
+            "refusal {i}: {:?}",
+            String::from_utf8_lossy(&got[i])
+        );
         assert_overloaded(&rs[0], "connection over the cap");
     }
     // The admitted ones are real connections that serve requests.
@@ -807,7 +857,8 @@ fn attack_09_connection_cap() {
         }
         s.set_nonblocking(false).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        s.write_all(b"GET /v1/models HTTP/1.1\r\nhost: sluice.test\r\n\r\n").unwrap();
+        s.write_all(b"GET /v1/models HTTP/1.1\r\nhost: sluice.test\r\n\r\n")
+            .unwrap();
         let mut buf = Vec::new();
         let mut tmp = [0u8; 8192];
         let r = loop {
@@ -815,14 +866,26 @@ fn attack_09_connection_cap() {
                 break r;
             }
             let n = s.read(&mut tmp).unwrap_or(0);
-            assert!(n > 0, "admitted connection {i} closed: {:?}", String::from_utf8_lossy(&buf));
+            assert!(
+                n > 0,
+                "admitted connection {i} closed: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
             buf.extend_from_slice(&tmp[..n]);
         };
         assert_eq!(r.status, 200, "admitted connection {i}: {}", r.snippet());
     }
     // Still at the cap: a new connection is refused.
-    let x = http::exchange(dp.port(), b"GET /v1/models HTTP/1.1\r\nhost: sluice.test\r\n\r\n", Duration::from_secs(20));
-    assert_ne!(x.ending, Ending::StillOpen, "a connection over the cap is closed");
+    let x = http::exchange(
+        dp.port(),
+        b"GET /v1/models HTTP/1.1\r\nhost: sluice.test\r\n\r\n",
+        Duration::from_secs(20),
+    );
+    assert_ne!(
+        x.ending,
+        Ending::StillOpen,
+        "a connection over the cap is closed"
+    );
     if let Some(r) = x.finals().first() {
         assert_overloaded(r, "new connection at the cap");
     }
@@ -839,12 +902,16 @@ fn attack_09_connection_cap() {
 fn attack_10_inflight_cap() {
     let dp = DataPlane::start(&echo_config("max_inflight_requests = 4", 200));
     dp.assert_serves("start");
-    let words = (0..40).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+    let words = (0..40)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let slow = chat_body("echo", true, &words);
     let streams: Vec<Client> = (0..4)
         .map(|i| {
             let mut c = Client::connect(dp.port(), Duration::from_secs(20));
-            c.send(&http::chat_request(slow.as_bytes(), "", false)).expect("send");
+            c.send(&http::chat_request(slow.as_bytes(), "", false))
+                .expect("send");
             let head = c.read_head().unwrap_or_else(|e| panic!("stream {i}: {e}"));
             assert_eq!(head.status, 200, "stream {i}");
             c
@@ -890,18 +957,31 @@ fn attack_11_slow_reader_is_dropped() {
         pipelined += 1;
     }
     let t = Instant::now();
-    let dropped = poll_until(Duration::from_secs(60), || dp.rejected("write_timeout") >= 1.0);
+    let dropped = poll_until(Duration::from_secs(60), || {
+        dp.rejected("write_timeout") >= 1.0
+    });
     eprintln!(
         "[11] {pipelined} pipelined streamed requests, never read: write_timeout counted={dropped} after {:?}",
         t.elapsed()
     );
-    assert!(dropped, "the slow reader was never cut off (write_timeout counter stayed 0)");
+    assert!(
+        dropped,
+        "the slow reader was never cut off (write_timeout counter stayed 0)"
+    );
     // Served while the slow reader still holds its socket.
     dp.assert_serves("a slow reader (while connected)");
     // Its connection is gone: reading drains what the kernel buffered, then ends.
-    let (drained, ending) = http::read_to_close(&mut s, Duration::from_secs(30), 512 * MIB as usize);
-    eprintln!("[11] slow reader drained {:.1} MiB then {ending:?}", drained.len() as f64 / MIB as f64);
-    assert_ne!(ending, Ending::StillOpen, "the slow reader's connection was closed");
+    let (drained, ending) =
+        http::read_to_close(&mut s, Duration::from_secs(30), 512 * MIB as usize);
+    eprintln!(
+        "[11] slow reader drained {:.1} MiB then {ending:?}",
+        drained.len() as f64 / MIB as f64
+    );
+    assert_ne!(
+        ending,
+        Ending::StillOpen,
+        "the slow reader's connection was closed"
+    );
     assert_rss_bounded(&dp, idle, 300 * MIB, "slow reader");
     dp.assert_serves("a slow reader");
 }
@@ -917,11 +997,20 @@ fn attack_12_auth_fails_closed() {
     let ready = dp.readyz();
     eprintln!("[12] keys mode, no keys: /readyz {ready}");
     assert_eq!(ready["auth"], "keys");
-    assert!(ready["warnings"].is_array(), "/readyz lists warnings: {ready}");
+    assert!(
+        ready["warnings"].is_array(),
+        "/readyz lists warnings: {ready}"
+    );
     for (what, r) in [
         ("chat", http::post_chat(dp.port(), NORMAL, "")),
-        ("chat with a made-up key", http::post_chat(dp.port(), NORMAL, "authorization: Bearer anything\r\n")),
-        ("chat with an empty key", http::post_chat(dp.port(), NORMAL, "authorization: Bearer \r\n")),
+        (
+            "chat with a made-up key",
+            http::post_chat(dp.port(), NORMAL, "authorization: Bearer anything\r\n"),
+        ),
+        (
+            "chat with an empty key",
+            http::post_chat(dp.port(), NORMAL, "authorization: Bearer \r\n"),
+        ),
         ("models", http::get(dp.port(), "/v1/models", "")),
         ("model", http::get(dp.port(), "/v1/models/echo", "")),
     ] {
@@ -929,7 +1018,10 @@ fn attack_12_auth_fails_closed() {
         eprintln!("[12] no keys, {what}: {}", r.status);
         assert_error(&r, 401, what);
     }
-    assert_eq!(http::get(dp.port(), "/health", "").expect("health").status, 200);
+    assert_eq!(
+        http::get(dp.port(), "/health", "").expect("health").status,
+        200
+    );
 
     // A key source that yields nothing (an empty environment variable) also denies.
     let cfg = echo_config("api_keys_env = \"SLUICE_ATTACK_KEYS\"", 0);
@@ -951,9 +1043,18 @@ fn attack_12_auth_fails_closed() {
     assert_eq!(r.status, 200);
     for (what, h) in [
         ("no key", ""),
-        ("wrong key", "authorization: Bearer sk-attack-client-0123456780\r\n"),
-        ("prefix of the key", "authorization: Bearer sk-attack-client\r\n"),
-        ("key plus suffix", "authorization: Bearer sk-attack-client-0123456789x\r\n"),
+        (
+            "wrong key",
+            "authorization: Bearer sk-attack-client-0123456780\r\n",
+        ),
+        (
+            "prefix of the key",
+            "authorization: Bearer sk-attack-client\r\n",
+        ),
+        (
+            "key plus suffix",
+            "authorization: Bearer sk-attack-client-0123456789x\r\n",
+        ),
     ] {
         let r = http::post_chat(dp.port(), NORMAL, h).expect(what);
         assert_error(&r, 401, what);
@@ -977,13 +1078,18 @@ fn attack_12_auth_fails_closed() {
     );
     let log = dp.log_text();
     assert!(
-        log.lines().any(|l| l.contains("WARN") && l.contains("auth")),
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("auth")),
         "no warning logged at start for auth = none on 0.0.0.0; log:\n{log}"
     );
     let dp = DataPlane::start(&echo_config("auth = \"none\"", 0));
     let ready = dp.readyz();
     assert_eq!(ready["auth"], "none");
-    assert_eq!(ready["warnings"], json!([]), "loopback needs no warning: {ready}");
+    assert_eq!(
+        ready["warnings"],
+        json!([]),
+        "loopback needs no warning: {ready}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -122,7 +122,11 @@ impl DataPlane {
                 "data plane did not become ready; log:\n{}",
                 dp.log_text()
             );
-            assert!(dp.alive(), "data plane exited at start; log:\n{}", dp.log_text());
+            assert!(
+                dp.alive(),
+                "data plane exited at start; log:\n{}",
+                dp.log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         dp
@@ -142,7 +146,10 @@ impl DataPlane {
     pub fn alive(&self) -> bool {
         // `try_wait` needs `&mut`; /proc tells the same without reaping.
         std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .map(|s| !s.lines().any(|l| l.starts_with("State:") && l.contains("Z")))
+            .map(|s| {
+                !s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains("Z"))
+            })
             .unwrap_or(false)
     }
 
@@ -176,9 +183,7 @@ impl DataPlane {
                 if kib * 1024 > limit {
                     tripped.store(kib * 1024, Ordering::Relaxed);
                     // SIGKILL our own child by pid (never by name).
-                    let _ = Command::new("kill")
-                        .args(["-9", &pid.to_string()])
-                        .status();
+                    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -236,10 +241,19 @@ impl DataPlane {
 
     /// Same, with extra request headers (e.g. a client key).
     pub fn assert_serves_with(&self, after: &str, headers: &str) {
-        assert!(self.alive(), "data plane died after {after}; log:\n{}", self.log_text());
+        assert!(
+            self.alive(),
+            "data plane died after {after}; log:\n{}",
+            self.log_text()
+        );
         let r = http::post_chat(self.port(), NORMAL_CHAT, headers)
             .unwrap_or_else(|e| panic!("normal request after {after}: {e}"));
-        assert_eq!(r.status, 200, "normal request after {after}: {}", r.snippet());
+        assert_eq!(
+            r.status,
+            200,
+            "normal request after {after}: {}",
+            r.snippet()
+        );
         let v = r.json();
         assert_eq!(
             v["choices"][0]["message"]["content"], "Echo: still serving",

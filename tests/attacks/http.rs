@@ -259,8 +259,7 @@ pub fn exchange(port: u16, bytes: &[u8], cap: Duration) -> Exchange {
     let write_failed = s.write_all(bytes).and_then(|_| s.flush()).is_err();
     let (all, ending) = read_to_close(&mut s, cap, 64 * 1024 * 1024);
     let head = bytes.starts_with(b"HEAD ");
-    let (responses, trailing, malformed) =
-        split_responses(&all, ending != Ending::StillOpen, head);
+    let (responses, trailing, malformed) = split_responses(&all, ending != Ending::StillOpen, head);
     Exchange {
         responses,
         trailing,
@@ -299,15 +298,12 @@ impl Client {
     pub fn read_response(&mut self) -> Result<RawResp, String> {
         let mut tmp = vec![0u8; 64 * 1024];
         loop {
-            match parse_response(&self.buf, false, false)? {
-                Some((r, used)) => {
-                    self.buf.drain(..used);
-                    if r.status >= 200 {
-                        return Ok(r);
-                    }
-                    continue;
+            if let Some((r, used)) = parse_response(&self.buf, false, false)? {
+                self.buf.drain(..used);
+                if r.status >= 200 {
+                    return Ok(r);
                 }
-                None => {}
+                continue;
             }
             match self.stream.read(&mut tmp) {
                 Ok(0) => {
@@ -399,7 +395,9 @@ pub fn post_chat(port: u16, body: &str, extra_headers: &str) -> Result<RawResp, 
 pub fn get(port: u16, path: &str, extra_headers: &str) -> Result<RawResp, String> {
     one_shot(
         port,
-        format!("GET {path} HTTP/1.1\r\nhost: sluice.test\r\n{extra_headers}connection: close\r\n\r\n")
-            .as_bytes(),
+        format!(
+            "GET {path} HTTP/1.1\r\nhost: sluice.test\r\n{extra_headers}connection: close\r\n\r\n"
+        )
+        .as_bytes(),
     )
 }
