@@ -8,18 +8,24 @@ use http::Response;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 
-use crate::config::{AuthMode, RuntimeConfig};
+use crate::config::{listens_beyond_loopback, AuthMode, RuntimeConfig};
 use crate::AppState;
 
 /// The ops HTTP application.
 pub struct OpsApp {
     state: Arc<AppState>,
+    /// Whether the proxy listens beyond loopback.
+    exposed: bool,
 }
 
 impl OpsApp {
-    /// Reports on the data plane's shared state.
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+    /// Reports on the data plane's shared state; `proxy_listen` is the proxy's actual
+    /// listen address (after command-line overrides).
+    pub fn new(state: Arc<AppState>, proxy_listen: &str) -> Self {
+        Self {
+            state,
+            exposed: listens_beyond_loopback(proxy_listen),
+        }
     }
 
     fn metrics(&self) -> Vec<u8> {
@@ -45,8 +51,8 @@ fn reply(status: u16, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
 
 /// The `/readyz` body of a ready data plane: config version, client auth mode, and a
 /// warning when the proxy is open to the network without client authentication.
-fn ready_body(cfg: &RuntimeConfig) -> Vec<u8> {
-    let open = cfg.server.auth == AuthMode::None && cfg.server.exposed();
+fn ready_body(cfg: &RuntimeConfig, exposed: bool) -> Vec<u8> {
+    let open = cfg.server.auth == AuthMode::None && exposed;
     let warnings: &[&str] = if open {
         &["client auth is `none` on a non-loopback address: anyone who reaches the proxy spends the provider keys"]
     } else {
@@ -73,7 +79,7 @@ impl ServeHttp for OpsApp {
             "/readyz" => {
                 if self.state.config.is_ready() {
                     let cfg = self.state.config.load();
-                    reply(200, "application/json", ready_body(&cfg))
+                    reply(200, "application/json", ready_body(&cfg, self.exposed))
                 } else {
                     reply(
                         503,

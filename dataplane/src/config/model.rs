@@ -435,13 +435,12 @@ impl Default for ServerSettings {
     }
 }
 
-impl ServerSettings {
-    /// Whether the proxy listens beyond loopback (a warning in `auth = "none"` mode).
-    pub fn exposed(&self) -> bool {
-        self.listen
-            .parse::<std::net::SocketAddr>()
-            .map_or(true, |a| !a.ip().is_loopback())
-    }
+/// Whether a listen address (`ip:port`) reaches beyond loopback; anything that does not
+/// parse counts as exposed.
+pub fn listens_beyond_loopback(listen: &str) -> bool {
+    listen
+        .parse::<std::net::SocketAddr>()
+        .map_or(true, |a| !a.ip().is_loopback())
 }
 
 /// A model-prefix rule (seed 004): `gpt-*` → openai, ...

@@ -146,6 +146,11 @@ impl Downstream {
         self.session()?.read_request_body().await
     }
 
+    /// Whether the whole request body has been read (true once the answer started).
+    pub fn request_body_done(&mut self) -> bool {
+        self.session.as_mut().is_none_or(|s| s.is_body_done())
+    }
+
     /// Sets or disables keep-alive for the connection.
     pub fn set_keepalive(&mut self, seconds: Option<u64>) {
         if let Some(s) = self.session.as_mut() {

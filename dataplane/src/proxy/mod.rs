@@ -422,8 +422,9 @@ impl SluiceProxy {
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         if let Err(err) = self.handle(session, ctx).await {
             ctx.status = err.status();
-            if matches!(err, GatewayError::PayloadTooLarge { .. }) {
-                // The rest of the body was not read: the connection cannot be reused.
+            if !session.request_body_done() {
+                // The rest of the body was not read (too large, too slow, refused): the
+                // connection cannot be reused, and the answer must not wait to drain it.
                 session.set_keepalive(None);
             }
             if err.status() >= 500 {
