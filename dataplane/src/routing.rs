@@ -211,9 +211,9 @@ impl Router {
             available = set
                 .balancer
                 .plan(&EndpointGroups(&set.groups), now, &mut order);
-            if available < order.len() {
+            if let Some(&first_unavailable) = order.get(available) {
                 retry_after = EndpointGroups(&set.groups)
-                    .availability(order[available], now)
+                    .availability(first_unavailable, now)
                     .retry_after(now);
             }
         }
@@ -273,11 +273,12 @@ impl Router {
             let index = *order.first()?;
             return Some(EndpointChoice {
                 index,
-                permit: pe.health[index].acquire_unchecked(),
+                permit: pe.health.get(index)?.acquire_unchecked(),
             });
         }
         order.into_iter().find_map(|i| {
-            pe.health[i]
+            pe.health
+                .get(i)?
                 .try_acquire(now)
                 .map(|permit| EndpointChoice { index: i, permit })
         })
@@ -337,6 +338,13 @@ impl Router {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 mod tests {
     use super::*;
     use crate::chat_request::ChatRequest;

@@ -270,37 +270,51 @@ impl Balancer {
         strategy: Strategy,
         seeded_rng: Option<Mutex<SmallRng>>,
     ) -> Self {
-        let mut weighted: Vec<usize> = (0..members.len())
-            .filter(|&i| members[i].weight > 0)
+        // (priority, index) pairs: sorting them orders by tier, then declaration order.
+        let mut weighted: Vec<(i32, usize)> = members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.weight > 0)
+            .map(|(i, m)| (m.priority, i))
             .collect();
-        weighted.sort_by_key(|&i| (members[i].priority, i));
-        let mut standby: Vec<usize> = (0..members.len())
-            .filter(|&i| members[i].weight == 0)
+        weighted.sort_unstable();
+        let mut standby: Vec<(i32, usize)> = members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.weight == 0)
+            .map(|(i, m)| (m.priority, i))
             .collect();
-        standby.sort_by_key(|&i| (members[i].priority, i));
+        standby.sort_unstable();
 
         let mut tier_position = vec![0; members.len()];
         let mut tiers = Vec::new();
-        for group in weighted.chunk_by(|&a, &b| members[a].priority == members[b].priority) {
-            for (position, &member) in group.iter().enumerate() {
-                tier_position[member] = position;
+        for group in weighted.chunk_by(|a, b| a.0 == b.0) {
+            let Some(&(priority, _)) = group.first() else {
+                continue;
+            };
+            for (position, &(_, member)) in group.iter().enumerate() {
+                if let Some(slot) = tier_position.get_mut(member) {
+                    *slot = position;
+                }
             }
             tiers.push(Tier {
-                priority: members[group[0]].priority,
-                members: group.into(),
+                priority,
+                members: group.iter().map(|&(_, member)| member).collect(),
                 cursor: AtomicU64::new(0),
                 current_weights: Mutex::new(vec![0; group.len()].into()),
             });
         }
         let mut rank = vec![0; members.len()];
-        for (position, &member) in weighted.iter().chain(&standby).enumerate() {
-            rank[member] = position;
+        for (position, &(_, member)) in weighted.iter().chain(&standby).enumerate() {
+            if let Some(slot) = rank.get_mut(member) {
+                *slot = position;
+            }
         }
         Balancer {
             strategy,
             members: members.into(),
             tiers: tiers.into(),
-            standby: standby.into(),
+            standby: standby.iter().map(|&(_, member)| member).collect(),
             tier_position: tier_position.into(),
             rank: rank.into(),
             picks: members.iter().map(|_| AtomicU64::new(0)).collect(),
@@ -352,35 +366,37 @@ impl Balancer {
         let availability: SmallVec<[Availability; INLINE_MEMBERS]> = (0..self.members.len())
             .map(|i| view.availability(i, now))
             .collect();
+        let is_available = |m: usize| availability.get(m).is_some_and(|a| a.is_available());
         let mut picked = false;
         for tier in self.tiers.iter() {
             let start = out.len();
-            out.extend(
-                tier.members
-                    .iter()
-                    .copied()
-                    .filter(|&m| availability[m].is_available()),
-            );
-            if !picked && out.len() > start {
-                picked = true;
-                self.order_tier(tier, view, &mut out[start..]);
+            out.extend(tier.members.iter().copied().filter(|&m| is_available(m)));
+            if !picked {
+                if let Some(segment) = out.get_mut(start..).filter(|s| !s.is_empty()) {
+                    picked = true;
+                    self.order_tier(tier, view, segment);
+                }
             }
         }
-        out.extend(
-            self.standby
-                .iter()
-                .copied()
-                .filter(|&m| availability[m].is_available()),
-        );
+        out.extend(self.standby.iter().copied().filter(|&m| is_available(m)));
         let available = out.len();
-        if let Some(&first) = out.first() {
-            self.picks[first].fetch_add(1, Ordering::Relaxed);
+        if let Some(picks) = out.first().and_then(|&first| self.picks.get(first)) {
+            picks.fetch_add(1, Ordering::Relaxed);
         }
-        out.extend((0..self.members.len()).filter(|&m| !availability[m].is_available()));
-        out[available..].sort_unstable_by_key(|&m| {
-            let retry_at = availability[m].retry_at();
-            (retry_at.is_none(), retry_at, self.rank[m])
-        });
+        out.extend(
+            availability
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| !a.is_available())
+                .map(|(m, _)| m),
+        );
+        if let Some(unavailable) = out.get_mut(available..) {
+            unavailable.sort_unstable_by_key(|&m| {
+                let retry_at = availability.get(m).and_then(|a| a.retry_at());
+                let rank = self.rank.get(m).copied().unwrap_or(usize::MAX);
+                (retry_at.is_none(), retry_at, rank)
+            });
+        }
         available
     }
 
@@ -410,7 +426,9 @@ impl Balancer {
                 {
                     let others = segment.len() as u64 - 1;
                     let explored = 1 + ((turn / LEAST_LATENCY_EXPLORE_EVERY) % others) as usize;
-                    segment[..=explored].rotate_right(1);
+                    if let Some(head) = segment.get_mut(..=explored) {
+                        head.rotate_right(1);
+                    }
                 }
             }
             Strategy::P2c => {
@@ -421,7 +439,9 @@ impl Balancer {
                     Some(rng) => two_distinct(&mut *rng.lock(), segment.len()),
                     None => two_distinct(&mut rand::rng(), segment.len()),
                 };
-                let (a, b) = (segment[a], segment[b]);
+                let (Some(&a), Some(&b)) = (segment.get(a), segment.get(b)) else {
+                    return;
+                };
                 let load = |m: usize| {
                     (
                         view.inflight(m),
@@ -431,7 +451,9 @@ impl Balancer {
                 let chosen = if load(b) < load(a) { b } else { a };
                 sort_by_cached_key(segment, load);
                 if let Some(position) = segment.iter().position(|&m| m == chosen) {
-                    segment[..=position].rotate_right(1);
+                    if let Some(head) = segment.get_mut(..=position) {
+                        head.rotate_right(1);
+                    }
                 }
             }
         }
@@ -443,24 +465,35 @@ impl Balancer {
     fn order_weighted(&self, tier: &Tier, segment: &mut [usize]) {
         let mut current = tier.current_weights.lock();
         let mut total = 0i64;
-        let mut best: Option<usize> = None;
+        // The richest member so far: (member, its position in the tier, its current weight).
+        let mut best: Option<(usize, usize, i64)> = None;
         for &member in segment.iter() {
-            let weight = i64::from(self.members[member].weight);
-            let position = self.tier_position[member];
-            current[position] += weight;
+            let (Some(m), Some(&position)) =
+                (self.members.get(member), self.tier_position.get(member))
+            else {
+                continue;
+            };
+            let Some(slot) = current.get_mut(position) else {
+                continue;
+            };
+            let weight = i64::from(m.weight);
+            *slot += weight;
+            let value = *slot;
             total += weight;
-            if best.is_none_or(|b| current[position] > current[self.tier_position[b]]) {
-                best = Some(member);
+            if best.is_none_or(|(_, _, best_value)| value > best_value) {
+                best = Some((member, position, value));
             }
         }
-        let Some(best) = best else { return };
-        current[self.tier_position[best]] -= total;
+        let Some((best, best_position, _)) = best else {
+            return;
+        };
+        if let Some(slot) = current.get_mut(best_position) {
+            *slot -= total;
+        }
         segment.sort_unstable_by_key(|&m| {
-            (
-                m != best,
-                Reverse(current[self.tier_position[m]]),
-                self.tier_position[m],
-            )
+            let position = self.tier_position.get(m).copied().unwrap_or(usize::MAX);
+            let weight = current.get(position).copied().unwrap_or(i64::MIN);
+            (m != best, Reverse(weight), position)
         });
     }
 

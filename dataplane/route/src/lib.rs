@@ -52,4 +52,11 @@ pub use retry::{
 pub use strategy::Strategy;
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 mod tests;

@@ -200,7 +200,8 @@ pub fn parse_config(file: &str, text: &str, env: EnvLookup) -> Result<RuntimeCon
         let loc = e
             .span()
             .map(|s| {
-                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                // Newlines counted in bytes: no char boundary needed at `s.start`.
+                let line = text.bytes().take(s.start).filter(|&b| b == b'\n').count() + 1;
                 format!("line {line}")
             })
             .unwrap_or_else(|| "-".into());
@@ -717,4 +718,11 @@ fn provider_from_seed003(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 mod tests;

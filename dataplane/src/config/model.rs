@@ -124,20 +124,18 @@ impl BaseUrl {
                 "`{s}` must not contain a query, fragment, user info or spaces"
             ));
         }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
+        let (authority, path) = rest
+            .find('/')
+            .and_then(|i| rest.split_at_checked(i))
+            .unwrap_or((rest, ""));
         if authority.is_empty() {
             return Err(format!("`{s}` has no host"));
         }
         let default_port = if tls { 443 } else { 80 };
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let end = v6
-                .find(']')
+            let (host, after) = v6
+                .split_once(']')
                 .ok_or_else(|| format!("`{s}` has an unterminated IPv6 literal"))?;
-            let host = &v6[..end];
-            let after = &v6[end + 1..];
             let port = match after.strip_prefix(':') {
                 Some(p) => p
                     .parse::<u16>()
@@ -223,7 +221,7 @@ pub fn mask_secret(s: &str) -> String {
         return "****".to_string();
     }
     let prefix: String = chars.iter().take(3).collect();
-    let suffix: String = chars[chars.len() - 4..].iter().collect();
+    let suffix: String = chars.iter().skip(chars.len().saturating_sub(4)).collect();
     format!("{prefix}…{suffix}")
 }
 
@@ -552,7 +550,7 @@ impl RuntimeConfig {
     pub fn provider(&self, name: &str) -> Option<(usize, &Provider)> {
         self.provider_index
             .get(name)
-            .map(|&i| (i, &self.providers[i]))
+            .and_then(|&i| self.providers.get(i).map(|p| (i, p)))
     }
 
     /// Whether `model` is named in the configuration (a metric label may carry it).
@@ -562,11 +560,18 @@ impl RuntimeConfig {
 
     /// Route by name.
     pub fn route(&self, name: &str) -> Option<&Route> {
-        self.route_index.get(name).map(|&i| &self.routes[i])
+        self.route_index.get(name).and_then(|&i| self.routes.get(i))
     }
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 mod tests {
     use super::*;
 

@@ -112,6 +112,13 @@ impl BackgroundService for FileWatcher {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 mod tests {
     use super::*;
     use notify::event::{AccessKind, CreateKind, EventKind, ModifyKind};

@@ -3,7 +3,9 @@
 //! connections from pingora-core's transport connector (rustls, correct SNI), kept in the
 //! data plane's own idle pool, and a lean HTTP/1.1 exchange ([`http1`]): the request head
 //! and body leave in one write, the response is parsed from one small read buffer and its
-//! body handed out without copying. The retry loop above decides what to do with failures.
+//! body handed out without copying. The retry loop above decides what to do with failures;
+//! the one retry made here is re-sending a request once on a fresh connection when a
+//! reused one was closed before any byte of the answer arrived (the keep-alive race).
 
 pub mod http1;
 pub mod pool;
@@ -19,7 +21,7 @@ use pingora::upstreams::peer::HttpPeer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{BaseUrl, Protocol, ProviderKind};
-use http1::{BodyDecoder, ResponseHead, Step, WireError};
+use http1::{BodyDecoder, HeadReader, ResponseHead, Step, WireError};
 use pool::{Conn, Pool, PoolKey};
 
 const DNS_TTL: Duration = Duration::from_secs(30);
@@ -143,6 +145,32 @@ fn io_failure(e: impl std::fmt::Display) -> AttemptFailure {
     AttemptFailure::Io(e.to_string())
 }
 
+/// Why one exchange on one connection failed, and whether the request may be re-sent.
+struct ExchangeFailure {
+    failure: AttemptFailure,
+    /// No byte of a response was read: the server closed or reset the connection before
+    /// answering at all. On a reused connection that is the keep-alive race (the server
+    /// timed the idle connection out as the request left), so re-sending is safe; once
+    /// any byte of an answer arrived the server has acted on the request and it never is.
+    unanswered: bool,
+}
+
+impl ExchangeFailure {
+    fn unanswered(e: impl std::fmt::Display) -> Self {
+        Self {
+            failure: io_failure(e),
+            unanswered: true,
+        }
+    }
+
+    fn answered(e: impl std::fmt::Display) -> Self {
+        Self {
+            failure: io_failure(e),
+            unanswered: false,
+        }
+    }
+}
+
 impl Conn {
     /// Reads more bytes into the buffer; `Ok(0)` at end of file.
     async fn read_more(&mut self, hint: Option<u64>) -> std::io::Result<usize> {
@@ -157,28 +185,53 @@ impl Conn {
         self.stream.read_buf(&mut self.buf).await
     }
 
-    /// Writes the request and reads up to the final response head.
-    async fn exchange(&mut self, wire: &[u8], body: &[u8]) -> Result<ResponseHead, AttemptFailure> {
-        self.stream.write_all(wire).await.map_err(io_failure)?;
+    /// Writes the request and reads up to the final response head (skipping interim 1xx
+    /// heads). The failure says whether any byte of an answer had arrived.
+    async fn exchange(
+        &mut self,
+        wire: &[u8],
+        body: &[u8],
+        head_request: bool,
+    ) -> Result<ResponseHead, ExchangeFailure> {
+        // Nothing of an answer can have been read yet: a pooled connection's buffer is
+        // empty (the pool checks) and a new one's too.
+        let mut answered = !self.buf.is_empty();
+        self.stream
+            .write_all(wire)
+            .await
+            .map_err(ExchangeFailure::unanswered)?;
         if !body.is_empty() {
-            self.stream.write_all(body).await.map_err(io_failure)?;
+            self.stream
+                .write_all(body)
+                .await
+                .map_err(ExchangeFailure::unanswered)?;
         }
-        self.stream.flush().await.map_err(io_failure)?;
+        self.stream
+            .flush()
+            .await
+            .map_err(ExchangeFailure::unanswered)?;
+        let mut reader = HeadReader::new(head_request);
         loop {
-            match http1::parse_response_head(&self.buf, false).map_err(io_failure)? {
-                Some((head, len)) => {
-                    bytes::Buf::advance(&mut self.buf, len);
-                    if !head.is_interim() {
-                        return Ok(head);
-                    }
+            if let Some(head) = reader
+                .poll(&mut self.buf)
+                .map_err(ExchangeFailure::answered)?
+            {
+                return Ok(head);
+            }
+            match self.read_more(None).await {
+                Ok(0) if answered => {
+                    return Err(ExchangeFailure::answered(
+                        "upstream closed the connection in the response head",
+                    ))
                 }
-                None => {
-                    if self.read_more(None).await.map_err(io_failure)? == 0 {
-                        return Err(AttemptFailure::Io(
-                            "upstream closed the connection before answering".into(),
-                        ));
-                    }
+                Ok(0) => {
+                    return Err(ExchangeFailure::unanswered(
+                        "upstream closed the connection before answering",
+                    ))
                 }
+                Ok(_) => answered = true,
+                Err(e) if answered => return Err(ExchangeFailure::answered(e)),
+                Err(e) => return Err(ExchangeFailure::unanswered(e)),
             }
         }
     }
@@ -297,34 +350,23 @@ impl UpstreamClient {
             &req.body
         };
 
-        // A pooled connection may have been closed by the server meanwhile: a failure on a
-        // reused connection is retried on a fresh one.
-        for _ in 0..3 {
-            let (mut conn, reused) = match self.pool.take(&key) {
-                Some(c) => (c, true),
-                None => (Box::pin(self.connect(&key, base, timeout)).await?, false),
-            };
-            match conn.exchange(&wire, rest).await {
-                Ok(head) => {
-                    return Ok(InboundResponse {
-                        conn,
-                        key,
-                        body: BodyDecoder::new(head.framing),
-                        keep_alive: head.keep_alive,
-                        status: head.status,
-                        retry_after: head.retry_after,
-                        content_type: head.content_type,
-                    })
+        let head_request = req.method == "HEAD";
+        if let Some(mut conn) = self.pool.take(&key) {
+            match conn.exchange(&wire, rest, head_request).await {
+                Ok(head) => return Ok(InboundResponse::new(conn, key, head)),
+                // The server closed the idle connection as the request left: send it once
+                // more, on a fresh connection (another pooled one may be just as stale).
+                Err(e) if e.unanswered => {
+                    tracing::debug!(error = %e.failure, "stale pooled upstream connection; redialing");
                 }
-                Err(e) if reused => {
-                    tracing::debug!(error = %e, "stale pooled upstream connection; redialing");
-                }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.failure),
             }
         }
-        Err(AttemptFailure::Io(
-            "pooled upstream connections keep failing".into(),
-        ))
+        let mut conn = Box::pin(self.connect(&key, base, timeout)).await?;
+        match conn.exchange(&wire, rest, head_request).await {
+            Ok(head) => Ok(InboundResponse::new(conn, key, head)),
+            Err(e) => Err(e.failure),
+        }
     }
 
     /// Returns a fully read connection to the pool (or closes it if it can't be reused).
@@ -341,6 +383,18 @@ impl UpstreamClient {
 }
 
 impl InboundResponse {
+    fn new(conn: Conn, key: PoolKey, head: ResponseHead) -> Self {
+        Self {
+            conn,
+            key,
+            body: BodyDecoder::new(head.framing),
+            keep_alive: head.keep_alive,
+            status: head.status,
+            retry_after: head.retry_after,
+            content_type: head.content_type,
+        }
+    }
+
     /// The next body chunk, waiting at most `timeout`. `Ok(None)` at the end of the body.
     pub async fn next_chunk(&mut self, timeout: Duration) -> Result<Option<Bytes>, AttemptFailure> {
         loop {
@@ -388,7 +442,7 @@ impl InboundResponse {
                     if let Some(s) = single.take() {
                         buf.extend_from_slice(&s);
                     }
-                    if buf.len() + c.len() > limit {
+                    if buf.len().saturating_add(c.len()) > limit {
                         return Err(AttemptFailure::Io(format!(
                             "upstream body larger than {limit} bytes"
                         )));
@@ -400,3 +454,40 @@ impl InboundResponse {
         Ok(single.unwrap_or_else(|| buf.freeze()))
     }
 }
+
+/// Reads one upstream response from `bytes` as the client would, for fuzzing: the first
+/// byte chooses the read size (low 6 bits + 1) and whether the request was HEAD (bit 6),
+/// the rest is what the upstream sent. `Err` names a broken invariant (body bytes beyond
+/// what was fed, unbounded buffering); malformed input itself is never an `Err` here,
+/// only a decode error the client would report. Not used by the gateway; see
+/// `dataplane/fuzz/`.
+#[doc(hidden)]
+pub fn fuzz_decode_response(bytes: &[u8]) -> Result<(), String> {
+    let Some((&mode, wire)) = bytes.split_first() else {
+        return Ok(());
+    };
+    let split = usize::from(mode & 0x3f).saturating_add(1);
+    let replay = http1::read_pieces(wire.chunks(split), mode & 0x40 != 0, |_| {});
+    check_replay(&replay, wire.len())
+}
+
+/// The invariants of [`http1::read_pieces`] over `len` bytes of input.
+#[doc(hidden)]
+pub fn check_replay(replay: &http1::Replay, len: usize) -> Result<(), String> {
+    if replay.fed > len || replay.body > replay.fed {
+        return Err(format!(
+            "{} body bytes from {} fed of {len}",
+            replay.body, replay.fed
+        ));
+    }
+    if replay.head_waiting >= http1::MAX_HEAD_BYTES {
+        return Err(format!("{} bytes buffered for a head", replay.head_waiting));
+    }
+    if replay.body_waiting >= http1::MAX_LINE {
+        return Err(format!("{} bytes buffered in a body", replay.body_waiting));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
