@@ -442,11 +442,15 @@ impl UsageAcc {
     }
 
     fn usage(&self) -> Usage {
-        let prompt = self.input + self.cache_creation + self.cache_read;
+        // Saturating: the counts come from the network.
+        let prompt = self
+            .input
+            .saturating_add(self.cache_creation)
+            .saturating_add(self.cache_read);
         Usage {
             prompt_tokens: prompt,
             completion_tokens: self.output,
-            total_tokens: prompt + self.output,
+            total_tokens: prompt.saturating_add(self.output),
             cached_tokens: self.cache_read,
             reasoning_tokens: 0,
         }
@@ -518,7 +522,7 @@ pub fn translate_error(status: u16, body: &[u8]) -> UpstreamError {
         Ok(Envelope { error: Some(err) }) => error_from_wire(Some(status), Some(&err)),
         _ => {
             let mut e = error_from_wire(Some(status), None);
-            let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
+            let text = String::from_utf8_lossy(body.get(..512).unwrap_or(body));
             let text = text.trim();
             if !text.is_empty() {
                 e.message = format!("Anthropic returned HTTP {status}: {text}");
@@ -773,10 +777,10 @@ fn fast_text_delta(data: &str) -> Option<&str> {
     if digits == 0 || digits > 9 {
         return None;
     }
-    let lit = rest[digits..].strip_prefix(MID)?;
+    let lit = rest.get(digits..)?.strip_prefix(MID)?;
     let end = json_out::simple_string_end(lit.as_bytes())?;
-    let tail = lit[end..].trim_end_matches([' ', '\t', '\n', '\r']);
-    (tail == "}}").then(|| &lit[..end])
+    let (lit, tail) = lit.split_at_checked(end)?;
+    (tail.trim_end_matches([' ', '\t', '\n', '\r']) == "}}").then_some(lit)
 }
 
 impl State {
@@ -846,7 +850,7 @@ impl State {
                     }
                     "tool_use" => {
                         let index = self.next_tool;
-                        self.next_tool += 1;
+                        self.next_tool = self.next_tool.saturating_add(1);
                         let id = block.id.as_deref().unwrap_or("");
                         let name = block.name.as_deref().unwrap_or("");
                         let w = self.writer(out, None);

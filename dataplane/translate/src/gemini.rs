@@ -33,7 +33,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Deserializer as _;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::json_in::Skip;
 use crate::json_out::{self, BStr};
@@ -46,12 +46,21 @@ use crate::{
 
 /// Request path for `model`: `/v1beta/models/{model}:generateContent`, or
 /// `:streamGenerateContent?alt=sse` when streaming.
+///
+/// `model` is percent-encoded as one path segment ([`crate::path::push_segment`]), so a
+/// client-chosen name such as `gemini-x:countTokens?` cannot reach another method.
 pub fn path(model: &str, stream: bool) -> String {
-    if stream {
-        format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+    const PREFIX: &str = "/v1beta/models/";
+    let method = if stream {
+        ":streamGenerateContent?alt=sse"
     } else {
-        format!("/v1beta/models/{model}:generateContent")
-    }
+        ":generateContent"
+    };
+    let mut out = String::with_capacity(PREFIX.len() + model.len() + method.len());
+    out.push_str(PREFIX);
+    crate::path::push_segment(&mut out, model);
+    out.push_str(method);
+    out
 }
 
 /// Most candidates a response may carry (Gemini's `candidateCount` limit is 8).
@@ -61,109 +70,271 @@ const MAX_CANDIDATES: usize = 16;
 // Request
 // ---------------------------------------------------------------------------------------
 
-const SCHEMA_MAX_DEPTH: usize = 32;
+/// Deepest nesting of a schema during reduction: every `properties`, `items`, `anyOf` or
+/// `allOf` level and every `$ref` followed counts one. Deeper is a 400 rather than a
+/// silently truncated schema (and keeps a chain of `$ref`s off the stack).
+pub const SCHEMA_MAX_DEPTH: usize = 32;
 
-/// Reduce a JSON Schema to the subset Gemini's `Schema` object accepts (see module docs).
-pub fn schema(json_schema: &Value) -> Value {
-    let defs = json_schema
-        .get("$defs")
-        .or_else(|| json_schema.get("definitions"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    convert_schema(json_schema, &defs, 0)
+/// Output budget for schema reduction, per request (every tool's `parameters` and the
+/// `response_format` schema together), in estimated bytes of the JSON the reduced schemas
+/// serialize to (keys, strings, numbers, punctuation; [`NODE_BYTES`] per object).
+///
+/// Without `$ref`s reduction only drops or renames keywords, so the output is never much
+/// larger than the input; the budget is this constant **plus twice** the input schemas'
+/// own estimate ([`json_size`]): any schema that needs no inlining fits, and inlining may
+/// add at most 256 KiB. A schema whose `$defs` fan out through `anyOf` `$ref`s (2 KB of
+/// input that would inline to GiBs) is stopped with a 400 as soon as the budget runs out,
+/// after at most about that much work (~16,000 objects, ~10 MiB of `Value` nodes).
+pub const SCHEMA_INLINE_BUDGET_BYTES: usize = 256 * 1024;
+
+/// Bytes charged per schema object: about a small object's serialized size
+/// (`{"type":"STRING"}`), so that a flood of empty objects runs out as fast as real ones.
+const NODE_BYTES: usize = 16;
+
+/// What reduction of one request's schemas may still produce, in estimated output bytes.
+#[derive(Debug)]
+pub(crate) struct SchemaBudget {
+    left: usize,
 }
 
-fn convert_schema(v: &Value, defs: &Value, depth: usize) -> Value {
-    let Value::Object(src) = v else {
-        return json!({});
-    };
-    if depth > SCHEMA_MAX_DEPTH {
-        return json!({"type": "object"});
-    }
-    if let Some(r) = src.get("$ref").and_then(Value::as_str) {
-        let name = r
-            .strip_prefix("#/$defs/")
-            .or_else(|| r.strip_prefix("#/definitions/"));
-        let target = name.and_then(|n| defs.get(n));
-        let mut resolved = match target {
-            Some(t) => convert_schema(t, defs, depth + 1),
-            None => json!({"type": "object"}),
-        };
-        if let (Value::Object(o), Some(d)) = (&mut resolved, src.get("description")) {
-            o.insert("description".into(), d.clone());
+impl SchemaBudget {
+    /// [`SCHEMA_INLINE_BUDGET_BYTES`] plus twice `input_bytes` (the [`json_size`] of the
+    /// schemas as given).
+    pub(crate) fn new(input_bytes: usize) -> Self {
+        Self {
+            left: SCHEMA_INLINE_BUDGET_BYTES.saturating_add(input_bytes.saturating_mul(2)),
         }
-        return resolved;
     }
-    let mut out = Map::new();
-    for (k, val) in src {
-        match k.as_str() {
-            "type" => match val {
-                Value::String(t) => {
-                    out.insert("type".into(), Value::from(t.to_ascii_uppercase()));
+
+    /// Charge `bytes`; `false` once the budget is spent.
+    fn charge(&mut self, bytes: usize) -> bool {
+        match self.left.checked_sub(bytes) {
+            Some(left) => {
+                self.left = left;
+                true
+            }
+            None => {
+                self.left = 0;
+                false
+            }
+        }
+    }
+}
+
+/// Estimated serialized size of `v`, counting [`NODE_BYTES`] per object as the budget
+/// does (exact for strings without escapes; an estimate is enough for a budget).
+pub(crate) fn json_size(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::Bool(_) => 5,
+        Value::Number(_) => 8,
+        Value::String(s) => s.len().saturating_add(2),
+        Value::Array(items) => items.iter().fold(2usize, |n, item| {
+            n.saturating_add(json_size(item)).saturating_add(1)
+        }),
+        Value::Object(map) => map.iter().fold(NODE_BYTES, |n, (k, item)| {
+            n.saturating_add(k.len())
+                .saturating_add(4)
+                .saturating_add(json_size(item))
+        }),
+    }
+}
+
+/// Why a schema could not be reduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SchemaFault {
+    /// A `$ref` leads back to a definition being inlined.
+    Cycle,
+    /// Nested deeper than [`SCHEMA_MAX_DEPTH`] after inlining.
+    TooDeep,
+    /// The output budget ran out.
+    TooLarge,
+}
+
+/// Reduce a JSON Schema to the subset Gemini's `Schema` object accepts (see module docs).
+///
+/// `param` names the schema in the error (`tools[0].function.parameters`). Local `$ref`s
+/// are inlined within the budget of [`SCHEMA_INLINE_BUDGET_BYTES`] plus twice the input;
+/// a `$ref` cycle, nesting beyond [`SCHEMA_MAX_DEPTH`] or a schema that would exceed the
+/// budget is a 400 `invalid_request_error` naming `param`.
+pub fn schema(json_schema: &Value, param: &str) -> Result<Value, TranslateError> {
+    let param: &dyn std::fmt::Display = &param;
+    let mut budget = SchemaBudget::new(json_size(json_schema));
+    reduce_schema(json_schema, param, &mut budget)
+}
+
+/// [`schema`] drawing on a budget shared by all of one request's schemas.
+pub(crate) fn reduce_schema(
+    json_schema: &Value,
+    param: &dyn std::fmt::Display,
+    budget: &mut SchemaBudget,
+) -> Result<Value, TranslateError> {
+    let defs = json_schema
+        .get("$defs")
+        .or_else(|| json_schema.get("definitions"));
+    let mut walk = SchemaWalk {
+        defs,
+        budget,
+        expanding: Vec::new(),
+    };
+    walk.convert(json_schema, 0).map_err(|fault| {
+        let message = match fault {
+            SchemaFault::Cycle => "JSON schema has a recursive $ref, which Gemini cannot express \
+                                   (Gemini schemas have no references, so every $ref is inlined)"
+                .to_owned(),
+            SchemaFault::TooDeep => format!(
+                "JSON schema is nested deeper than {SCHEMA_MAX_DEPTH} levels once its $refs are inlined"
+            ),
+            SchemaFault::TooLarge => format!(
+                "JSON schema is too large once its $refs are inlined for Gemini (budget: \
+                 twice the schemas as sent plus {} KiB)",
+                SCHEMA_INLINE_BUDGET_BYTES / 1024
+            ),
+        };
+        TranslateError::new(message, param.to_string())
+    })
+}
+
+/// One schema's reduction: its definitions, the shared budget, and the definitions being
+/// inlined right now (a `$ref` to one of them is a cycle).
+struct SchemaWalk<'v, 'b> {
+    defs: Option<&'v Value>,
+    budget: &'b mut SchemaBudget,
+    expanding: Vec<&'v str>,
+}
+
+impl<'v> SchemaWalk<'v, '_> {
+    /// Copy `val` into the output, charging its size first.
+    fn copy(&mut self, key: &str, val: &Value) -> Result<Value, SchemaFault> {
+        let size = json_size(val).saturating_add(key.len()).saturating_add(4);
+        if !self.budget.charge(size) {
+            return Err(SchemaFault::TooLarge);
+        }
+        Ok(val.clone())
+    }
+
+    fn charge(&mut self, bytes: usize) -> Result<(), SchemaFault> {
+        if self.budget.charge(bytes) {
+            Ok(())
+        } else {
+            Err(SchemaFault::TooLarge)
+        }
+    }
+
+    fn convert(&mut self, v: &'v Value, depth: usize) -> Result<Value, SchemaFault> {
+        if depth > SCHEMA_MAX_DEPTH {
+            return Err(SchemaFault::TooDeep);
+        }
+        self.charge(NODE_BYTES)?;
+        let Value::Object(src) = v else {
+            return Ok(Value::Object(Map::new()));
+        };
+        if let Some(r) = src.get("$ref").and_then(Value::as_str) {
+            let name = r
+                .strip_prefix("#/$defs/")
+                .or_else(|| r.strip_prefix("#/definitions/"));
+            let target = name.and_then(|n| Some((n, self.defs?.get(n)?)));
+            let mut resolved = match target {
+                Some((name, t)) => {
+                    if self.expanding.contains(&name) {
+                        return Err(SchemaFault::Cycle);
+                    }
+                    self.expanding.push(name);
+                    let resolved = self.convert(t, depth + 1);
+                    self.expanding.pop();
+                    resolved?
                 }
-                Value::Array(types) => {
-                    let mut non_null = types.iter().filter(|t| t.as_str() != Some("null"));
-                    if let Some(t) = non_null.next().and_then(Value::as_str) {
+                None => {
+                    self.charge(16)?;
+                    single_member("type", Value::from("object"))
+                }
+            };
+            if let (Value::Object(o), Some(d)) = (&mut resolved, src.get("description")) {
+                let d = self.copy("description", d)?;
+                o.insert("description".into(), d);
+            }
+            return Ok(resolved);
+        }
+        let mut out = Map::new();
+        for (k, val) in src {
+            match k.as_str() {
+                "type" => match val {
+                    Value::String(t) => {
+                        self.charge(t.len().saturating_add(10))?;
                         out.insert("type".into(), Value::from(t.to_ascii_uppercase()));
                     }
-                    if types.iter().any(|t| t.as_str() == Some("null")) {
-                        out.insert("nullable".into(), Value::Bool(true));
+                    Value::Array(types) => {
+                        let mut non_null = types.iter().filter(|t| t.as_str() != Some("null"));
+                        if let Some(t) = non_null.next().and_then(Value::as_str) {
+                            self.charge(t.len().saturating_add(10))?;
+                            out.insert("type".into(), Value::from(t.to_ascii_uppercase()));
+                        }
+                        if types.iter().any(|t| t.as_str() == Some("null")) {
+                            self.charge(16)?;
+                            out.insert("nullable".into(), Value::Bool(true));
+                        }
+                    }
+                    _ => {}
+                },
+                "format" | "title" | "description" | "nullable" | "maxItems" | "minItems"
+                | "required" | "minProperties" | "maxProperties" | "minLength" | "maxLength"
+                | "pattern" | "example" | "propertyOrdering" | "default" | "minimum"
+                | "maximum" => {
+                    let val = self.copy(k, val)?;
+                    out.insert(k.clone(), val);
+                }
+                "enum" => {
+                    if let Value::Array(items) = val {
+                        if items.iter().all(Value::is_string) {
+                            let val = self.copy(k, val)?;
+                            out.insert("enum".into(), val);
+                        }
                     }
                 }
-                _ => {}
-            },
-            "format" | "title" | "description" | "nullable" | "maxItems" | "minItems"
-            | "required" | "minProperties" | "maxProperties" | "minLength" | "maxLength"
-            | "pattern" | "example" | "propertyOrdering" | "default" | "minimum" | "maximum" => {
-                out.insert(k.clone(), val.clone());
-            }
-            "enum" => {
-                if let Value::Array(items) = val {
-                    if items.iter().all(Value::is_string) {
-                        out.insert("enum".into(), val.clone());
+                "const" if val.is_string() => {
+                    let val = self.copy("enum[]", val)?;
+                    out.insert("enum".into(), Value::Array(vec![val]));
+                }
+                "properties" => {
+                    if let Value::Object(props) = val {
+                        let mut reduced = Map::new();
+                        for (name, s) in props {
+                            self.charge(name.len().saturating_add(4))?;
+                            reduced.insert(name.clone(), self.convert(s, depth + 1)?);
+                        }
+                        out.insert("properties".into(), Value::Object(reduced));
                     }
                 }
-            }
-            "const" if val.is_string() => {
-                out.insert("enum".into(), Value::Array(vec![val.clone()]));
-            }
-            "properties" => {
-                if let Value::Object(props) = val {
-                    let props: Map<String, Value> = props
-                        .iter()
-                        .map(|(name, s)| (name.clone(), convert_schema(s, defs, depth + 1)))
-                        .collect();
-                    out.insert("properties".into(), Value::Object(props));
+                "items" if val.is_object() => {
+                    let items = self.convert(val, depth + 1)?;
+                    out.insert("items".into(), items);
                 }
-            }
-            "items" if val.is_object() => {
-                out.insert("items".into(), convert_schema(val, defs, depth + 1));
-            }
-            "anyOf" | "oneOf" => {
-                if let Value::Array(items) = val {
-                    let items: Vec<Value> = items
-                        .iter()
-                        .map(|s| convert_schema(s, defs, depth + 1))
-                        .collect();
-                    out.insert("anyOf".into(), Value::Array(items));
+                "anyOf" | "oneOf" => {
+                    if let Value::Array(items) = val {
+                        let mut reduced = Vec::with_capacity(items.len());
+                        for s in items {
+                            reduced.push(self.convert(s, depth + 1)?);
+                        }
+                        out.insert("anyOf".into(), Value::Array(reduced));
+                    }
                 }
-            }
-            "allOf" => {
-                if let Value::Array(items) = val {
-                    if let [single] = items.as_slice() {
-                        if let Value::Object(inner) = convert_schema(single, defs, depth + 1) {
-                            for (ik, iv) in inner {
-                                out.entry(ik).or_insert(iv);
+                "allOf" => {
+                    if let Value::Array(items) = val {
+                        if let [single] = items.as_slice() {
+                            if let Value::Object(inner) = self.convert(single, depth + 1)? {
+                                for (ik, iv) in inner {
+                                    out.entry(ik).or_insert(iv);
+                                }
                             }
                         }
                     }
                 }
+                // Everything else is unknown to Gemini and would make it reject the request.
+                _ => {}
             }
-            // Everything else is unknown to Gemini and would make it reject the request.
-            _ => {}
         }
+        Ok(Value::Object(out))
     }
-    Value::Object(out)
 }
 
 // The body is serialized straight from the parsed request through the borrowed structs
@@ -449,6 +620,17 @@ pub fn build_request(
         top_p: req.top_p,
         ..GenerationConfig::default()
     };
+    // One budget for every schema of the request (see SCHEMA_INLINE_BUDGET_BYTES).
+    let input_schema_bytes = req
+        .tools
+        .iter()
+        .filter_map(|t| t.parameters.as_ref())
+        .chain(match &req.response_format {
+            Some(ResponseFormat::JsonSchema(s)) => Some(s),
+            _ => None,
+        })
+        .fold(0usize, |n, s| n.saturating_add(json_size(s)));
+    let mut budget = SchemaBudget::new(input_schema_bytes);
     if let Some(n) = req.n {
         if n > 8 {
             return Err(TranslateError::new(
@@ -464,7 +646,11 @@ pub fn build_request(
         }
         Some(ResponseFormat::JsonSchema(s)) => {
             gen.response_mime_type = Some("application/json");
-            gen.response_schema = Some(schema(s));
+            gen.response_schema = Some(reduce_schema(
+                s,
+                &"response_format.json_schema.schema",
+                &mut budget,
+            )?);
         }
         Some(ResponseFormat::Text) | None => {}
     }
@@ -486,15 +672,18 @@ pub fn build_request(
     let mut tools = None;
     let mut tool_config = None;
     if !req.tools.is_empty() {
-        let function_declarations = req
-            .tools
-            .iter()
-            .map(|t| FunctionDeclaration {
+        let mut function_declarations = Vec::with_capacity(req.tools.len());
+        for t in &req.tools {
+            let parameters = match &t.parameters {
+                Some(p) => Some(reduce_schema(p, &t.parameters_param(), &mut budget)?),
+                None => None,
+            };
+            function_declarations.push(FunctionDeclaration {
                 description: t.description.as_deref(),
                 name: &t.name,
-                parameters: t.parameters.as_ref().map(schema),
-            })
-            .collect();
+                parameters,
+            });
+        }
         tools = Some([FunctionDeclarations {
             function_declarations,
         }]);
@@ -560,14 +749,20 @@ struct WireUsage {
 
 impl WireUsage {
     fn usage(&self) -> Usage {
-        let prompt =
-            self.prompt_token_count.unwrap_or(0) + self.tool_use_prompt_token_count.unwrap_or(0);
+        // Saturating: the counts come from the network.
+        let prompt = self
+            .prompt_token_count
+            .unwrap_or(0)
+            .saturating_add(self.tool_use_prompt_token_count.unwrap_or(0));
         let reasoning = self.thoughts_token_count.unwrap_or(0);
-        let completion = self.candidates_token_count.unwrap_or(0) + reasoning;
+        let completion = self
+            .candidates_token_count
+            .unwrap_or(0)
+            .saturating_add(reasoning);
         Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
-            total_tokens: prompt + completion,
+            total_tokens: prompt.saturating_add(completion),
             cached_tokens: self.cached_content_token_count.unwrap_or(0),
             reasoning_tokens: reasoning,
         }
@@ -829,7 +1024,7 @@ pub fn translate_error(status: u16, body: &[u8]) -> UpstreamError {
                 UpstreamError::type_for_status(if status >= 400 { status } else { 502 }),
                 format!("Gemini returned HTTP {status}"),
             );
-            let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
+            let text = String::from_utf8_lossy(body.get(..512).unwrap_or(body));
             let text = text.trim();
             if !text.is_empty() {
                 e.message = format!("Gemini returned HTTP {status}: {text}");
@@ -1079,15 +1274,16 @@ impl ArraySplitter {
                         start = i;
                         self.buf.clear();
                     }
-                    self.depth += 1;
+                    self.depth = self.depth.saturating_add(1);
                 }
                 b']' | b'}' => {
                     self.depth = self.depth.saturating_sub(1);
                     if self.depth == 1 {
+                        let piece = chunk.get(start..=i).unwrap_or_default();
                         let element = if self.buf.is_empty() {
-                            on_element(&chunk[start..=i])
+                            on_element(piece)
                         } else {
-                            self.buf.extend_from_slice(&chunk[start..=i]);
+                            self.buf.extend_from_slice(piece);
                             let buf = std::mem::take(&mut self.buf);
                             let r = on_element(&buf);
                             self.buf = buf;
@@ -1104,12 +1300,14 @@ impl ArraySplitter {
         }
         if self.depth >= 2 {
             let from = if self.buf.is_empty() { start } else { 0 };
-            if self.buf.len() + chunk.len() - from > DEFAULT_MAX_EVENT_BYTES {
-                return Err(UpstreamError::malformed(
-                    "Gemini stream element larger than 16 MiB",
-                ));
+            let tail = chunk.get(from..).unwrap_or_default();
+            if self.buf.len() + tail.len() > DEFAULT_MAX_EVENT_BYTES {
+                self.buf = Vec::new();
+                return Err(UpstreamError::malformed(format!(
+                    "Gemini stream element larger than {DEFAULT_MAX_EVENT_BYTES} bytes"
+                )));
             }
-            self.buf.extend_from_slice(&chunk[from..]);
+            self.buf.extend_from_slice(tail);
         }
         Ok(())
     }
@@ -1314,7 +1512,7 @@ impl<'de> Visitor<'de> for CandidatesSeed<'_> {
             })?
             .is_some()
         {
-            position += 1;
+            position = position.saturating_add(1);
         }
         Ok(position > 0)
     }
@@ -1529,7 +1727,7 @@ impl State {
         if data.trim_ascii() == b"[DONE]" {
             return Ok(());
         }
-        self.events += 1;
+        self.events = self.events.saturating_add(1);
         if self.writer.is_none() {
             self.writer = Some(ChunkWriter::new(
                 self.ctx.id.as_bytes(),
@@ -1641,7 +1839,7 @@ impl State {
             }
             if let Some(fc) = &p.function_call {
                 let index = cand.tools;
-                cand.tools += 1;
+                cand.tools = cand.tools.saturating_add(1);
                 let sig = p.thought_signature.as_deref();
                 let given = fc.id.as_deref().filter(|s| !s.is_empty());
                 let mut write_id = |o: &mut BytesMut| {

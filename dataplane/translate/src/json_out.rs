@@ -41,6 +41,8 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for BStr<'a> {
 }
 
 /// Bytes that must be escaped inside a JSON string: control characters, `"` and `\`.
+// in bounds: evaluated at compile time (an out-of-bounds index would not compile).
+#[allow(clippy::indexing_slicing)]
 const NEEDS_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
@@ -63,10 +65,13 @@ pub(crate) fn string<B: BufMut>(out: &mut B, s: &[u8]) {
 }
 
 /// Write the escaped contents of `s` (no quotes).
+// in bounds: `NEEDS_ESCAPE` has 256 entries for a `u8`, `HEX` 16 for a nibble, and
+// `start <= i < s.len()` (both from `enumerate`).
+#[allow(clippy::indexing_slicing)]
 pub(crate) fn escaped<B: BufMut>(out: &mut B, s: &[u8]) {
     let mut start = 0;
     for (i, &b) in s.iter().enumerate() {
-        if !NEEDS_ESCAPE[b as usize] {
+        if !NEEDS_ESCAPE[usize::from(b)] {
             continue;
         }
         if start < i {
@@ -82,8 +87,8 @@ pub(crate) fn escaped<B: BufMut>(out: &mut B, s: &[u8]) {
             0x0c => out.put_slice(b"\\f"),
             _ => {
                 out.put_slice(b"\\u00");
-                out.put_u8(HEX[(b >> 4) as usize]);
-                out.put_u8(HEX[(b & 0xf) as usize]);
+                out.put_u8(HEX[usize::from(b >> 4)]);
+                out.put_u8(HEX[usize::from(b & 0xf)]);
             }
         }
         start = i + 1;
@@ -125,7 +130,7 @@ pub(crate) fn simple_string_end(s: &[u8]) -> Option<usize> {
             .iter()
             .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
         i += off;
-        match s[i] {
+        match *s.get(i)? {
             b'"' => return Some(i + 1),
             b'\\' => match s.get(i + 1)? {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
@@ -151,7 +156,7 @@ impl<'a> Cursor<'a> {
 
     fn ws(&mut self) {
         let b = self.s.as_bytes();
-        while self.i < b.len() && matches!(b[self.i], b' ' | b'\n' | b'\r' | b'\t') {
+        while matches!(b.get(self.i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
             self.i += 1;
         }
     }
@@ -284,6 +289,8 @@ impl<'a> Cursor<'a> {
 }
 
 /// Copy JSON text without the insignificant whitespace outside strings.
+// in bounds: `start <= i < json.len()` (`i` from `enumerate`, `start` a former `i + 1`).
+#[allow(clippy::indexing_slicing)]
 pub(crate) fn minified<B: BufMut>(out: &mut B, json: &[u8]) {
     let mut in_string = false;
     let mut escape = false;
@@ -313,6 +320,8 @@ pub(crate) fn minified<B: BufMut>(out: &mut B, json: &[u8]) {
 
 /// Write JSON text `json` as a JSON string literal holding its minified form, in one pass
 /// and without allocating.
+// in bounds: `start <= i < json.len()` (`i` from `enumerate`, `start` a former `i + 1`).
+#[allow(clippy::indexing_slicing)]
 pub(crate) fn json_as_string<B: BufMut>(out: &mut B, json: &[u8]) {
     out.put_u8(b'"');
     let mut in_string = false;

@@ -15,6 +15,7 @@ pub mod gemini;
 mod json_in;
 mod json_out;
 pub mod openai;
+pub mod path;
 mod request;
 pub mod sse;
 

@@ -233,7 +233,10 @@ impl From<OaUsage> for Usage {
         Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
-            total_tokens: u.total_tokens.unwrap_or(prompt + completion),
+            // Saturating: the counts come from the network.
+            total_tokens: u
+                .total_tokens
+                .unwrap_or_else(|| prompt.saturating_add(completion)),
             cached_tokens: u
                 .prompt_tokens_details
                 .and_then(|d| d.cached_tokens)
@@ -266,14 +269,14 @@ pub fn scan_usage(body: &[u8]) -> Option<Usage> {
 /// `Some(answer)` when the fast path could decide; `None` to fall back.
 fn usage_near_end(body: &[u8]) -> Option<Option<Usage>> {
     let pos = memchr::memmem::rfind(body, b"\"usage\"")?;
-    let rest = body[pos + 7..].trim_ascii_start().strip_prefix(b":")?;
+    let rest = body.get(pos + 7..)?.trim_ascii_start().strip_prefix(b":")?;
     let rest = rest.trim_ascii_start();
     if rest.first() != Some(&b'{') {
         return None;
     }
     let mut objects = serde_json::Deserializer::from_slice(rest).into_iter::<OaUsage>();
     let usage = objects.next()?.ok()?;
-    closes_root(&rest[objects.byte_offset()..]).then(|| Some(Usage::from(usage)))
+    closes_root(rest.get(objects.byte_offset()..)?).then(|| Some(Usage::from(usage)))
 }
 
 /// Whether `tail` is only scalar members and then the one `}` that ends the document:
@@ -323,7 +326,10 @@ fn inspect_event(data: &[u8]) -> EventInfo {
     let Some(pos) = memchr::memmem::find(trimmed, b"\"usage\"") else {
         return EventInfo::default();
     };
-    let after = trimmed[pos + 7..].trim_ascii_start();
+    let after = trimmed
+        .get(pos + 7..)
+        .unwrap_or_default()
+        .trim_ascii_start();
     let after = after.strip_prefix(b":").unwrap_or(after).trim_ascii_start();
     if after.first() != Some(&b'{') {
         return EventInfo::default();
@@ -452,7 +458,7 @@ impl PassthroughScanner {
         let n = data.len();
         let mut boundary = |this: &mut Self, end: usize, seg_start: &mut usize| {
             let mut event = std::mem::take(&mut this.held);
-            event.extend_from_slice(&data[*seg_start..end]);
+            event.extend_from_slice(data.get(*seg_start..end).unwrap_or_default());
             let had_held = event.len() > end - *seg_start;
             if this.classify(&event) {
                 changed = true;
@@ -467,11 +473,11 @@ impl PassthroughScanner {
         };
         while i < n {
             match std::mem::replace(&mut self.pending, Pending::None) {
-                Pending::Cr if data[i] == b'\n' => {
+                Pending::Cr if data.get(i) == Some(&b'\n') => {
                     i += 1;
                     continue;
                 }
-                Pending::BlankCr if data[i] == b'\n' => {
+                Pending::BlankCr if data.get(i) == Some(&b'\n') => {
                     boundary(self, i + 1, &mut seg_start);
                     i += 1;
                     continue;
@@ -479,7 +485,7 @@ impl PassthroughScanner {
                 Pending::BlankCr => boundary(self, i, &mut seg_start),
                 _ => {}
             }
-            match memchr::memchr2(b'\n', b'\r', &data[i..]) {
+            match memchr::memchr2(b'\n', b'\r', data.get(i..).unwrap_or_default()) {
                 None => {
                     self.line_nonempty = true;
                     break;
@@ -491,7 +497,7 @@ impl PassthroughScanner {
                     }
                     let blank = !self.line_nonempty;
                     self.line_nonempty = false;
-                    if data[p] == b'\n' {
+                    if data.get(p) == Some(&b'\n') {
                         if blank {
                             boundary(self, p + 1, &mut seg_start);
                         }
@@ -506,24 +512,26 @@ impl PassthroughScanner {
         // Bytes of the event still in progress wait in `held` — up to the per-event cap;
         // past it the event is forwarded unexamined so memory stays bounded.
         if seg_start < n {
-            self.held.extend_from_slice(&data[seg_start..]);
+            self.held
+                .extend_from_slice(data.get(seg_start..).unwrap_or_default());
             changed = true;
             if self.held.len() > crate::sse::DEFAULT_MAX_EVENT_BYTES {
                 overflow = Some(self.held.split().freeze());
             }
         }
-        if held_prefix.is_none() && overflow.is_none() && keep.len() == 1 {
-            if !changed && keep[0] == (0, n) {
+        if let (None, None, &[(a, b)]) = (&held_prefix, &overflow, keep.as_slice()) {
+            if !changed && (a, b) == (0, n) {
                 return Some(chunk.clone());
             }
-            return Some(chunk.slice(keep[0].0..keep[0].1));
+            // `Bytes::slice` checks the range too; `a <= b <= n` holds by construction.
+            return chunk.get(a..b).map(|_| chunk.slice(a..b));
         }
         let mut out = BytesMut::new();
         if let Some(prefix) = held_prefix {
             out.extend_from_slice(&prefix);
         }
         for (a, b) in keep {
-            out.extend_from_slice(&data[a..b]);
+            out.extend_from_slice(data.get(a..b).unwrap_or_default());
         }
         if let Some(tail) = overflow {
             out.extend_from_slice(&tail);

@@ -4,6 +4,7 @@
 //! Request building is once per request (not the streaming hot path), so this side uses
 //! `serde_json::Value` for the flexible parts and reports precise `param` paths.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use base64::Engine as _;
@@ -68,6 +69,29 @@ pub(crate) struct Tool {
     pub name: String,
     pub description: Option<String>,
     pub parameters: Option<Value>,
+    /// Where the definition sat: index in `tools`, or in legacy `functions` when `legacy`.
+    pub index: usize,
+    pub legacy: bool,
+}
+
+impl Tool {
+    /// The `param` naming this tool's `parameters` in an error (formatted only then).
+    pub(crate) fn parameters_param(&self) -> ParametersParam<'_> {
+        ParametersParam(self)
+    }
+}
+
+/// `tools[i].function.parameters` or `functions[i].parameters`.
+pub(crate) struct ParametersParam<'a>(&'a Tool);
+
+impl fmt::Display for ParametersParam<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.legacy {
+            write!(f, "functions[{}].parameters", self.0.index)
+        } else {
+            write!(f, "tools[{}].function.parameters", self.0.index)
+        }
+    }
 }
 
 /// `tool_choice` / legacy `function_call`.
@@ -413,7 +437,12 @@ fn parse_tool_calls(v: &Json<'_>, param: Param<'_>) -> Result<Vec<ToolCall>, Tra
     Ok(calls)
 }
 
-fn parse_function_def(v: &Json<'_>, param: Param<'_>) -> Result<Tool, TranslateError> {
+fn parse_function_def(
+    v: &Json<'_>,
+    param: Param<'_>,
+    index: usize,
+    legacy: bool,
+) -> Result<Tool, TranslateError> {
     let name = v
         .get("name")
         .and_then(Json::as_str)
@@ -437,6 +466,8 @@ fn parse_function_def(v: &Json<'_>, param: Param<'_>) -> Result<Tool, TranslateE
         name: name.to_owned(),
         description,
         parameters,
+        index,
+        legacy,
     })
 }
 
@@ -632,7 +663,8 @@ impl ChatRequest {
                     let f = t
                         .get("function")
                         .ok_or_else(|| error("tool needs a 'function'", p.member("function")))?;
-                    req.tools.push(parse_function_def(f, p.member("function"))?);
+                    req.tools
+                        .push(parse_function_def(f, p.member("function"), i, false)?);
                 }
             }
             _ => return Err(TranslateError::new("'tools' must be an array", "tools")),
@@ -642,7 +674,8 @@ impl ChatRequest {
             Json::Array(items) => {
                 let functions = Param::Field("functions");
                 for (i, f) in items.iter().enumerate() {
-                    req.tools.push(parse_function_def(f, functions.index(i))?);
+                    req.tools
+                        .push(parse_function_def(f, functions.index(i), i, true)?);
                 }
             }
             _ => {
@@ -683,6 +716,11 @@ impl ChatRequest {
         req.messages.reserve(messages.len());
         let messages_param = Param::Field("messages");
         let mut legacy_calls = 0usize;
+        // Earlier assistant tool calls, for tool messages to find theirs in one lookup
+        // (a scan of all earlier messages per tool message was quadratic in the body):
+        // call id → function name, and function name → id of its latest call.
+        let mut name_by_call_id: HashMap<String, String> = HashMap::new();
+        let mut latest_call_by_name: HashMap<String, String> = HashMap::new();
         for (i, m) in messages.iter().enumerate() {
             let p = messages_param.index(i);
             let Json::Object(m) = m else {
@@ -734,6 +772,13 @@ impl ChatRequest {
                             )?,
                         });
                     }
+                    // The latest message wins; within one, its first call with an id does.
+                    for call in tool_calls.iter().rev() {
+                        name_by_call_id.insert(call.id.clone(), call.name.clone());
+                    }
+                    for call in &tool_calls {
+                        latest_call_by_name.insert(call.name.clone(), call.id.clone());
+                    }
                     req.messages.push(Message {
                         role: Role::Assistant,
                         parts: parse_content(content, content_param, false)?,
@@ -760,28 +805,14 @@ impl ChatRequest {
                         let name = name.as_deref().ok_or_else(|| {
                             error("function message needs 'name'", p.member("name"))
                         })?;
-                        req.messages
-                            .iter()
-                            .rev()
-                            .flat_map(|m| m.tool_calls.iter().rev())
-                            .find(|c| c.name == name)
-                            .map(|c| c.id.clone())
-                            .ok_or_else(|| {
-                                error(
-                                    format!(
-                                        "function message '{name}' has no matching function_call"
-                                    ),
-                                    p.member("name"),
-                                )
-                            })?
+                        latest_call_by_name.get(name).cloned().ok_or_else(|| {
+                            error(
+                                format!("function message '{name}' has no matching function_call"),
+                                p.member("name"),
+                            )
+                        })?
                     };
-                    let recovered = req
-                        .messages
-                        .iter()
-                        .rev()
-                        .flat_map(|m| m.tool_calls.iter())
-                        .find(|c| c.id == id)
-                        .map(|c| c.name.clone());
+                    let recovered = name_by_call_id.get(&id).cloned();
                     req.messages.push(Message {
                         role: Role::Tool,
                         parts: parse_content(content, content_param, false)?,

@@ -3,12 +3,19 @@
 //! Accepts bytes split at any boundary, LF / CRLF / CR line endings, `data:` with or
 //! without the optional space, comment lines (`:`), multi-line `data` fields and
 //! `event:` names. Only the current partial line and the current event's data are
-//! buffered, and both are capped, so memory per stream does not grow with the answer.
+//! buffered, and together they are capped ([`DEFAULT_MAX_EVENT_BYTES`]), so memory per
+//! stream does not grow with the answer, nor with an upstream that never ends a line.
+//! Nothing here indexes or slices unchecked: the input comes from the network.
 
 use memchr::memchr2;
 
-/// Default cap on one event's data (and on one unterminated line): 16 MiB.
-pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+/// Default cap on what one event may buffer (its data, its `event:` name and the current
+/// unterminated line, together): 1 MiB.
+///
+/// Streamed chat events are small (a text delta, a tool-call fragment, usage); 1 MiB holds
+/// the largest real ones with room to spare, while an upstream sending an endless line or
+/// event costs at most this much per stream before the stream fails.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 /// One dispatched SSE event, borrowed from the parser's buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +55,7 @@ impl Default for SseParser {
 }
 
 impl SseParser {
-    /// A parser with the default 16 MiB per-event cap.
+    /// A parser with the default per-event cap ([`DEFAULT_MAX_EVENT_BYTES`]).
     pub fn new() -> Self {
         Self::with_limit(DEFAULT_MAX_EVENT_BYTES)
     }
@@ -72,7 +79,9 @@ impl SseParser {
 
     /// Parse `chunk`, calling `on_event` for every event completed by it.
     ///
-    /// Stops at the first error returned by `on_event` or the first limit violation.
+    /// Stops at the first error returned by `on_event` or the first limit violation; the
+    /// event in progress is then dropped, so a caller that keeps feeding (the passthrough
+    /// scanner) resynchronises at the next line instead of staying stuck at the cap.
     /// An event whose single `data` line lies entirely inside `chunk` is handed out as a
     /// slice of `chunk`, without copying.
     pub fn feed<E, F>(&mut self, chunk: &[u8], mut on_event: F) -> Result<(), E>
@@ -82,11 +91,21 @@ impl SseParser {
     {
         let mut pending: Option<&[u8]> = None;
         let result = self.feed_inner(chunk, &mut pending, &mut on_event);
-        if let Some(value) = pending {
+        if result.is_err() {
+            self.reset();
+        } else if let Some(value) = pending {
             // The event continues in a later chunk: keep its data.
             self.data.extend_from_slice(value);
         }
         result
+    }
+
+    /// Drop the partial line and the event in progress.
+    fn reset(&mut self) {
+        self.line.clear();
+        self.data.clear();
+        self.event.clear();
+        self.has_data = false;
     }
 
     fn feed_inner<'c, E, F>(
@@ -109,19 +128,21 @@ impl SseParser {
             }
         }
         while !rest.is_empty() {
-            let Some(pos) = memchr2(b'\n', b'\r', rest) else {
-                if self.line.len() + rest.len() > self.max_event {
+            let line_end = memchr2(b'\n', b'\r', rest).and_then(|pos| rest.split_at_checked(pos));
+            let Some((content, (&terminator, mut next))) =
+                line_end.and_then(|(content, tail)| Some((content, tail.split_first()?)))
+            else {
+                // No line end in this chunk: keep the partial line, within the cap.
+                let held = self.buffered() + pending.as_ref().map_or(0, |p| p.len());
+                if held.saturating_add(rest.len()) > self.max_event {
                     return Err(self.too_large().into());
                 }
                 self.line.extend_from_slice(rest);
                 return Ok(());
             };
-            let terminator = rest[pos];
-            let content = &rest[..pos];
-            let mut next = &rest[pos + 1..];
             if terminator == b'\r' {
-                match next.first() {
-                    Some(b'\n') => next = &next[1..],
+                match next.split_first() {
+                    Some((b'\n', tail)) => next = tail,
                     Some(_) => {}
                     None => self.skip_lf = true,
                 }
@@ -129,7 +150,7 @@ impl SseParser {
             if self.line.is_empty() {
                 self.process_chunk_line(content, pending, on_event)?;
             } else {
-                if self.line.len() + content.len() > self.max_event {
+                if self.buffered() + content.len() > self.max_event {
                     return Err(self.too_large().into());
                 }
                 let mut line = std::mem::take(&mut self.line);
@@ -169,13 +190,13 @@ impl SseParser {
 
     /// Split a line into (field, value), dropping one optional space after the colon.
     fn field(line: &[u8]) -> (&[u8], &[u8]) {
-        match memchr::memchr(b':', line) {
-            Some(i) => {
-                let v = &line[i + 1..];
-                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
-            }
-            None => (line, &b""[..]),
-        }
+        let Some((name, colon_value)) =
+            memchr::memchr(b':', line).and_then(|i| line.split_at_checked(i))
+        else {
+            return (line, &b""[..]);
+        };
+        let value = colon_value.get(1..).unwrap_or_default();
+        (name, value.strip_prefix(b" ").unwrap_or(value))
     }
 
     /// A line read straight from the current chunk: a first `data` line is only
@@ -194,12 +215,12 @@ impl SseParser {
             let value = pending.take();
             return self.dispatch(value, on_event);
         }
-        if line[0] == b':' {
+        if line.first() == Some(&b':') {
             return Ok(());
         }
         let (field, value) = Self::field(line);
         if field == b"data" && !self.has_data {
-            if value.len() > self.max_event {
+            if self.buffered() + value.len() > self.max_event {
                 return Err(self.too_large().into());
             }
             *pending = Some(value);
@@ -220,14 +241,14 @@ impl SseParser {
         if line.is_empty() {
             return self.dispatch(None, on_event);
         }
-        if line[0] == b':' {
+        if line.first() == Some(&b':') {
             return Ok(());
         }
         let (field, value) = Self::field(line);
         match field {
             b"data" => {
                 let extra = value.len() + usize::from(self.has_data);
-                if self.data.len() + extra > self.max_event {
+                if self.buffered() + extra > self.max_event {
                     return Err(self.too_large().into());
                 }
                 if self.has_data {
@@ -238,8 +259,10 @@ impl SseParser {
             }
             b"event" => {
                 self.event.clear();
-                self.event
-                    .extend_from_slice(&value[..value.len().min(self.max_event)]);
+                if self.buffered() + value.len() > self.max_event {
+                    return Err(self.too_large().into());
+                }
+                self.event.extend_from_slice(value);
             }
             _ => {}
         }
