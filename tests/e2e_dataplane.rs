@@ -1,6 +1,13 @@
 //! End-to-end: the real `sluice dataplane` against mock upstreams on loopback, driven by
 //! curl. Covers OpenAI passthrough (byte identity, body rewriting), errors and bad input,
 //! 1 MiB prompts with a retry, and config hot reload.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! Managed mode end to end: a real control plane pushing snapshots over gRPC to a real data
 //! plane; the data plane survives the control plane's loss, restarts from its encrypted
 //! cache, and NACKs an invalid snapshot while the old config keeps serving.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! HTTPS upstreams: the gateway verifies the upstream's certificate, sends the right SNI and
 //! Host, and pools the TLS connection. A local nginx terminates TLS (self-signed CA trusted
 //! through SSL_CERT_FILE) in front of the mock and reports the SNI and Host it saw.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 mod common;
 

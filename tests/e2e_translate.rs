@@ -1,5 +1,12 @@
 //! Translation end to end: OpenAI clients (curl and the openai SDK) against Anthropic- and
 //! Gemini-kind providers whose mock upstreams replay recorded traffic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 mod common;
 

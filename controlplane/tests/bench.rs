@@ -3,6 +3,13 @@
 //! - admin write → snapshot received by 3 in-process gRPC clients, p50/p99 over 200 writes;
 //! - build + validate a snapshot of 1,000 providers / 10,000 routes, and one commit at
 //!   that size (sled transaction + flush + backup rewrite).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 mod common;
 

@@ -1,4 +1,11 @@
 //! Restart, secrets at rest, backups and all-or-nothing restore.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 mod common;
 

@@ -6,6 +6,7 @@
 //! `stream_options`.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::time::Duration;
@@ -15,7 +16,12 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::config::Limits;
 use crate::error::GatewayError;
+use crate::resolve::check_model_name;
+
+/// Up to this many top-level keys, duplicates are found by comparing pairs.
+const DUPLICATE_SCAN_MAX: usize = 16;
 
 /// Fields that steer the gateway and are never sent upstream.
 pub const GATEWAY_FIELDS: &[&str] = &[
@@ -77,11 +83,18 @@ enum MessagesCheck {
     UnknownRole(usize, String),
 }
 
+/// The verdict on `messages` and how many entries it has (0 when not an array).
+#[derive(Debug, Clone, PartialEq)]
+struct MessagesScan {
+    check: MessagesCheck,
+    len: usize,
+}
+
 /// One top-level member as the single pass sees it.
 enum Member<'a> {
     Raw(&'a RawValue),
     /// `messages`, validated in place; its span is recovered from its neighbours.
-    Messages(MessagesCheck),
+    Messages(MessagesScan),
 }
 
 /// The `visit_*` methods for JSON scalars of a validating visitor: each one answers
@@ -141,11 +154,11 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
 }
 
 /// Accepts any JSON value and records whether it is a valid `messages` array.
-impl<'de> Deserialize<'de> for MessagesCheck {
+impl<'de> Deserialize<'de> for MessagesScan {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = MessagesCheck;
+            type Value = MessagesScan;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
@@ -167,17 +180,56 @@ impl<'de> Deserialize<'de> for MessagesCheck {
                     }
                     n += 1;
                 }
-                Ok(if n == 0 {
-                    MessagesCheck::Empty
-                } else {
-                    verdict
+                Ok(MessagesScan {
+                    check: if n == 0 {
+                        MessagesCheck::Empty
+                    } else {
+                        verdict
+                    },
+                    len: n,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(MessagesCheck::NotArray)
+                Ok(MessagesScan::NOT_ARRAY)
             }
-            scalars_are!(MessagesCheck::NotArray);
+            scalars_are!(MessagesScan::NOT_ARRAY);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl MessagesScan {
+    const NOT_ARRAY: MessagesScan = MessagesScan {
+        check: MessagesCheck::NotArray,
+        len: 0,
+    };
+}
+
+/// The number of entries of a JSON array (`None` for anything else, left to whoever reads
+/// the value). A second scan of just that value.
+struct ArrayLen(Option<usize>);
+
+impl<'de> Deserialize<'de> for ArrayLen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ArrayLen;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut n = 0usize;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(ArrayLen(Some(n)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ArrayLen(None))
+            }
+            scalars_are!(ArrayLen(None));
         }
         d.deserialize_any(V)
     }
@@ -295,23 +347,176 @@ impl<'de> Deserialize<'de> for RoleValue<'de> {
 
 /// Where the value of a member starts: after its key's closing quote, spaces and `:`.
 fn value_start(text: &str, key_end: usize) -> usize {
-    let b = text.as_bytes();
-    let mut i = key_end;
-    while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b':') {
-        i += 1;
-    }
-    i
+    let after = text.as_bytes().get(key_end..).unwrap_or_default();
+    key_end
+        + after
+            .iter()
+            .take_while(|&&c| c.is_ascii_whitespace() || c == b':')
+            .count()
 }
 
 /// Where a value ends, given where what follows it begins (the next key's opening quote,
 /// or the object's closing brace): back over spaces and the separating comma.
 fn value_end(text: &str, next: usize) -> usize {
-    let b = text.as_bytes();
-    let mut i = next;
-    while i > 0 && (b[i - 1].is_ascii_whitespace() || b[i - 1] == b',') {
-        i -= 1;
+    let Some(before) = text.as_bytes().get(..next) else {
+        return next;
+    };
+    next - before
+        .iter()
+        .rev()
+        .take_while(|&&c| c.is_ascii_whitespace() || c == b',')
+        .count()
+}
+
+/// Deepest nesting the shape scan tracks: the config caps `max_json_depth` here, and
+/// serde_json refuses deeper input anyway.
+const MAX_TRACKED_DEPTH: usize = 128;
+
+/// Checks nesting depth, members per object and the entries of `tools` (or `functions`)
+/// in one pass over the body, before it is parsed: a few comparisons per byte outside
+/// strings, a short loop or `memchr` inside them, no allocation. Malformed JSON is let
+/// through (the parser reports it). A refusal names the top-level member it happened in.
+fn check_shape(body: &[u8], limits: &Limits) -> Result<(), GatewayError> {
+    let max_depth = limits.max_json_depth.min(MAX_TRACKED_DEPTH);
+    // Commas still allowed in the open container at each depth (a container with n
+    // commas has n + 1 entries).
+    let mut commas_left = [0usize; MAX_TRACKED_DEPTH + 1];
+    let mut depth = 0usize;
+    // The last string at depth 1, and the top-level member being scanned (key spans).
+    let mut last_str = 0..0;
+    let mut top_key: Option<Range<usize>> = None;
+    // The array open at depth 2 is the value of `tools` / `functions` (by the raw key; an
+    // escaped key is counted after parsing instead).
+    let mut tools_open = false;
+    let mut i = 0;
+    while let Some(&c) = body.get(i) {
+        i += 1;
+        match c {
+            b'"' => {
+                let start = i;
+                // The closing quote: skip escapes (a backslash and the byte after it).
+                loop {
+                    let Some(k) = quote_or_backslash(body.get(i..).unwrap_or_default()) else {
+                        return Ok(());
+                    };
+                    i += k + 1;
+                    if body.get(i - 1) == Some(&b'"') {
+                        break;
+                    }
+                    i += 1;
+                }
+                if depth == 1 {
+                    last_str = start..i - 1;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                let tools = c == b'[' && depth == 2 && is_tools_key(body, &top_key);
+                let left = if c == b'{' {
+                    limits.max_object_keys
+                } else if tools {
+                    limits.max_tools
+                } else {
+                    usize::MAX
+                };
+                if depth == 2 {
+                    tools_open = tools;
+                }
+                match commas_left.get_mut(depth) {
+                    Some(n) if depth <= max_depth => *n = left.saturating_sub(1),
+                    _ => {
+                        let (param, what) = shape_site(body, depth, &top_key);
+                        return Err(GatewayError::InvalidRequest {
+                            message: format!(
+                                "{what} is nested deeper than the limit of {max_depth} levels"
+                            ),
+                            param,
+                        });
+                    }
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b':' if depth == 1 => top_key = Some(last_str.clone()),
+            b',' => match commas_left.get_mut(depth) {
+                Some(0) => {
+                    let (param, what) = shape_site(body, depth, &top_key);
+                    let message = if depth == 2 && tools_open {
+                        format!(
+                            "{what} has more than the limit of {} entries",
+                            limits.max_tools
+                        )
+                    } else {
+                        format!(
+                            "an object in {what} has more than the limit of {} members",
+                            limits.max_object_keys
+                        )
+                    };
+                    return Err(GatewayError::InvalidRequest { message, param });
+                }
+                Some(n) => *n -= 1,
+                None => {}
+            },
+            _ => {}
+        }
     }
-    i
+    Ok(())
+}
+
+/// The first `"` or `\` in `s`. Keys and short values end within a few words, where
+/// testing 8 bytes at a time beats the set-up of `memchr`; long text goes to `memchr`.
+fn quote_or_backslash(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+    const WORDS_BEFORE_MEMCHR: usize = 8;
+    let mut done = 0;
+    while let Some(word) = s.get(done..done + 8) {
+        let w = u64::from_le_bytes(word.try_into().ok()?);
+        let (q, b) = (w ^ QUOTES, w ^ BACKSLASHES);
+        // A zero byte in `q` or `b` is a match; the lowest flagged byte is always a true
+        // one (a false flag can only sit above a true zero).
+        let hits = ((q.wrapping_sub(ONES) & !q) | (b.wrapping_sub(ONES) & !b)) & HIGH;
+        if hits != 0 {
+            return Some(done + (hits.trailing_zeros() / 8) as usize);
+        }
+        done += 8;
+        if done == 8 * WORDS_BEFORE_MEMCHR {
+            return memchr::memchr2(b'"', b'\\', s.get(done..)?).map(|k| done + k);
+        }
+    }
+    // Less than a word left.
+    s.get(done..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|k| done + k)
+}
+
+/// Whether the top-level key spanning `key` is `tools` or `functions` as written.
+fn is_tools_key(body: &[u8], key: &Option<Range<usize>>) -> bool {
+    matches!(
+        key.clone().and_then(|k| body.get(k)),
+        Some(b"tools" | b"functions")
+    )
+}
+
+/// The `param` and the wording for a shape refusal at `depth` inside the top-level member
+/// whose key spans `key` (as written, escapes and all).
+fn shape_site(body: &[u8], depth: usize, key: &Option<Range<usize>>) -> (Option<String>, String) {
+    match key
+        .clone()
+        .and_then(|k| body.get(k))
+        .map(std::str::from_utf8)
+    {
+        Some(Ok(k)) if depth > 1 => (Some(k.to_string()), format!("`{k}`")),
+        _ => (None, "the request body".to_string()),
+    }
+}
+
+/// The 400 for a model or provider name that cannot be one.
+fn check_name(name: &str, param: &str, limits: &Limits) -> Result<(), GatewayError> {
+    check_model_name(name, limits.max_model_len)
+        .map_err(|why| invalid(param, format!("`{param}` {why}")))
 }
 
 #[derive(Deserialize)]
@@ -349,8 +554,17 @@ fn check_number(raw: &RawValue, param: &str, lo: f64, hi: f64) -> Result<(), Gat
 }
 
 /// The 400 for a `messages` problem, if any.
-fn check_messages(check: &MessagesCheck) -> Result<(), GatewayError> {
-    match check {
+fn check_messages(scan: &MessagesScan, limits: &Limits) -> Result<(), GatewayError> {
+    if scan.len > limits.max_messages {
+        return Err(invalid(
+            "messages",
+            format!(
+                "`messages` has {} entries, more than the limit of {}",
+                scan.len, limits.max_messages
+            ),
+        ));
+    }
+    match &scan.check {
         MessagesCheck::Ok => Ok(()),
         MessagesCheck::NotArray | MessagesCheck::BadShape => Err(invalid(
             "messages",
@@ -382,7 +596,7 @@ impl Field {
     /// The key's text (`body` is the request body the spans point into).
     fn key_bytes<'t>(&'t self, body: &'t [u8]) -> &'t [u8] {
         match &self.key {
-            Key::Span(r) => &body[r.clone()],
+            Key::Span(r) => body.get(r.clone()).unwrap_or_default(),
             Key::Unescaped(k) => k.as_bytes(),
         }
     }
@@ -390,9 +604,14 @@ impl Field {
 
 impl ChatRequest {
     /// Parses and validates a body. Every problem is a 400 naming the parameter.
-    pub fn parse(body: Bytes) -> Result<Self, GatewayError> {
+    ///
+    /// Linear in the body: one shape scan (nesting depth, members per object), one parse
+    /// that validates `messages` in place, and short second looks at a few small values
+    /// (`tools` is counted by a second scan of just that value).
+    pub fn parse(body: Bytes, limits: &Limits) -> Result<Self, GatewayError> {
         let text = std::str::from_utf8(&body)
             .map_err(|_| invalid("body", "request body is not valid UTF-8"))?;
+        check_shape(text.as_bytes(), limits)?;
         let top: TopLevel =
             serde_json::from_str(text).map_err(|e| GatewayError::InvalidRequest {
                 message: format!("request body is not a valid JSON object: {e}"),
@@ -412,6 +631,9 @@ impl ChatRequest {
         };
         let mut saw_model = false;
         let mut saw_messages = false;
+        // Duplicate keys: compared pairwise while there are few (no allocation on the hot
+        // path), through a hash set beyond that (linear in the number of keys).
+        let mut seen: Option<HashSet<&str>> = None;
         // Offsets into `text` of borrowed keys (`None` for keys that had escapes).
         let key_span = |k: &Cow<str>| match k {
             Cow::Borrowed(b) => {
@@ -422,6 +644,7 @@ impl ChatRequest {
         };
         for (idx, (key, member)) in top.0.iter().enumerate() {
             let kspan = key_span(key);
+            let escaped_key = kspan.is_none();
             let (span, raw) = match member {
                 Member::Raw(raw) => {
                     let start = raw.get().as_ptr() as usize - base;
@@ -432,18 +655,22 @@ impl ChatRequest {
                     // to the closing brace.
                     let start = value_start(text, kspan.as_ref().map_or(0, |r| r.end + 1));
                     let end = match top.0.get(idx + 1).map(|(k, _)| key_span(k)) {
-                        Some(Some(next)) => value_end(text, next.start - 1),
-                        Some(None) => start + raw_len(&text[start..]),
-                        None => value_end(text, text.trim_end().len() - 1),
+                        Some(Some(next)) => value_end(text, next.start.saturating_sub(1)),
+                        Some(None) => start + raw_len(text.get(start..).unwrap_or_default()),
+                        None => value_end(text, text.trim_end().len().saturating_sub(1)),
                     };
                     (start..end, None)
                 }
             };
-            if req
-                .fields
-                .iter()
-                .any(|f| f.key_bytes(text.as_bytes()) == key.as_bytes())
-            {
+            let duplicate = if top.0.len() <= DUPLICATE_SCAN_MAX {
+                let before = top.0.get(..idx).unwrap_or_default();
+                before.iter().any(|(k, _)| k == key)
+            } else {
+                !seen
+                    .get_or_insert_with(|| HashSet::with_capacity(top.0.len()))
+                    .insert(key.as_ref())
+            };
+            if duplicate {
                 return Err(invalid(key, format!("duplicate field `{key}`")));
             }
             let field = Field {
@@ -454,8 +681,8 @@ impl ChatRequest {
                 value: span,
             };
             let raw = match (member, raw) {
-                (Member::Messages(check), _) => {
-                    check_messages(check)?;
+                (Member::Messages(scan), _) => {
+                    check_messages(scan, limits)?;
                     saw_messages = true;
                     req.fields.push(field);
                     continue;
@@ -466,15 +693,13 @@ impl ChatRequest {
             match key.as_ref() {
                 "messages" => {
                     // An escaped key: validate the captured value the same way.
-                    let check = serde_json::from_str(raw.get()).unwrap_or(MessagesCheck::NotArray);
-                    check_messages(&check)?;
+                    let scan = serde_json::from_str(raw.get()).unwrap_or(MessagesScan::NOT_ARRAY);
+                    check_messages(&scan, limits)?;
                     saw_messages = true;
                 }
                 "model" => {
-                    let m: Cow<str> = parse_as(raw, "model", "a string")?;
-                    if m.trim().is_empty() {
-                        return Err(invalid("model", "`model` must not be empty"));
-                    }
+                    let Text(m) = parse_as(raw, "model", "a string")?;
+                    check_name(&m, "model", limits)?;
                     req.model = m.into_owned();
                     saw_model = true;
                 }
@@ -514,6 +739,7 @@ impl ChatRequest {
                                 "give either `provider` or `backend`, not both",
                             ));
                         }
+                        check_name(&p, field, limits)?;
                         req.pin = Some((p, field));
                     }
                 }
@@ -529,6 +755,23 @@ impl ChatRequest {
                             "fallback_providers",
                             "at most 16 fallback providers",
                         ));
+                    }
+                    for name in &req.fallback_providers {
+                        check_name(name, "fallback_providers", limits)?;
+                    }
+                }
+                // Counted by the shape scan unless the key was written with escapes.
+                "tools" | "functions" if escaped_key => {
+                    if let ArrayLen(Some(n)) = parse_as(raw, key, "an array")? {
+                        if n > limits.max_tools {
+                            return Err(invalid(
+                                key,
+                                format!(
+                                    "`{key}` has {n} entries, more than the limit of {}",
+                                    limits.max_tools
+                                ),
+                            ));
+                        }
                     }
                 }
                 "timeout" => {
@@ -565,7 +808,7 @@ impl ChatRequest {
         self.fields
             .iter()
             .find(|f| f.key_bytes(&self.body) == key.as_bytes())
-            .map(|f| &self.body[f.value.clone()])
+            .and_then(|f| self.body.get(f.value.clone()))
     }
 
     /// Body for an OpenAI-compatible upstream: `model` replaced, gateway-only fields
@@ -597,7 +840,7 @@ impl ChatRequest {
                 Key::Unescaped(k) => write_json_str(&mut out, k),
             }
             out.put_u8(b':');
-            let value = &self.body[field.value.clone()];
+            let value = self.body.get(field.value.clone()).unwrap_or_default();
             match key {
                 b"model" => write_json_str(&mut out, upstream_model),
                 b"stream_options" if self.stream && !self.include_usage => {
@@ -638,25 +881,27 @@ pub fn write_json_str(out: &mut BytesMut, s: &str) {
             0..=0x1f => None,
             _ => continue,
         };
-        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
         match esc {
             Some(e) => out.extend_from_slice(e),
+            // A control byte: `\u00XX`, its high digit 0 or 1.
             None => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 0xf) as usize],
-                ]);
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', b'0' + (b >> 4), hex(b & 0xf)])
             }
         }
         start = i + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
     out.put_u8(b'"');
+}
+
+/// The lower-case hex digit for a nibble.
+fn hex(n: u8) -> u8 {
+    if n < 10 {
+        b'0' + n
+    } else {
+        b'a' + n - 10
+    }
 }
 
 #[cfg(test)]
@@ -664,7 +909,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Result<ChatRequest, GatewayError> {
-        ChatRequest::parse(Bytes::copy_from_slice(s.as_bytes()))
+        ChatRequest::parse(Bytes::copy_from_slice(s.as_bytes()), &Limits::default())
     }
 
     #[test]
@@ -768,7 +1013,7 @@ mod tests {
                 other => panic!("{body}: expected 400, got {other:?}"),
             }
         }
-        assert!(ChatRequest::parse(Bytes::from_static(b"\xff\xfe")).is_err());
+        assert!(ChatRequest::parse(Bytes::from_static(b"\xff\xfe"), &Limits::default()).is_err());
     }
 
     #[test]
@@ -817,6 +1062,303 @@ mod tests {
             param(r#"{"model":5,"messages":[1]}"#).as_deref(),
             Some("model")
         );
+    }
+
+    /// Bodies for the parse timing loop (the translate benches' SMALL and LARGE, and a
+    /// 1 MiB prompt).
+    fn timing_bodies() -> Vec<(&'static str, Bytes)> {
+        const SMALL: &str = r#"{"model":"bench-claude","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello in five words, please."}],"temperature":0.7,"max_tokens":64,"user":"bench"}"#;
+        const LARGE: &str = r#"{"model":"bench-claude","messages":[{"role":"system","content":"You are a helpful assistant that uses tools when useful."},{"role":"user","content":[{"type":"text","text":"What is the weather in Paris and in Berlin? Here is a map."},{"type":"image_url","image_url":{"url":"https://example.test/map.png"}},{"type":"text","text":"Answer in one sentence."}]},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\",\"unit\":\"celsius\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"{\"temp\":21,\"sky\":\"clear\"}"},{"role":"user","content":"And Berlin?"}],"tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather for a city","parameters":{"type":"object","properties":{"city":{"type":"string","description":"City name"},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city"]}}},{"type":"function","function":{"name":"get_time","description":"Local time in a city","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}],"tool_choice":"auto","temperature":0.2,"top_p":0.9,"max_tokens":256,"stop":["\n\n"],"user":"bench","stream":true}"#;
+        let prompt = "lorem ipsum dolor sit amet ".repeat(1 << 15);
+        let mib = format!(r#"{{"model":"m","messages":[{{"role":"user","content":"{prompt}"}}]}}"#);
+        vec![
+            ("small", Bytes::from_static(SMALL.as_bytes())),
+            ("large", Bytes::from_static(LARGE.as_bytes())),
+            ("1mib", Bytes::from(mib)),
+        ]
+    }
+
+    /// A timing loop, not a test: `cargo test --release -p sluice-dataplane --lib
+    /// parse_timing -- --ignored --nocapture` (or under callgrind with `SLUICE_PARSE_ITERS=1`).
+    #[test]
+    #[ignore]
+    fn parse_timing() {
+        let iters: u32 = std::env::var("SLUICE_PARSE_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let only = std::env::var("SLUICE_PARSE_BODY").ok();
+        for (name, body) in timing_bodies() {
+            if only.as_deref().is_some_and(|o| o != name) {
+                continue;
+            }
+            let n = if iters > 0 {
+                iters
+            } else if body.len() > 100_000 {
+                200
+            } else {
+                200_000
+            };
+            let shape_only = std::env::var("SLUICE_PARSE_WHAT").is_ok_and(|w| w == "shape");
+            let limits = Limits::default();
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                if shape_only {
+                    check_shape(std::hint::black_box(&body), &limits).unwrap();
+                    continue;
+                }
+                std::hint::black_box(
+                    ChatRequest::parse(std::hint::black_box(body.clone()), &limits).unwrap(),
+                );
+            }
+            let per = t.elapsed() / n;
+            println!("parse {name} ({} B): {per:?}/iter", body.len());
+        }
+    }
+
+    fn param_of(body: &str, limits: &Limits) -> Option<String> {
+        match ChatRequest::parse(Bytes::copy_from_slice(body.as_bytes()), limits) {
+            Err(GatewayError::InvalidRequest { param, message }) => {
+                Some(param.unwrap_or_else(|| format!("body: {message}")))
+            }
+            Err(e) => panic!("{body}: expected 400, got {e:?}"),
+            Ok(_) => None,
+        }
+    }
+
+    #[test]
+    fn nesting_depth_is_bounded() {
+        let limits = Limits {
+            max_json_depth: 5,
+            ..Limits::default()
+        };
+        // Depth 5: body, messages, a message, its content, a part; brackets in strings and
+        // escaped quotes do not count.
+        let msgs = r#"[{"role":"user","content":[{"type":"text","text":"x"}]}]"#;
+        let ok = format!(
+            r#"{{"model":"m","messages":{msgs},"user":"[[[[{{{{\"[[[[\\","x":{{"y":[[[]]]}}}}"#
+        );
+        assert_eq!(param_of(&ok, &limits), None, "{ok}");
+        let deep = format!(r#"{{"model":"m","messages":{msgs},"x":{{"y":[[[[]]]]}}}}"#);
+        assert_eq!(param_of(&deep, &limits).as_deref(), Some("x"));
+        let deep = r#"{"model":"m","messages":[{"role":"user","content":[{"text":{}}]}]}"#;
+        assert_eq!(param_of(deep, &limits).as_deref(), Some("messages"));
+        // The default (64) is enforced below serde_json's own 128.
+        let body = |n: usize| {
+            format!(
+                r#"{{"model":"m","messages":[{{"role":"user"}}],"metadata":{}{}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let limits = Limits::default();
+        assert_eq!(param_of(&body(63), &limits), None);
+        assert_eq!(param_of(&body(64), &limits).as_deref(), Some("metadata"));
+        let e = parse(&body(100_000)).unwrap_err();
+        assert!(e.to_string().contains("deeper than the limit of 64"), "{e}");
+        // At the top level the whole body is named.
+        let e = ChatRequest::parse(
+            Bytes::from_static(b"[[[]]]"),
+            &Limits {
+                max_json_depth: 2,
+                ..Limits::default()
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            GatewayError::InvalidRequest { param: None, .. }
+        ));
+    }
+
+    #[test]
+    fn counts_are_bounded() {
+        let limits = Limits {
+            max_messages: 2,
+            max_tools: 1,
+            max_object_keys: 4,
+            ..Limits::default()
+        };
+        let m = r#"{"role":"user","content":"a:b:c:d:e"}"#;
+        let t = r#"{"type":"function","function":{"name":"f"}}"#;
+        for (body, want) in [
+            (format!(r#"{{"model":"m","messages":[{m},{m}]}}"#), None),
+            (
+                format!(r#"{{"model":"m","messages":[{m},{m},{m}]}}"#),
+                Some("messages"),
+            ),
+            (
+                format!(r#"{{"model":"m","m\u0065ssages":[{m},{m},{m}]}}"#),
+                Some("messages"),
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"tools":[{t}]}}"#),
+                None,
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"tools":[{t},{t}]}}"#),
+                Some("tools"),
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"t\u006fols":[{t},{t}]}}"#),
+                Some("tools"),
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"functions":[{t},{t}]}}"#),
+                Some("functions"),
+            ),
+            // Four members anywhere are fine, five are not.
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"x":{{"a":1,"b":2,"c":3,"d":4}}}}"#),
+                None,
+            ),
+            (
+                format!(
+                    r#"{{"model":"m","messages":[{m}],"x":[{{"a":1,"b":2,"c":3,"d":4,"e":5}}]}}"#
+                ),
+                Some("x"),
+            ),
+            (
+                format!(r#"{{"model":"m","messages":[{m}],"a":1,"b":2,"c":3}}"#),
+                Some("body"),
+            ),
+        ] {
+            let got = param_of(&body, &limits);
+            let got = got.as_deref().map(|p| p.split(':').next().unwrap_or(p));
+            assert_eq!(got, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn names_are_validated() {
+        let long = format!("echo:{}", "A".repeat(1_000_000));
+        let body = format!(r#"{{"model":"{long}","messages":[{{"role":"user"}}],"stream":true}}"#);
+        let e = parse(&body).unwrap_err();
+        assert!(matches!(&e, GatewayError::InvalidRequest { param: Some(p), .. } if p == "model"));
+        assert!(
+            e.to_string().len() < 200,
+            "the message does not repeat the name"
+        );
+        for (body, want) in [
+            (
+                r#"{"model":"mock-gemini:gemini-x:countTokens?","messages":[{"role":"user"}]}"#,
+                Some("model"),
+            ),
+            (
+                r#"{"model":"a b","messages":[{"role":"user"}]}"#,
+                Some("model"),
+            ),
+            (
+                r#"{"model":" ","messages":[{"role":"user"}]}"#,
+                Some("model"),
+            ),
+            (
+                r#"{"model":"openai:gpt-4o","messages":[{"role":"user"}]}"#,
+                None,
+            ),
+            (
+                r#"{"model":"vllm:meta-llama/Llama-3-8b","messages":[{"role":"user"}]}"#,
+                None,
+            ),
+            (
+                r#"{"model":"m","provider":"p/../x","messages":[{"role":"user"}]}"#,
+                Some("provider"),
+            ),
+            (
+                r#"{"model":"m","backend":"b\n","messages":[{"role":"user"}]}"#,
+                Some("backend"),
+            ),
+            (
+                r#"{"model":"m","provider":"openai-primary","messages":[{"role":"user"}]}"#,
+                None,
+            ),
+            (
+                r#"{"model":"m","fallback_providers":["ok","x#y"],"messages":[{"role":"user"}]}"#,
+                Some("fallback_providers"),
+            ),
+            (
+                r#"{"model":"m","fallback_providers":["ok","o_k"],"messages":[{"role":"user"}]}"#,
+                None,
+            ),
+        ] {
+            assert_eq!(
+                param_of(body, &Limits::default()).as_deref(),
+                want,
+                "{body}"
+            );
+        }
+        let limits = Limits {
+            max_model_len: 8,
+            ..Limits::default()
+        };
+        assert_eq!(
+            param_of(
+                r#"{"model":"12345678","messages":[{"role":"user"}]}"#,
+                &limits
+            ),
+            None
+        );
+        assert_eq!(
+            param_of(
+                r#"{"model":"123456789","messages":[{"role":"user"}]}"#,
+                &limits
+            )
+            .as_deref(),
+            Some("model")
+        );
+    }
+
+    /// 150,000 distinct top-level keys (1.9 MiB): refused by `max_object_keys` in the shape
+    /// scan, and, with that limit lifted, parsed with a linear duplicate check. Times are
+    /// printed (`--nocapture`), not asserted.
+    #[test]
+    fn many_top_level_keys_are_linear() {
+        let mut body = String::from(r#"{"model":"m","messages":[{"role":"user"}]"#);
+        for i in 0..150_000 {
+            body.push_str(&format!(r#","k{i:07}":0"#));
+        }
+        body.push('}');
+        let t = std::time::Instant::now();
+        assert_eq!(
+            param_of(&body, &Limits::default()).as_deref(),
+            Some("body: an object in the request body has more than the limit of 4096 members")
+        );
+        let refused = t.elapsed();
+        let open = Limits {
+            max_object_keys: usize::MAX,
+            ..Limits::default()
+        };
+        let t = std::time::Instant::now();
+        let r = ChatRequest::parse(Bytes::from(body.clone()), &open).unwrap();
+        let parsed = t.elapsed();
+        assert_eq!(r.raw_field("k0149999"), Some(&b"0"[..]));
+        body.truncate(body.len() - 1);
+        body.push_str(r#","k0000000":1}"#);
+        let t = std::time::Instant::now();
+        assert_eq!(param_of(&body, &open).as_deref(), Some("k0000000"));
+        let duplicate = t.elapsed();
+        println!(
+            "150k keys ({} B): refused in {refused:?}, parsed in {parsed:?}, duplicate found in {duplicate:?}",
+            body.len()
+        );
+    }
+
+    #[test]
+    fn string_ends_are_found_at_every_offset() {
+        for len in 0..200 {
+            for special in [b'"', b'\\'] {
+                for at in 0..=len {
+                    let mut s = vec![b'a'; len];
+                    s.insert(at, special);
+                    s.extend_from_slice(b"\"\\");
+                    assert_eq!(quote_or_backslash(&s), Some(at), "{len} {at}");
+                }
+            }
+            assert_eq!(quote_or_backslash(&vec![0xff; len]), None);
+        }
+        // High bytes (UTF-8) next to the match do not confuse the word test.
+        let s = "é\u{22}".as_bytes();
+        assert_eq!(quote_or_backslash(s), Some(2));
     }
 
     #[test]

@@ -29,6 +29,9 @@ const LATENCY_BUCKETS: &[f64] = &[
     60.0, 120.0,
 ];
 
+// Static definitions: every name, help text and label set is a constant, so these cannot
+// fail at run time (and `render` in the tests exercises them all).
+#[allow(clippy::expect_used)]
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let registry = Registry::new();
     let requests = IntCounterVec::new(

@@ -385,9 +385,10 @@ weight = 1
     }
 
     fn res(c: &RuntimeConfig) -> Resolution {
-        let req = ChatRequest::parse(Bytes::from_static(
-            br#"{"model":"r","messages":[{"role":"user"}]}"#,
-        ))
+        let req = ChatRequest::parse(
+            Bytes::from_static(br#"{"model":"r","messages":[{"role":"user"}]}"#),
+            &crate::config::Limits::default(),
+        )
         .unwrap();
         crate::resolve::resolve(c, &req).unwrap()
     }

@@ -1,5 +1,12 @@
 //! ns per `Balancer::plan` for each strategy over three members, against live
 //! `EndpointHealth` (healthy: the lock-free fast path) and against `AlwaysAvailable`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 use std::hint::black_box;
 use std::sync::Arc;

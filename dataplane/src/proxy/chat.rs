@@ -79,8 +79,14 @@ pub async fn serve(
         if made >= attempts {
             break;
         }
-        let cand = &plan.candidates[step % plan.candidates.len()];
-        let provider = &cfg.providers[cand.provider];
+        // The plan and the config snapshot are built together: candidate and provider
+        // indexes are always in range; a miss would only skip the candidate.
+        let Some(cand) = plan.candidates.get(step % plan.candidates.len()) else {
+            continue;
+        };
+        let Some(provider) = cfg.providers.get(cand.provider) else {
+            continue;
+        };
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if remaining == Some(Duration::ZERO) {
             last_err = Some(GatewayError::Timeout(
@@ -116,7 +122,9 @@ pub async fn serve(
             finish(provider, choice.permit, Outcome::Success, t0.elapsed());
             return r;
         }
-        let ep = &provider.endpoints[choice.index];
+        let Some(ep) = provider.endpoints.get(choice.index) else {
+            continue;
+        };
         let outbound = match build_outbound(provider, ep, cand, &req) {
             Ok(o) => o,
             Err(e) => {
@@ -318,7 +326,7 @@ fn upstream_error(
                 message: format!(
                     "provider '{}' answered {status}: {}",
                     provider.name,
-                    String::from_utf8_lossy(&body[..body.len().min(512)])
+                    String::from_utf8_lossy(body.get(..512).unwrap_or(body))
                 ),
                 passthrough_body: is_openai_error.then(|| Bytes::copy_from_slice(body)),
                 retry_after: retry_after_secs,
@@ -401,7 +409,7 @@ pub fn add_response_extras(body: Bytes, provider: &str, latency_ms: u64) -> Byte
     let Some(end) = body.iter().rposition(|&b| b == b'}') else {
         return body;
     };
-    let head = &body[..end];
+    let (head, tail) = body.split_at(end);
     let inner_empty = head.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return body;
@@ -415,7 +423,7 @@ pub fn add_response_extras(body: Bytes, provider: &str, latency_ms: u64) -> Byte
     write_json_str(&mut out, provider);
     out.extend_from_slice(b",\"latency_ms\":");
     out.extend_from_slice(itoa::Buffer::new().format(latency_ms).as_bytes());
-    out.extend_from_slice(&body[end..]);
+    out.extend_from_slice(tail);
     out.freeze()
 }
 
@@ -525,8 +533,7 @@ async fn relay_stream(
                 ));
             }
         }
-        if !started && failure.is_some() && out.is_empty() {
-            let (e, outcome) = failure.take().expect("checked above");
+        if let Some((e, outcome)) = failure.take_if(|_| !started && out.is_empty()) {
             let retryable = e.is_retryable() || outcome != Outcome::StreamError;
             let err = from_upstream_error(e);
             if retryable {
@@ -596,7 +603,9 @@ async fn serve_echo(
     rctx.usage = Some(Usage {
         prompt_tokens: answer.prompt_tokens,
         completion_tokens: answer.completion_tokens,
-        total_tokens: answer.prompt_tokens + answer.completion_tokens,
+        total_tokens: answer
+            .prompt_tokens
+            .saturating_add(answer.completion_tokens),
         ..Usage::default()
     });
     rctx.status = 200;
@@ -623,11 +632,13 @@ async fn serve_echo(
         &provider.name,
         rctx.start.elapsed().as_secs_f64(),
     );
-    for (i, ev) in echo::stream_events(&answer, &id, &cand.model, req.include_usage)
-        .into_iter()
-        .enumerate()
-    {
-        let written = if i == 0 {
+    // One event at a time: memory does not grow with the answer.
+    let mut events = echo::EchoStream::new(&answer, &id, &cand.model, req.include_usage);
+    let mut out = BytesMut::with_capacity(512);
+    let mut first = true;
+    while events.next_event(&mut out) {
+        let ev = out.split().freeze();
+        let written = if std::mem::take(&mut first) {
             session
                 .start_event_stream(sse_header(rctx, &provider.name), ev)
                 .await

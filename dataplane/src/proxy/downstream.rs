@@ -29,6 +29,7 @@ use tokio::io::AsyncWriteExt;
 use crate::admission::Reject;
 
 /// What `req_header` answers once the session is gone (nothing asks by then).
+#[allow(clippy::expect_used)] // a constant head: cannot fail at run time
 static NO_REQUEST: LazyLock<RequestHeader> = LazyLock::new(|| {
     RequestHeader::build("GET", b"/", Some(0)).expect("a static request head is valid")
 });
@@ -56,18 +57,51 @@ fn write_chunk(out: &mut BytesMut, data: &[u8]) {
     if data.is_empty() {
         return;
     }
-    let mut hex = [0u8; 16];
-    let mut n = data.len();
-    let mut i = hex.len();
-    while n > 0 || i == hex.len() {
-        i -= 1;
-        hex[i] = b"0123456789abcdef"[n & 0xf];
-        n >>= 4;
-    }
-    out.put_slice(&hex[i..]);
+    let mut hex = itoa_hex(data.len());
+    out.put_slice(hex.as_slice());
+    hex.clear();
     out.put_slice(b"\r\n");
     out.put_slice(data);
     out.put_slice(b"\r\n");
+}
+
+/// A chunk size in lowercase hex, without leading zeros.
+fn itoa_hex(n: usize) -> arrayvec_hex::Hex {
+    arrayvec_hex::Hex::new(n)
+}
+
+/// A tiny fixed-capacity hex formatter (no allocation per chunk).
+mod arrayvec_hex {
+    /// Up to 16 hex digits.
+    pub struct Hex {
+        digits: [u8; 16],
+        start: usize,
+    }
+
+    impl Hex {
+        pub fn new(mut n: usize) -> Self {
+            let mut digits = [b'0'; 16];
+            let mut start = digits.len();
+            for slot in digits.iter_mut().rev() {
+                if n == 0 && start < 16 {
+                    break;
+                }
+                *slot = b"0123456789abcdef"
+                    .get(n & 0xf)
+                    .copied()
+                    .unwrap_or(b'0');
+                n >>= 4;
+                start -= 1;
+            }
+            Self { digits, start }
+        }
+
+        pub fn as_slice(&self) -> &[u8] {
+            self.digits.get(self.start..).unwrap_or_default()
+        }
+
+        pub fn clear(&mut self) {}
+    }
 }
 
 /// Writes a status line.

@@ -380,7 +380,7 @@ impl SluiceProxy {
                     permit,
                 )
                 .await?;
-                let req = ChatRequest::parse(body)?;
+                let req = ChatRequest::parse(body, &cfg.server.limits)?;
                 ctx.stream = req.stream;
                 chat::serve(&self.state, session, ctx, &cfg, req).await
             }

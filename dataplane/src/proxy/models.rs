@@ -34,7 +34,11 @@ pub fn list(cfg: &RuntimeConfig) -> Vec<ModelEntry> {
         }
     };
     for r in &cfg.routes {
-        if r.targets.iter().any(|t| cfg.providers[t.provider].enabled) {
+        if r
+            .targets
+            .iter()
+            .any(|t| cfg.providers.get(t.provider).is_some_and(|p| p.enabled))
+        {
             push(r.name.clone(), "sluice");
         }
     }

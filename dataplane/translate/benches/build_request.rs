@@ -4,6 +4,13 @@
 //!
 //! Wall-clock numbers on a shared machine are noisy; `examples/build_request_calls.rs`
 //! counts instructions per call under callgrind, which is repeatable.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 

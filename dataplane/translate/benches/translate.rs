@@ -5,6 +5,13 @@
 //! into 4 KiB network chunks. Next to each translator the same frames' `data` payloads are
 //! deserialised into `serde::de::IgnoredAny` — the floor: (a) payloads already split out,
 //! (b) including the same SSE framing pass. Throughput is in input bytes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, Criterion, Throughput};

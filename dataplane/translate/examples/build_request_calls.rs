@@ -5,6 +5,13 @@
 //! and the same with `0` calls: the difference in total instructions divided by the calls
 //! is the cost of one call, start-up and process teardown cancelled out. Instruction
 //! counts are repeatable where wall-clock timings on a shared machine are not.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 use std::hint::black_box;
 use std::process::ExitCode;

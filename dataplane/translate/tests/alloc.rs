@@ -3,6 +3,13 @@
 //!
 //! This file is its own test binary because it installs a `#[global_allocator]`; the
 //! `unsafe` below is confined to that allocator (the library itself forbids unsafe code).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -4,6 +4,13 @@
 //! the previous, `serde_json::Value`-tree builders when the builders switched to
 //! serializing directly, so any change of key order, escaping or number formatting shows
 //! up here. It belongs to this repo (not `../shared/fixtures`): update it deliberately.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 use sluice_translate::{anthropic, gemini, TranslateError, UpstreamRequest};
 

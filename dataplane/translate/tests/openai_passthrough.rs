@@ -1,5 +1,12 @@
 //! OpenAI → OpenAI passthrough: recorded OpenAI streams come out byte-identical, with the
 //! usage chunk removed only when asked, at every chunk boundary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 mod common;
 

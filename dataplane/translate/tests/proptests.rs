@@ -1,5 +1,12 @@
 //! Property tests: no input, however split, makes the parsers or translators panic, and
 //! chunk boundaries never change what they produce.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 mod common;
 
