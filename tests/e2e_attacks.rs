@@ -10,6 +10,13 @@
 //! counter) under an overall cap of tens of seconds, and durations are only printed.
 //!
 //! Run: `cargo build --release --workspace --bins && cargo test --release --test e2e_attacks`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 mod attacks;
 mod common;
