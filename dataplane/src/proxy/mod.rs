@@ -153,9 +153,7 @@ async fn read_body(
         });
     }
     let deadline = BodyDeadline::start(limits);
-    // The buffer is only allocated once a second piece arrives; with a declared length it
-    // is allocated exactly (no doubling: resident memory follows the bytes received, which
-    // is what the budget counts).
+    // Allocated only when a second piece arrives.
     let mut buf = BytesMut::new();
     let mut single: Option<Bytes> = None;
     let mut received = 0usize;
@@ -188,15 +186,30 @@ async fn read_body(
                 limit: max_body_bytes,
             });
         }
-        permit
-            .grow(chunk.len(), limits)
-            .map_err(|_| overloaded("request body"))?;
         if single.is_none() && buf.is_empty() {
+            // Most bodies arrive in one piece and are used as they are, without a copy.
+            permit
+                .grow(chunk.len(), limits)
+                .map_err(|_| overloaded("request body"))?;
             single = Some(chunk);
             continue;
         }
+        // The buffer's capacity, not just its length, is charged to the budget before it
+        // is allocated: growth doubles (at most to what the body may still need).
+        let needed = buf.len() + single.as_ref().map_or(0, Bytes::len) + chunk.len();
+        if needed > buf.capacity() {
+            let target = needed.max(buf.capacity().saturating_mul(2)).min(
+                declared
+                    .unwrap_or(max_body_bytes)
+                    .min(max_body_bytes)
+                    .max(needed),
+            );
+            permit
+                .grow(target.saturating_sub(buf.capacity()), limits)
+                .map_err(|_| overloaded("request body"))?;
+            buf.reserve(target.saturating_sub(buf.len()));
+        }
         if let Some(s) = single.take() {
-            buf.reserve(declared.unwrap_or(0).max(s.len() + chunk.len()));
             buf.extend_from_slice(&s);
         }
         buf.extend_from_slice(&chunk);
