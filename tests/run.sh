@@ -7,7 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "installing $* needs root (or sudo)" >&2; exit 1
+  fi
+}
 
 # System packages: cmake (Pingora's zlib-ng), curl (test client), python3-venv, nginx and
 # openssl (TLS upstream test).
