@@ -378,6 +378,18 @@ const MAX_TRACKED_DEPTH: usize = 128;
 /// through (the parser reports it). A refusal names the top-level member it happened in.
 fn check_shape(body: &[u8], limits: &Limits) -> Result<(), GatewayError> {
     let max_depth = limits.max_json_depth.min(MAX_TRACKED_DEPTH);
+    // Fast path: the `{`/`[` bytes bound the depth and the commas bound every count (both
+    // over-count, as bytes inside strings count too), so a body under both limits needs no
+    // structural scan. One branch-free pass that the compiler vectorises.
+    let (opens, commas) = body.iter().fold((0usize, 0usize), |(o, n), &b| {
+        (
+            o + usize::from(b == b'{' || b == b'['),
+            n + usize::from(b == b','),
+        )
+    });
+    if opens <= max_depth && commas < limits.max_tools.min(limits.max_object_keys) {
+        return Ok(());
+    }
     // Commas still allowed in the open container at each depth (a container with n
     // commas has n + 1 entries).
     let mut commas_left = [0usize; MAX_TRACKED_DEPTH + 1];
