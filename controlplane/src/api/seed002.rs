@@ -95,6 +95,7 @@ struct ProviderIn {
 fn rename(field: &str) -> String {
     match field {
         "endpoints[0].base_url" | "endpoints" => "base_url".into(),
+        "endpoints[0].api_key" => "api_key".into(),
         "enabled" => "is_active".into(),
         other => other.to_string(),
     }

@@ -110,9 +110,12 @@ fn envelope(err: &ApiError, openai: bool) -> Value {
     });
     if openai {
         error["type"] = json!(match err.kind {
-            ErrorKind::BadRequest | ErrorKind::Conflict | ErrorKind::NotFound =>
-                "invalid_request_error",
+            ErrorKind::BadRequest
+            | ErrorKind::Conflict
+            | ErrorKind::NotFound
+            | ErrorKind::UnsupportedMediaType => "invalid_request_error",
             ErrorKind::Unauthorized => "authentication_error",
+            ErrorKind::Forbidden => "permission_error",
             ErrorKind::Internal => "api_error",
         });
         error["param"] = err.fields.first().map_or(Value::Null, |f| json!(f.field));
