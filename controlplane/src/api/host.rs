@@ -46,12 +46,14 @@ impl AllowedHosts {
             .or_else(|| uri.authority().map(|a| a.as_str()));
         match host {
             Some(h) if self.allows(h) => {}
-            Some(h) => return Err(ApiError::forbidden(format!(
+            Some(h) => {
+                return Err(ApiError::forbidden(format!(
                 "Host `{}` is not allowed: without SLUICE_ADMIN_TOKEN the admin API only answers \
                      requests addressed to localhost, 127.0.0.1, [::1] or a name given with \
                      --admin-allowed-hosts",
                 h.chars().take(100).collect::<String>()
-            ))),
+            )))
+            }
             None => return Err(ApiError::forbidden("a Host header is required")),
         }
         if is_write(method) {
