@@ -368,7 +368,7 @@ fn main() -> anyhow::Result<()> {
                 ca_pem: None,
             };
             run_dataplane(
-                empty_config(server),
+                empty_config(server)?,
                 ConfigSource::ControlPlane(Box::new(sync)),
                 listen,
             )
@@ -427,7 +427,7 @@ fn main() -> anyhow::Result<()> {
                         ca_pem,
                     };
                     run_dataplane(
-                        empty_config(server),
+                        empty_config(server)?,
                         ConfigSource::ControlPlane(Box::new(sync)),
                         listen,
                     )
@@ -510,15 +510,14 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn empty_config(server: ServerSettings) -> RuntimeConfig {
-    // Cannot fail: no providers or routes to cross-check.
+fn empty_config(server: ServerSettings) -> anyhow::Result<RuntimeConfig> {
     RuntimeConfig::new(
         server,
         Vec::new(),
         Vec::new(),
         config::default_prefix_rules(),
     )
-    .expect("empty config is valid")
+    .map_err(|e| anyhow::anyhow!("invalid server settings: {e}"))
 }
 
 fn run_dataplane_ready(
@@ -551,4 +550,21 @@ fn start(
     })
     .context("building the data plane")?;
     server.run_forever()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_listens_on_loopback_unless_told_otherwise() {
+        let seed = ServerSettings::default();
+        assert_eq!(seed.listen, "0.0.0.0:8000");
+        assert_eq!(up_listen(None, false, &seed), "127.0.0.1:8000");
+        assert_eq!(up_listen(None, true, &seed), "0.0.0.0:8000");
+        assert_eq!(
+            up_listen(Some("0.0.0.0:9000".into()), false, &seed),
+            "0.0.0.0:9000"
+        );
+    }
 }

@@ -208,7 +208,11 @@ pub fn snapshot_from_config(cfg: &RuntimeConfig) -> Snapshot {
                     .targets
                     .iter()
                     .map(|t| PbTarget {
-                        provider: cfg.providers[t.provider].name.clone(),
+                        provider: cfg
+                            .providers
+                            .get(t.provider)
+                            .map(|p| p.name.clone())
+                            .unwrap_or_default(),
                         model: t.model.clone(),
                         weight: t.weight,
                         priority: t.priority,
