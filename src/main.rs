@@ -331,19 +331,20 @@ fn main() -> anyhow::Result<()> {
                 grpc_tls: None,
             };
             let app = App::open(&opts)?;
-            if server.exposed() && app.store.client_auth() == AuthMode::None {
-                if control.client_auth.is_none() {
-                    let (_, plain) = app
-                        .store
-                        .add_client_key("sluice-up".into())
-                        .map_err(|e| anyhow::anyhow!("creating a client key: {e}"))?;
-                    eprintln!(
-                        "\nsluice up: the proxy listens on {} (beyond loopback), so clients need a key.\n\
-                         Generated client key (shown once, only its hash is stored):\n\n    {plain}\n\n\
-                         Send it as `Authorization: Bearer <key>`. Manage keys with /v1/admin/keys.\n",
-                        server.listen
-                    );
-                }
+            if server.exposed()
+                && app.store.client_auth() == AuthMode::None
+                && control.client_auth.is_none()
+            {
+                let (_, plain) = app
+                    .store
+                    .add_client_key("sluice-up".into())
+                    .map_err(|e| anyhow::anyhow!("creating a client key: {e}"))?;
+                eprintln!(
+                    "\nsluice up: the proxy listens on {} (beyond loopback), so clients need a key.\n\
+                     Generated client key (shown once, only its hash is stored):\n\n    {plain}\n\n\
+                     Send it as `Authorization: Bearer <key>`. Manage keys with /v1/admin/keys.\n",
+                    server.listen
+                );
             }
             server.auth = app.store.client_auth();
             warn_if_open(&server);

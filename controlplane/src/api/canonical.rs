@@ -484,7 +484,9 @@ async fn create_key(State(app): State<Arc<App>>, body: Bytes) -> Result<Response
         .get(&id)
         .ok_or_else(|| ApiError::internal("client key vanished after commit"))?;
     let mut out = key_json(k);
-    out["key"] = json!(plain);
+    if let Some(fields) = out.as_object_mut() {
+        fields.insert("key".into(), json!(plain));
+    }
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 

@@ -34,7 +34,7 @@ impl AllowedHosts {
 
     /// Whether `authority` (`host[:port]`, `[v6][:port]`) names an allowed host.
     pub fn allows(&self, authority: &str) -> bool {
-        host_of_authority(authority).is_some_and(|h| self.names.iter().any(|n| *n == h))
+        host_of_authority(authority).is_some_and(|h| self.names.contains(&h))
     }
 
     /// Checks a request to a token-less admin API: its `Host` (or HTTP/2 authority) must be

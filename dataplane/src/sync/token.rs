@@ -22,6 +22,12 @@ pub enum TokenError {
         /// Its length.
         len: usize,
     },
+    /// A template placeholder (`REPLACE-WITH-…`, `changeme`, `<token>`) left in place.
+    #[error("{var} still holds a placeholder; set a random token (e.g. `openssl rand -hex 32`)")]
+    Placeholder {
+        /// The variable.
+        var: String,
+    },
     /// Spaces, control or non-ASCII characters cannot travel in an HTTP/gRPC header intact.
     #[error("{var} must be printable ASCII without spaces (it is sent in an HTTP header)")]
     Unprintable {
@@ -42,6 +48,9 @@ pub fn check_token(var: &str, value: Option<String>) -> Result<Option<String>, T
     if !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(TokenError::Unprintable { var: var.into() });
     }
+    if is_placeholder(&value) {
+        return Err(TokenError::Placeholder { var: var.into() });
+    }
     if value.len() < MIN_TOKEN_BYTES {
         return Err(TokenError::TooShort {
             var: var.into(),
@@ -49,6 +58,25 @@ pub fn check_token(var: &str, value: Option<String>) -> Result<Option<String>, T
         });
     }
     Ok(Some(value))
+}
+
+/// Template values that must never work as secrets (deploy manifests ship such values).
+fn is_placeholder(value: &str) -> bool {
+    let v = value.to_ascii_lowercase();
+    v.contains('<')
+        || v.contains('>')
+        || [
+            "replace-with",
+            "replace_with",
+            "replace-me",
+            "replaceme",
+            "change-me",
+            "changeme",
+            "change_me",
+            "placeholder",
+        ]
+        .iter()
+        .any(|p| v.contains(p))
 }
 
 /// Reads and validates the token in environment variable `var` (unset → `None`; set but
@@ -100,6 +128,16 @@ mod tests {
             check_token("T", Some("sixteen-bytes-xx".into())),
             Ok(Some("sixteen-bytes-xx".into()))
         );
+        for placeholder in [
+            "REPLACE-WITH-ADMIN-TOKEN",
+            "changeme-changeme-changeme",
+            "<your-dataplane-token-here>",
+        ] {
+            assert!(matches!(
+                check_token("T", Some(placeholder.into())),
+                Err(TokenError::Placeholder { .. })
+            ));
+        }
         let msg = check_token("SLUICE_ADMIN_TOKEN", Some("abc".into()))
             .unwrap_err()
             .to_string();
