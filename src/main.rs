@@ -12,11 +12,11 @@ use anyhow::Context;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
-use sluice_controlplane::{ControlPlaneOptions, GrpcTls};
-use sluice_dataplane::config::{self, ConfigStore, RuntimeConfig, ServerSettings};
+use sluice_controlplane::{App, ControlPlaneOptions, GrpcTls};
+use sluice_dataplane::config::{self, AuthMode, ConfigStore, RuntimeConfig, ServerSettings};
 use sluice_dataplane::crypto::MasterKey;
 use sluice_dataplane::server::{self, ConfigSource, DataPlaneOptions};
-use sluice_dataplane::sync::{snapshot_from_config, SnapshotCache, SyncOptions};
+use sluice_dataplane::sync::{snapshot_from_config, token_from_env, SnapshotCache, SyncOptions};
 
 /// The embedded default configuration (`config/sluice.toml`).
 const DEFAULT_CONFIG: &str = include_str!("../config/sluice.toml");
@@ -45,6 +45,24 @@ struct Listen {
     threads: usize,
 }
 
+/// Control-plane settings shared by `up` and `controlplane`.
+#[derive(clap::Args)]
+struct ControlPlaneArgs {
+    /// Client auth mode pushed to data planes: `keys` (only client keys created through
+    /// the admin API; none at all denies every request) or `none`. Default: `keys` once a
+    /// client key exists or ever existed in the store, `none` before.
+    #[arg(long, env = "SLUICE_CLIENT_AUTH", value_parser = parse_auth_mode)]
+    client_auth: Option<AuthMode>,
+    /// Extra host names the admin API answers to when it has no token (comma-separated;
+    /// localhost, 127.0.0.1 and [::1] always are). Other `Host` headers get 403.
+    #[arg(long, env = "SLUICE_ADMIN_ALLOWED_HOSTS", value_delimiter = ',')]
+    admin_allowed_hosts: Vec<String>,
+}
+
+fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
+    AuthMode::parse(s).ok_or_else(|| format!("`{s}` is not a client auth mode (keys | none)"))
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Control plane and data plane in one process: sled under --data-dir, gRPC over
@@ -62,8 +80,12 @@ enum Command {
         /// gRPC config server listen address (loopback: only the local data plane uses it).
         #[arg(long, env = "SLUICE_GRPC_LISTEN", default_value = "127.0.0.1:8002")]
         grpc_listen: SocketAddr,
+        /// The proxy listens on 127.0.0.1 unless --listen (or --config) says otherwise; on a
+        /// non-loopback address without client keys a key is generated and printed once.
         #[command(flatten)]
         listen: Listen,
+        #[command(flatten)]
+        control: ControlPlaneArgs,
     },
     /// A data plane: from a static config file (hot reloaded) or managed by a control plane.
     Dataplane {
@@ -105,7 +127,8 @@ enum Command {
         #[arg(long, env = "SLUICE_SEED_CONFIG")]
         seed_config: Option<PathBuf>,
         /// Development mode: generate and keep a master key in the data dir when
-        /// SLUICE_MASTER_KEY is not set (never use in production).
+        /// SLUICE_MASTER_KEY is not set, and allow running without SLUICE_DATAPLANE_TOKEN
+        /// (never use in production).
         #[arg(long, env = "SLUICE_DEV")]
         dev: bool,
         /// Serve gRPC over TLS with this certificate chain (PEM file); needs --grpc-tls-key.
@@ -114,6 +137,8 @@ enum Command {
         /// Private key (PEM file) for --grpc-tls-cert.
         #[arg(long, env = "SLUICE_GRPC_TLS_KEY", requires = "grpc_tls_cert")]
         grpc_tls_key: Option<PathBuf>,
+        #[command(flatten)]
+        control: ControlPlaneArgs,
     },
     /// Export or restore the control plane's JSON backup.
     Backup {
@@ -203,7 +228,7 @@ fn host_name() -> String {
 }
 
 /// Runs the control plane on its own thread and runtime (Pingora owns the main thread).
-fn spawn_control_plane(opts: ControlPlaneOptions) {
+fn spawn_control_plane(app: std::sync::Arc<App>, opts: ControlPlaneOptions) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("controlplane".into())
         .spawn(move || {
@@ -218,12 +243,42 @@ fn spawn_control_plane(opts: ControlPlaneOptions) {
                     std::process::exit(1);
                 }
             };
-            if let Err(e) = rt.block_on(sluice_controlplane::run(opts, std::future::pending())) {
+            if let Err(e) = rt.block_on(sluice_controlplane::run_app(
+                app,
+                &opts,
+                std::future::pending(),
+            )) {
                 tracing::error!(error = %e, "control plane failed");
                 std::process::exit(1);
             }
         })
-        .expect("spawning a thread at startup");
+        .context("spawning the control plane thread")?;
+    Ok(())
+}
+
+/// Where `sluice up`'s proxy listens: --listen, else the --config file's address, else
+/// loopback on the embedded config's port (the quickstart is not an open relay).
+fn up_listen(flag: Option<String>, config_given: bool, seed: &ServerSettings) -> String {
+    match flag {
+        Some(l) => l,
+        None if config_given => seed.listen.clone(),
+        None => {
+            let port = seed.listen.parse::<SocketAddr>().map_or(8000, |a| a.port());
+            format!("127.0.0.1:{port}")
+        }
+    }
+}
+
+/// The loud start-up warning of an open proxy: no client auth on a non-loopback address.
+fn warn_if_open(server: &ServerSettings) {
+    if server.auth == AuthMode::None && server.exposed() {
+        tracing::warn!(
+            listen = %server.listen,
+            "CLIENT AUTH IS OFF (auth = \"none\") and the proxy listens on a non-loopback address: \
+             anyone who reaches it spends your provider keys. Configure client keys (auth = \"keys\") \
+             or listen on 127.0.0.1."
+        );
+    }
 }
 
 fn random_token() -> String {
@@ -247,23 +302,54 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             admin_listen,
             grpc_listen,
-            listen,
+            mut listen,
+            control,
         } => {
             init_tracing();
+            // Tokens first: a bad one is refused before anything is opened.
+            let admin_token = token_from_env("SLUICE_ADMIN_TOKEN")?;
+            // One process, gRPC over loopback: a random token unless the operator gave one.
+            let token = match token_from_env("SLUICE_DATAPLANE_TOKEN")? {
+                Some(t) => t,
+                None => random_token(),
+            };
             let seed = load_seed(config.as_deref())?;
             let key = master_key(&data_dir, true)?;
-            let token = std::env::var("SLUICE_DATAPLANE_TOKEN").unwrap_or_else(|_| random_token());
-            let admin_token = std::env::var("SLUICE_ADMIN_TOKEN").ok();
-            spawn_control_plane(ControlPlaneOptions {
+            let mut server = seed.server.clone();
+            server.listen = up_listen(listen.listen.take(), config.is_some(), &seed.server);
+            listen.listen = Some(server.listen.clone());
+            let opts = ControlPlaneOptions {
                 data_dir: data_dir.clone(),
                 admin_listen: admin_address(admin_listen, admin_token.as_deref()),
                 grpc_listen,
                 master_key: key.clone(),
                 admin_token,
                 dataplane_token: Some(token.clone()),
+                dev: true,
+                client_auth: control.client_auth,
+                allowed_hosts: control.admin_allowed_hosts,
                 seed: Some(snapshot_from_config(&seed)),
                 grpc_tls: None,
-            });
+            };
+            let app = App::open(&opts)?;
+            if server.exposed()
+                && app.store.client_auth() == AuthMode::None
+                && control.client_auth.is_none()
+            {
+                let (_, plain) = app
+                    .store
+                    .add_client_key("sluice-up".into())
+                    .map_err(|e| anyhow::anyhow!("creating a client key: {e}"))?;
+                eprintln!(
+                    "\nsluice up: the proxy listens on {} (beyond loopback), so clients need a key.\n\
+                     Generated client key (shown once, only its hash is stored):\n\n    {plain}\n\n\
+                     Send it as `Authorization: Bearer <key>`. Manage keys with /v1/admin/keys.\n",
+                    server.listen
+                );
+            }
+            server.auth = app.store.client_auth();
+            warn_if_open(&server);
+            spawn_control_plane(app, opts)?;
             let grpc = SocketAddr::new(
                 if grpc_listen.ip().is_unspecified() {
                     [127, 0, 0, 1].into()
@@ -276,7 +362,7 @@ fn main() -> anyhow::Result<()> {
                 url: format!("http://{grpc}"),
                 node_id: "local".into(),
                 token: Some(token),
-                server: seed.server.clone(),
+                server: server.clone(),
                 cache: Some(SnapshotCache::new(
                     data_dir.join("dataplane-snapshot.enc"),
                     key,
@@ -284,7 +370,7 @@ fn main() -> anyhow::Result<()> {
                 ca_pem: None,
             };
             run_dataplane(
-                empty_config(seed.server),
+                empty_config(server)?,
                 ConfigSource::ControlPlane(Box::new(sync)),
                 listen,
             )
@@ -301,10 +387,18 @@ fn main() -> anyhow::Result<()> {
             match (config, control_plane) {
                 (Some(path), _) => {
                     let cfg = config::load_file(&path)?;
+                    let mut server = cfg.server.clone();
+                    if let Some(l) = &listen.listen {
+                        server.listen = l.clone();
+                    }
+                    warn_if_open(&server);
                     run_dataplane_ready(cfg, ConfigSource::File(path), listen)
                 }
                 (None, Some(url)) => {
-                    let token = std::env::var("SLUICE_DATAPLANE_TOKEN").ok();
+                    let token = token_from_env("SLUICE_DATAPLANE_TOKEN")?;
+                    if token.is_none() {
+                        tracing::warn!("SLUICE_DATAPLANE_TOKEN is not set: only a control plane in --dev mode will accept this data plane");
+                    }
                     let cache = match std::env::var("SLUICE_MASTER_KEY") {
                         Ok(k) => Some(SnapshotCache::new(
                             cache_dir.join("snapshot.enc"),
@@ -315,7 +409,10 @@ fn main() -> anyhow::Result<()> {
                             None
                         }
                     };
-                    let server = ServerSettings::default();
+                    let mut server = ServerSettings::default();
+                    if let Some(l) = &listen.listen {
+                        server.listen = l.clone();
+                    }
                     let ca_pem = match control_plane_ca {
                         Some(p) => Some(
                             std::fs::read(&p)
@@ -332,7 +429,7 @@ fn main() -> anyhow::Result<()> {
                         ca_pem,
                     };
                     run_dataplane(
-                        empty_config(server),
+                        empty_config(server)?,
                         ConfigSource::ControlPlane(Box::new(sync)),
                         listen,
                     )
@@ -348,10 +445,19 @@ fn main() -> anyhow::Result<()> {
             grpc_tls_key,
             seed_config,
             dev,
+            control,
         } => {
             init_tracing();
+            let admin_token = token_from_env("SLUICE_ADMIN_TOKEN")?;
+            let dataplane_token = token_from_env("SLUICE_DATAPLANE_TOKEN")?;
+            if dataplane_token.is_none() && !dev {
+                anyhow::bail!(
+                    "SLUICE_DATAPLANE_TOKEN is not set: snapshots carry every provider API key, so data \
+                     planes must authenticate. Set it (at least 16 bytes, e.g. `openssl rand -hex 32`) \
+                     here and on every data plane, or pass --dev (development only)."
+                );
+            }
             let key = master_key(&data_dir, dev)?;
-            let admin_token = std::env::var("SLUICE_ADMIN_TOKEN").ok();
             if admin_token.is_none() && !dev {
                 anyhow::bail!(
                     "SLUICE_ADMIN_TOKEN is not set: the admin API needs a token (Authorization: Bearer or \
@@ -377,7 +483,10 @@ fn main() -> anyhow::Result<()> {
                 grpc_listen,
                 master_key: key,
                 admin_token,
-                dataplane_token: std::env::var("SLUICE_DATAPLANE_TOKEN").ok(),
+                dataplane_token,
+                dev,
+                client_auth: control.client_auth,
+                allowed_hosts: control.admin_allowed_hosts,
                 seed,
                 grpc_tls,
             };
@@ -403,15 +512,14 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn empty_config(server: ServerSettings) -> RuntimeConfig {
-    // Cannot fail: no providers or routes to cross-check.
+fn empty_config(server: ServerSettings) -> anyhow::Result<RuntimeConfig> {
     RuntimeConfig::new(
         server,
         Vec::new(),
         Vec::new(),
         config::default_prefix_rules(),
     )
-    .expect("empty config is valid")
+    .map_err(|e| anyhow::anyhow!("invalid server settings: {e}"))
 }
 
 fn run_dataplane_ready(
@@ -444,4 +552,21 @@ fn start(
     })
     .context("building the data plane")?;
     server.run_forever()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_listens_on_loopback_unless_told_otherwise() {
+        let seed = ServerSettings::default();
+        assert_eq!(seed.listen, "0.0.0.0:8000");
+        assert_eq!(up_listen(None, false, &seed), "127.0.0.1:8000");
+        assert_eq!(up_listen(None, true, &seed), "0.0.0.0:8000");
+        assert_eq!(
+            up_listen(Some("0.0.0.0:9000".into()), false, &seed),
+            "0.0.0.0:9000"
+        );
+    }
 }

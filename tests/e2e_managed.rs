@@ -17,6 +17,8 @@ use std::time::Duration;
 use common::*;
 
 const MASTER_KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+const DP_TOKEN: &str = "dp-token-0123456789";
+const ADMIN_TOKEN: &str = "cp-admin-token-0123";
 
 struct ControlPlane {
     /// Kept for its Drop (kills the process).
@@ -45,8 +47,8 @@ fn start_cp(
         .arg("--seed-config")
         .arg(seed)
         .env("SLUICE_MASTER_KEY", MASTER_KEY)
-        .env("SLUICE_DATAPLANE_TOKEN", "dp-token")
-        .env("SLUICE_ADMIN_TOKEN", "cp-admin")
+        .env("SLUICE_DATAPLANE_TOKEN", DP_TOKEN)
+        .env("SLUICE_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("SLUICE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -99,7 +101,7 @@ fn start_dp(grpc: u16, cache_dir: &std::path::Path, port: u16, ops: u16) -> Proc
             "2",
         ])
         .env("SLUICE_MASTER_KEY", MASTER_KEY)
-        .env("SLUICE_DATAPLANE_TOKEN", "dp-token")
+        .env("SLUICE_DATAPLANE_TOKEN", DP_TOKEN)
         .env("SLUICE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -142,7 +144,7 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
         &[
             "-s",
             "-H",
-            "authorization: Bearer cp-admin",
+            &format!("authorization: Bearer {ADMIN_TOKEN}"),
             &format!("http://127.0.0.1:{}/v1/admin/dataplanes", cp.admin),
         ],
         None,
@@ -483,7 +485,7 @@ fn grpc_over_tls() {
             "2",
         ])
         .env("SLUICE_MASTER_KEY", MASTER_KEY)
-        .env("SLUICE_DATAPLANE_TOKEN", "dp-token")
+        .env("SLUICE_DATAPLANE_TOKEN", DP_TOKEN)
         .env("SLUICE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -495,4 +497,164 @@ fn grpc_over_tls() {
     };
     wait_until(|| ready(ops), "data plane readiness over TLS");
     assert_eq!(ask(port, "gpt-4o").status, 200);
+}
+
+fn admin_call(admin: u16, method: &str, path: &str, body: Option<&str>) -> Resp {
+    let url = format!("http://127.0.0.1:{admin}{path}");
+    let auth = format!("authorization: Bearer {ADMIN_TOKEN}");
+    let mut args = vec!["-s", "-X", method, "-H", auth.as_str()];
+    if body.is_some() {
+        args.extend([
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            "@-",
+        ]);
+    }
+    args.push(&url);
+    curl(&args, body.map(str::as_bytes))
+}
+
+fn ask_with_key(port: u16, key: &str) -> Resp {
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    let auth = format!("authorization: Bearer {key}");
+    curl(
+        &[
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-H",
+            &auth,
+            "--data-binary",
+            "@-",
+            &url,
+        ],
+        Some(br#"{"model":"echo","messages":[{"role":"user","content":"hello"}]}"#),
+    )
+}
+
+/// Client auth fails closed across the planes: once a client key existed, deleting the
+/// last one denies every request (the snapshot says `keys` with an empty set) instead of
+/// turning authentication off.
+#[test]
+fn deleting_the_last_client_key_denies_every_request() {
+    let dir = tempdir();
+    let seed = dir.join("seed.toml");
+    std::fs::write(
+        &seed,
+        "env_providers = false\n[[providers]]\nname = \"echo\"\nkind = \"echo\"\nmodels = [\"echo\"]\n",
+    )
+    .unwrap();
+    let (admin, grpc, port, ops) = (free_port(), free_port(), free_port(), free_port());
+    let cp = start_cp(&dir.join("cp"), &seed, admin, grpc, &[]);
+    let _dp = start_dp(cp.grpc, &dir.join("dp-cache"), port, ops);
+    wait_until(|| ready(ops), "data plane readiness");
+    assert_eq!(
+        ask(port, "echo").status,
+        200,
+        "no key ever created: auth none"
+    );
+
+    let r = admin_call(admin, "POST", "/v1/admin/keys", Some(r#"{"name":"e2e"}"#));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let key = r.json()["key"].as_str().expect("plaintext key").to_string();
+    let id = r.json()["id"].as_u64().expect("key id");
+    wait_until(|| ask(port, "echo").status == 401, "keys mode applied");
+    let r = ask_with_key(port, &key);
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let r = admin_call(admin, "DELETE", &format!("/v1/admin/keys/{id}"), None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    wait_until(
+        || ask_with_key(port, &key).status == 401,
+        "the deleted key is refused",
+    );
+    let r = ask(port, "echo");
+    assert_eq!(r.status, 401, "no key at all: still denied: {}", r.text());
+    let v = admin_call(admin, "GET", "/v1/admin/version", None).json();
+    assert_eq!(v["client_auth"], "keys", "{v}");
+    assert_eq!(v["client_keys"], 0, "{v}");
+}
+
+fn run_to_exit(args: &[&str], env: &[(&str, &str)], data_dir: &std::path::Path) -> (i32, String) {
+    let mut cmd = Command::new(bin("sluice"));
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("SLUICE_ADMIN_TOKEN")
+        .env_remove("SLUICE_DATAPLANE_TOKEN")
+        .env("SLUICE_MASTER_KEY", MASTER_KEY)
+        .env("SLUICE_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("SLUICE_GRPC_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run sluice");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The control plane refuses to start with an empty or short token, and without a
+/// data-plane token unless --dev; a managed data plane refuses a short token too.
+#[test]
+fn weak_or_missing_tokens_are_refused_at_start() {
+    let dir = tempdir();
+    let cp = ["controlplane"];
+    for (env, expect) in [
+        (
+            vec![
+                ("SLUICE_ADMIN_TOKEN", ""),
+                ("SLUICE_DATAPLANE_TOKEN", DP_TOKEN),
+            ],
+            "SLUICE_ADMIN_TOKEN is set but empty",
+        ),
+        (
+            vec![
+                ("SLUICE_ADMIN_TOKEN", "short"),
+                ("SLUICE_DATAPLANE_TOKEN", DP_TOKEN),
+            ],
+            "at least 16 bytes",
+        ),
+        (
+            vec![
+                ("SLUICE_ADMIN_TOKEN", ADMIN_TOKEN),
+                ("SLUICE_DATAPLANE_TOKEN", ""),
+            ],
+            "SLUICE_DATAPLANE_TOKEN is set but empty",
+        ),
+        (
+            vec![("SLUICE_ADMIN_TOKEN", ADMIN_TOKEN)],
+            "SLUICE_DATAPLANE_TOKEN is not set",
+        ),
+    ] {
+        let (code, err) = run_to_exit(&cp, &env, &dir.join("cp"));
+        assert_ne!(code, 0, "{env:?}: {err}");
+        assert!(err.contains(expect), "{env:?}: {err}");
+    }
+    // --dev still refuses an empty admin token.
+    let (code, err) = run_to_exit(
+        &["controlplane", "--dev"],
+        &[("SLUICE_ADMIN_TOKEN", "")],
+        &dir.join("cp"),
+    );
+    assert_ne!(code, 0, "{err}");
+
+    let out = Command::new(bin("sluice"))
+        .args(["dataplane", "--control-plane", "http://127.0.0.1:1"])
+        .arg("--cache-dir")
+        .arg(dir.join("dp"))
+        .env("SLUICE_DATAPLANE_TOKEN", "too-short")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run sluice dataplane");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("SLUICE_DATAPLANE_TOKEN"), "{err}");
 }

@@ -273,3 +273,158 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `sluice up` refuses weak tokens before it opens anything.
+#[test]
+fn up_refuses_weak_tokens() {
+    let dir = tempdir().join("data");
+    for (var, value) in [
+        ("SLUICE_ADMIN_TOKEN", ""),
+        ("SLUICE_ADMIN_TOKEN", "0123456789"),
+        ("SLUICE_DATAPLANE_TOKEN", ""),
+        ("SLUICE_DATAPLANE_TOKEN", "short-token"),
+    ] {
+        let out = Command::new(bin("sluice"))
+            .args(["up", "--data-dir"])
+            .arg(&dir)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{}", free_port()),
+                "--ops-listen",
+                &format!("127.0.0.1:{}", free_port()),
+                "--admin-listen",
+                &format!("127.0.0.1:{}", free_port()),
+                "--grpc-listen",
+                &format!("127.0.0.1:{}", free_port()),
+            ])
+            .env_remove("SLUICE_ADMIN_TOKEN")
+            .env_remove("SLUICE_DATAPLANE_TOKEN")
+            .env(var, value)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run sluice up");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{var}={value:?}: {err}");
+        assert!(err.contains(var), "{var}={value:?}: {err}");
+    }
+    assert!(!dir.join("db").exists(), "nothing was created");
+}
+
+/// Spawns `sluice up` with its proxy on `listen`; stderr lines are collected.
+fn start_up_on(
+    data_dir: &std::path::Path,
+    listen: &str,
+    ops: u16,
+    admin: u16,
+    grpc: u16,
+) -> (Proc, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(bin("sluice"))
+        .args(["up", "--data-dir"])
+        .arg(data_dir)
+        .args([
+            "--listen",
+            listen,
+            "--ops-listen",
+            &format!("127.0.0.1:{ops}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+            "--grpc-listen",
+            &format!("127.0.0.1:{grpc}"),
+        ])
+        .env("SLUICE_ADMIN_TOKEN", ADMIN)
+        .env_remove("SLUICE_DATAPLANE_TOKEN")
+        .env_remove("SLUICE_CLIENT_AUTH")
+        .env_remove("SLUICE_MASTER_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("DEEPSEEK_API_KEY")
+        .env("SLUICE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sluice up");
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(err) = child.stderr.take() {
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("[sluice up] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let proc = Proc {
+        child,
+        name: "sluice up".into(),
+    };
+    wait_until(|| ready(ops), "sluice up readiness");
+    (proc, rx)
+}
+
+fn chat_with(port: u16, key: Option<&str>) -> Resp {
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    let auth = key.map(|k| format!("authorization: Bearer {k}"));
+    let mut args = vec!["-s", "-X", "POST", "-H", "content-type: application/json"];
+    if let Some(a) = &auth {
+        args.extend(["-H", a.as_str()]);
+    }
+    args.extend(["--data-binary", "@-", url.as_str()]);
+    curl(
+        &args,
+        Some(br#"{"model":"llm-auto-route","messages":[{"role":"user","content":"hi"}]}"#),
+    )
+}
+
+/// On a non-loopback address `sluice up` is never an open relay: it generates a client
+/// key, prints it once, and the proxy requires it (also after a restart, without printing
+/// a new one).
+#[test]
+fn up_on_a_public_address_requires_a_generated_key() {
+    let dir = tempdir().join("data");
+    let (port, ops, admin, grpc) = (free_port(), free_port(), free_port(), free_port());
+    let (up, lines) = start_up_on(&dir, &format!("0.0.0.0:{port}"), ops, admin, grpc);
+    let printed: Vec<String> = lines.try_iter().collect();
+    let key = printed
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("sk-sluice-")
+                .map(|k| format!("sk-sluice-{k}"))
+        })
+        .unwrap_or_else(|| panic!("a generated key on stderr: {printed:?}"));
+    assert_eq!(chat_with(port, None).status, 401);
+    assert_eq!(chat_with(port, Some("sk-sluice-wrong")).status, 401);
+    let r = chat_with(port, Some(&key));
+    assert_eq!(r.status, 200, "{}", r.text());
+    drop(up);
+
+    let (port, ops, admin, grpc) = (free_port(), free_port(), free_port(), free_port());
+    let (_up, lines) = start_up_on(&dir, &format!("0.0.0.0:{port}"), ops, admin, grpc);
+    assert_eq!(chat_with(port, None).status, 401);
+    let r = chat_with(port, Some(&key));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let printed: Vec<String> = lines.try_iter().collect();
+    assert!(
+        !printed.iter().any(|l| l.contains("sk-sluice-")),
+        "printed once only: {printed:?}"
+    );
+}
+
+/// On loopback the quickstart stays keyless.
+#[test]
+fn up_on_loopback_needs_no_key() {
+    let dir = tempdir().join("data");
+    let (port, ops, admin, grpc) = (free_port(), free_port(), free_port(), free_port());
+    let (_up, lines) = start_up_on(&dir, &format!("127.0.0.1:{port}"), ops, admin, grpc);
+    let r = chat_with(port, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let printed: Vec<String> = lines.try_iter().collect();
+    assert!(
+        !printed.iter().any(|l| l.contains("sk-sluice-")),
+        "{printed:?}"
+    );
+}

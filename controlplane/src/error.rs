@@ -10,10 +10,14 @@ pub enum ErrorKind {
     BadRequest,
     /// Missing or wrong admin token (401).
     Unauthorized,
+    /// Refused whatever the credentials (403): e.g. a `Host` outside the allow-list.
+    Forbidden,
     /// Unknown id or name (404).
     NotFound,
     /// Duplicate name, or a deletion that would break a reference (409).
     Conflict,
+    /// A write whose body is not declared as JSON (415).
+    UnsupportedMediaType,
     /// Storage or encryption failure (500).
     Internal,
 }
@@ -24,6 +28,8 @@ impl ErrorKind {
         match self {
             Self::BadRequest => 400,
             Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::UnsupportedMediaType => 415,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::Internal => 500,
@@ -35,6 +41,8 @@ impl ErrorKind {
         match self {
             Self::BadRequest => "invalid_request",
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::Internal => "internal_error",
@@ -109,6 +117,19 @@ impl ApiError {
         Self::new(
             ErrorKind::Unauthorized,
             "missing or invalid admin token (Authorization: Bearer <token> or X-Admin-Key)",
+        )
+    }
+
+    /// 403.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
+    }
+
+    /// 415.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            ErrorKind::UnsupportedMediaType,
+            "Content-Type must be application/json for requests with a body",
         )
     }
 

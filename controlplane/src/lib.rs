@@ -21,7 +21,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use sluice_dataplane::config::AuthMode;
 use sluice_dataplane::crypto::MasterKey;
+use sluice_dataplane::sync::check_token;
 
 pub use backup::{backup_export, backup_restore};
 pub use error::{ApiError, ErrorKind};
@@ -37,10 +39,20 @@ pub struct ControlPlaneOptions {
     pub grpc_listen: SocketAddr,
     /// Key sealing provider API keys at rest.
     pub master_key: MasterKey,
-    /// Admin token (`SLUICE_ADMIN_TOKEN`); `None` disables admin auth (development).
+    /// Admin token (`SLUICE_ADMIN_TOKEN`, at least 16 bytes); `None` disables admin auth
+    /// (development: the admin API then checks `Host` against [`Self::allowed_hosts`]).
     pub admin_token: Option<String>,
-    /// Data-plane token (`SLUICE_DATAPLANE_TOKEN`); `None` accepts any data plane.
+    /// Data-plane token (`SLUICE_DATAPLANE_TOKEN`, at least 16 bytes); `None` accepts any
+    /// data plane and is refused unless [`Self::dev`] is set.
     pub dataplane_token: Option<String>,
+    /// Development mode: allows running without a data-plane token.
+    pub dev: bool,
+    /// Client auth mode pushed to data planes; `None` decides from the store (`keys` once a
+    /// client key exists or ever existed, `none` before).
+    pub client_auth: Option<AuthMode>,
+    /// Extra `Host` names the admin API accepts without a token (besides localhost,
+    /// 127.0.0.1 and [::1]).
+    pub allowed_hosts: Vec<String>,
     /// Initial configuration, imported only when the store is empty.
     pub seed: Option<sluice_proto::Snapshot>,
     /// Serve gRPC over TLS with this certificate and key (PEM); plaintext when `None`.
@@ -78,6 +90,8 @@ pub struct App {
     pub admin_token: Option<String>,
     /// Data-plane token.
     pub dataplane_token: Option<String>,
+    /// `Host` names accepted by the admin API when it has no token.
+    pub allowed_hosts: api::host::AllowedHosts,
     /// Set to `true` when the control plane stops (ends open Sync streams).
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// TLS for the gRPC config server.
@@ -94,9 +108,23 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// Opens the store under `opts.data_dir` and builds the shared state.
+    /// Refuses empty or short tokens, and a missing data-plane token outside `dev` mode.
     pub fn open(opts: &ControlPlaneOptions) -> anyhow::Result<Arc<Self>> {
-        let store =
-            store::Store::open(&opts.data_dir, opts.master_key.clone(), opts.seed.as_ref())?;
+        let admin_token = check_token("SLUICE_ADMIN_TOKEN", opts.admin_token.clone())?;
+        let dataplane_token = check_token("SLUICE_DATAPLANE_TOKEN", opts.dataplane_token.clone())?;
+        if dataplane_token.is_none() && !opts.dev {
+            anyhow::bail!(
+                "SLUICE_DATAPLANE_TOKEN is not set: snapshots carry every provider API key, so data \
+                 planes must authenticate. Set it (at least 16 bytes, e.g. `openssl rand -hex 32`) on \
+                 the control plane and every data plane, or pass --dev (development only)."
+            );
+        }
+        let store = store::Store::open_with(
+            &opts.data_dir,
+            opts.master_key.clone(),
+            opts.seed.as_ref(),
+            opts.client_auth,
+        )?;
         let usage = usage::UsageLog::open(store.db())?;
         let dataplanes = dataplanes::Registry::open(store.db())?;
         Ok(Arc::new(Self {
@@ -105,8 +133,9 @@ impl App {
             dataplanes,
             metrics: Default::default(),
             selectors: Default::default(),
-            admin_token: opts.admin_token.clone().filter(|t| !t.is_empty()),
-            dataplane_token: opts.dataplane_token.clone().filter(|t| !t.is_empty()),
+            admin_token,
+            dataplane_token,
+            allowed_hosts: api::host::AllowedHosts::new(&opts.allowed_hosts),
             stopping: tokio::sync::watch::channel(false).0,
             grpc_tls: opts.grpc_tls.clone(),
         }))
@@ -119,9 +148,18 @@ pub async fn run(
     opts: ControlPlaneOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let app = App::open(&opts)?;
+    run_app(app, &opts, shutdown).await
+}
+
+/// [`run`] with an already opened [`App`] (`sluice up` prepares the store first).
+pub async fn run_app(
+    app: Arc<App>,
+    opts: &ControlPlaneOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let admin = tokio::net::TcpListener::bind(opts.admin_listen).await?;
     let grpc = tokio::net::TcpListener::bind(opts.grpc_listen).await?;
-    let app = App::open(&opts)?;
     serve(app, admin, grpc, shutdown).await
 }
 
@@ -133,10 +171,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     if app.admin_token.is_none() {
-        tracing::warn!("SLUICE_ADMIN_TOKEN is not set: the admin API accepts unauthenticated requests (development only)");
+        tracing::warn!("SLUICE_ADMIN_TOKEN is not set: the admin API accepts unauthenticated requests (development only; Host must be a loopback or allowed name)");
     }
     if app.dataplane_token.is_none() {
-        tracing::warn!("SLUICE_DATAPLANE_TOKEN is not set: any data plane may connect");
+        tracing::warn!("SLUICE_DATAPLANE_TOKEN is not set (--dev): any data plane that reaches the gRPC port receives every provider API key");
     }
     tracing::info!(addr = %admin.local_addr()?, "control plane admin API listening");
     tracing::info!(addr = %grpc.local_addr()?, "control plane gRPC config server listening");

@@ -37,8 +37,8 @@ impl Metrics {
             500..=599 => 2,
             _ => 3,
         };
-        if let Some(row) = self.api_requests.get(surface) {
-            row[class].fetch_add(1, Ordering::Relaxed);
+        if let Some(cell) = self.api_requests.get(surface).and_then(|r| r.get(class)) {
+            cell.fetch_add(1, Ordering::Relaxed);
         }
     }
 

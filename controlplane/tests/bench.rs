@@ -68,6 +68,7 @@ async fn bench_write_to_snapshot_on_three_clients() {
             msg: Some(data_plane_message::Msg::Hello(Hello {
                 node_id: format!("bench-{i}"),
                 last_version: s.app.store.version(),
+                last_epoch: s.app.store.epoch().to_string(),
             })),
         })
         .await

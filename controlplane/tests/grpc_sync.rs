@@ -41,6 +41,7 @@ pub async fn connect(
     token: Option<&str>,
     node_id: &str,
     last_version: u64,
+    last_epoch: &str,
 ) -> Result<Node, tonic::Status> {
     let mut client = ConfigServiceClient::connect(format!("http://{addr}"))
         .await
@@ -49,6 +50,7 @@ pub async fn connect(
     tx.send(msg(data_plane_message::Msg::Hello(Hello {
         node_id: node_id.into(),
         last_version,
+        last_epoch: last_epoch.into(),
     })))
     .await
     .unwrap();
@@ -102,7 +104,9 @@ async fn hello_snapshot_ack_push_and_nack() {
     assert_eq!(c, 201);
     let v = s.app.store.version();
 
-    let mut node = connect(s.grpc, Some(DP_TOKEN), "dp-1", 0).await.unwrap();
+    let mut node = connect(s.grpc, Some(DP_TOKEN), "dp-1", 0, "")
+        .await
+        .unwrap();
     let snap = next_snapshot(&mut node).await;
     assert_eq!(snap.version, v);
     assert_eq!(snap.providers[0].endpoints[0].api_key, common::PLAIN_KEY);
@@ -175,9 +179,15 @@ async fn hello_snapshot_ack_push_and_nack() {
 
     // A node that already has the current version gets nothing until the next change.
     let current = s.app.store.version();
-    let mut synced = connect(s.grpc, Some(DP_TOKEN), "dp-2", current)
-        .await
-        .unwrap();
+    let mut synced = connect(
+        s.grpc,
+        Some(DP_TOKEN),
+        "dp-2",
+        current,
+        &s.app.store.epoch(),
+    )
+    .await
+    .unwrap();
     assert!(
         tokio::time::timeout(Duration::from_millis(200), synced.rx.message())
             .await
@@ -212,9 +222,12 @@ async fn hello_snapshot_ack_push_and_nack() {
 async fn wrong_token_is_unauthenticated_and_usage_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), MasterKey::generate()).await;
-    let err = connect(s.grpc, Some("wrong"), "dp", 0).await.err().unwrap();
+    let err = connect(s.grpc, Some("wrong"), "dp", 0, "")
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
-    let err = connect(s.grpc, None, "dp", 0).await.err().unwrap();
+    let err = connect(s.grpc, None, "dp", 0, "").await.err().unwrap();
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
 
     let mut client = ConfigServiceClient::connect(format!("http://{}", s.grpc))

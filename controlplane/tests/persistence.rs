@@ -223,6 +223,7 @@ async fn seed_snapshot_imported_only_when_empty() {
         }],
         client_key_sha256: vec![],
         prefix_rules: vec![],
+        ..Default::default()
     };
     let mut opts = common::options(dir.path(), key.clone());
     opts.seed = Some(seed.clone());

@@ -22,12 +22,9 @@ pub fn authorized(expected: Option<&str>, headers: &HeaderMap) -> bool {
         .any(|t| constant_time_eq(t.trim().as_bytes(), expected.as_bytes()))
 }
 
-/// Compares without an early exit on the first differing byte (length is not secret).
+/// Compares in constant time, without revealing where or whether the lengths differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    sluice_dataplane::sync::secrets_equal(a, b)
 }
 
 #[cfg(test)]

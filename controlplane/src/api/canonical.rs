@@ -11,15 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sluice_dataplane::config::{client_key_hash, mask_secret};
-use sluice_dataplane::sync::snapshot::encode_hash;
 
 use super::parse_json;
 use super::surface::{Canonical, Failure};
-use crate::clock::{now_ms, rfc3339};
+use crate::clock::rfc3339;
 use crate::error::ApiError;
 use crate::store::draft::{
     apply_provider, apply_route, remove_provider, EndpointDraft, KeyInput, ProviderDraft,
@@ -477,33 +474,19 @@ async fn create_key(State(app): State<Arc<App>>, body: Bytes) -> Result<Response
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::field("name", "must be 1-200 characters").into());
     }
-    let random: [u8; 24] = rand::random();
-    let plain = format!(
-        "sk-sluice-{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
-    );
-    let record = ClientKeyRecord {
-        id: 0,
-        name,
-        sha256: encode_hash(&client_key_hash(&plain)),
-        masked: mask_secret(&plain),
-        created_ms: now_ms(),
-    };
-    let id = app
-        .store
-        .write(move |s, _| {
-            let id = s.next_ids.key();
-            s.keys.insert(id, ClientKeyRecord { id, ..record });
-            Ok(id)
-        })
-        .await?;
+    let store = app.store.clone();
+    let (id, plain) = tokio::task::spawn_blocking(move || store.add_client_key(name))
+        .await
+        .map_err(ApiError::internal)??;
     let s = app.store.state();
     let k = s
         .keys
         .get(&id)
         .ok_or_else(|| ApiError::internal("client key vanished after commit"))?;
     let mut out = key_json(k);
-    out["key"] = json!(plain);
+    if let Some(fields) = out.as_object_mut() {
+        fields.insert("key".into(), json!(plain));
+    }
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
@@ -561,6 +544,8 @@ async fn version(State(app): State<Arc<App>>) -> Json<Value> {
         "providers": s.providers.len(),
         "routes": s.routes.len(),
         "client_keys": s.keys.len(),
+        "client_auth": app.store.client_auth().as_str(),
+        "epoch": &*app.store.epoch(),
         "connected_dataplanes": app.dataplanes.connected(),
     }))
 }

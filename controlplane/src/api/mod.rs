@@ -7,6 +7,8 @@
 
 pub mod auth;
 pub mod canonical;
+pub mod content_type;
+pub mod host;
 pub mod probe;
 pub mod seed000;
 pub mod seed001;
@@ -46,11 +48,28 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Auth (per surface error format) and request counting.
+/// Host allow-list (token-less admin API), auth, `Content-Type` of writes (each answered in
+/// the surface's error format) and request counting.
 async fn admin_layer(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let kind = SurfaceKind::of_path(req.uri().path());
-    if kind != SurfaceKind::Open && !auth::authorized(app.admin_token.as_deref(), req.headers()) {
-        let resp = kind.render(&ApiError::unauthorized());
+    let refused = if app.admin_token.is_none() {
+        app.allowed_hosts
+            .check(req.method(), req.uri(), req.headers())
+            .err()
+    } else {
+        None
+    }
+    .or_else(|| {
+        (kind != SurfaceKind::Open && !auth::authorized(app.admin_token.as_deref(), req.headers()))
+            .then(ApiError::unauthorized)
+    })
+    .or_else(|| {
+        (kind != SurfaceKind::Open)
+            .then(|| content_type::check(req.method(), req.headers()).err())
+            .flatten()
+    });
+    if let Some(err) = refused {
+        let resp = kind.render(&err);
         app.metrics
             .api_request(kind.index(), resp.status().as_u16());
         return resp;

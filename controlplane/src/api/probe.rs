@@ -1,5 +1,9 @@
 //! Seed 002 `POST /api/providers/{id}/test`: a real connectivity check. OpenAI-style kinds
 //! get `GET {base_url}/models` with the key; others a `GET` of the base URL. 10 s timeout.
+//!
+//! The key only ever goes to the endpoint it is stored for: the store refuses to move a
+//! key to another host (`store::draft`), and redirects are never followed (a 3xx is
+//! reported as such), so an upstream cannot forward the credentials elsewhere.
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +35,11 @@ pub async fn check(kind: &str, base_url: &str, api_key: &str) -> ProbeResult {
         _ => (base.to_string(), false),
     };
     let started = Instant::now();
-    let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
+    let client = match reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
         Ok(c) => c,
         Err(e) => return offline(started, None, format!("cannot build HTTP client: {e}")),
     };
@@ -54,6 +62,12 @@ pub async fn check(kind: &str, base_url: &str, api_key: &str) -> ProbeResult {
                 401 | 403 => (
                     "offline",
                     Some(format!("upstream rejected the API key (HTTP {code})")),
+                ),
+                300..=399 => (
+                    "offline",
+                    Some(format!(
+                        "upstream redirected (HTTP {code}); redirects are not followed, set base_url to the final address"
+                    )),
                 ),
                 500.. => ("offline", Some(format!("upstream error (HTTP {code})"))),
                 _ => ("online", None),

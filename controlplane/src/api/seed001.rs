@@ -74,6 +74,7 @@ struct ProviderIn {
 fn rename(field: &str) -> String {
     match field {
         "endpoints[0].base_url" | "endpoints" => "base_url".into(),
+        "endpoints[0].api_key" => "api_key".into(),
         "kind" => "type".into(),
         "timeout_ms" => "timeout".into(),
         other => other.to_string(),

@@ -95,6 +95,7 @@ struct ProviderIn {
 fn rename(field: &str) -> String {
     match field {
         "endpoints[0].base_url" | "endpoints" => "base_url".into(),
+        "endpoints[0].api_key" => "api_key".into(),
         "enabled" => "is_active".into(),
         other => other.to_string(),
     }
@@ -340,8 +341,8 @@ fn overlay_route(mut d: RouteDraft, input: RouteIn) -> std::result::Result<Route
             .filter_map(|v| serde_json::from_value(v.clone()).ok())
             .collect(),
     };
-    if !nodes.is_empty() {
-        let node_strategy = nodes[0]
+    if let Some(first) = nodes.first() {
+        let node_strategy = first
             .strategy
             .clone()
             .unwrap_or_else(|| "round-robin".into());

@@ -127,18 +127,20 @@ impl Selectors {
             })
             .collect();
         if let Some(hint) = model_hint.filter(|h| !h.is_empty()) {
-            let matching: Vec<usize> = (0..choices.len())
-                .filter(|&i| choices[i].model == hint)
+            let matching: Vec<(usize, &Choice)> = choices
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.model == hint)
                 .collect();
             let pick = matching
                 .iter()
-                .copied()
-                .find(|&i| available[i])
-                .or_else(|| matching.first().copied())
+                .find(|(i, _)| available.get(*i).copied().unwrap_or(false))
+                .or_else(|| matching.first())
+                .map(|(_, c)| (*c).clone())
                 .ok_or_else(|| {
                     ApiError::field("model", format!("no node of this route serves `{hint}`"))
                 })?;
-            return Ok(choices[pick].clone());
+            return Ok(pick);
         }
         let balancer = self.balancer(route)?;
         let view = ProviderView { available };

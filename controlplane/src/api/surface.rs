@@ -103,19 +103,25 @@ fn envelope(err: &ApiError, openai: bool) -> Value {
                 .collect::<Vec<_>>()),
         );
     }
-    let mut error = json!({
-        "code": err.kind.code(),
-        "message": err.message,
-        "details": details,
-    });
+    let mut error = serde_json::Map::new();
+    error.insert("code".into(), json!(err.kind.code()));
+    error.insert("message".into(), json!(err.message));
+    error.insert("details".into(), Value::Object(details));
     if openai {
-        error["type"] = json!(match err.kind {
-            ErrorKind::BadRequest | ErrorKind::Conflict | ErrorKind::NotFound =>
-                "invalid_request_error",
+        let kind = match err.kind {
+            ErrorKind::BadRequest
+            | ErrorKind::Conflict
+            | ErrorKind::NotFound
+            | ErrorKind::UnsupportedMediaType => "invalid_request_error",
             ErrorKind::Unauthorized => "authentication_error",
+            ErrorKind::Forbidden => "permission_error",
             ErrorKind::Internal => "api_error",
-        });
-        error["param"] = err.fields.first().map_or(Value::Null, |f| json!(f.field));
+        };
+        error.insert("type".into(), json!(kind));
+        error.insert(
+            "param".into(),
+            err.fields.first().map_or(Value::Null, |f| json!(f.field)),
+        );
     }
     json!({"error": error, "timestamp": rfc3339(now_ms()), "request_id": rid})
 }

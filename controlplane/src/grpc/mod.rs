@@ -1,9 +1,9 @@
 //! The gRPC config server (`sluice.config.v1.ConfigService`).
 //!
 //! `Sync`: the first message must be Hello. The server sends the current snapshot at once
-//! when the node's `last_version` differs from the current version, and again whenever
-//! the version moves (watch channel); versions a node already has are never re-sent
-//! (envoy go-control-plane semantics). ACK records the applied version; NACK records the
+//! when the node's `last_epoch`/`last_version` differ from the current ones, and again
+//! whenever the version moves (watch channel); versions a node already has are never
+//! re-sent (envoy go-control-plane semantics). ACK records the applied version; NACK records the
 //! error while the node keeps its last good snapshot. `ReportUsage` stores records.
 
 use std::pin::Pin;
@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use sluice_proto::config_service_server::ConfigService;
 use sluice_proto::{
-    control_plane_message, data_plane_message, ControlPlaneMessage, DataPlaneMessage, UsageAck,
-    UsageBatch,
+    control_plane_message, data_plane_message, ControlPlaneMessage, DataPlaneMessage, Hello,
+    UsageAck, UsageBatch,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -84,7 +84,7 @@ impl ConfigService for ConfigServer {
         let (tx, rx) = mpsc::channel(4);
         let app = self.app.clone();
         tokio::spawn(async move {
-            serve_node(app, hello.node_id, hello.last_version, inbound, tx).await;
+            serve_node(app, hello, inbound, tx).await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -128,19 +128,24 @@ impl ConfigService for ConfigServer {
 /// Drives one node's stream until either side goes away.
 async fn serve_node(
     app: Arc<App>,
-    node_id: String,
-    last_version: u64,
+    hello: Hello,
     mut inbound: Streaming<DataPlaneMessage>,
     tx: mpsc::Sender<Result<ControlPlaneMessage, Status>>,
 ) {
+    let Hello {
+        node_id,
+        last_version,
+        last_epoch,
+    } = hello;
     let generation = app.dataplanes.connect(&node_id, last_version);
-    tracing::info!(node_id, last_version, "data plane connected");
+    tracing::info!(node_id, last_version, last_epoch, "data plane connected");
     let mut versions = app.store.subscribe();
-    let mut sent = last_version;
+    // A node that applied a snapshot of another epoch gets ours even at an equal version.
+    let mut sent = (last_version == 0 || last_epoch == *app.store.epoch()).then_some(last_version);
     let mut stopping = app.stopping.subscribe();
     loop {
         let current = *versions.borrow_and_update();
-        if current != sent {
+        if sent != Some(current) {
             let snap = app.store.snapshot();
             let version = snap.version;
             let msg = ControlPlaneMessage {
@@ -154,7 +159,7 @@ async fn serve_node(
             }
             app.metrics.snapshot_sent();
             app.dataplanes.sent(&node_id, generation, version);
-            sent = version;
+            sent = Some(version);
         }
         tokio::select! {
             changed = versions.changed() => {

@@ -19,7 +19,9 @@ pub const MAX_RETRIES: u32 = 10;
 /// What to do with an endpoint's API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyInput {
-    /// Keep the key of the existing endpoint at the same position (or none).
+    /// Keep the key of the existing endpoint at the same position (or none). Only allowed
+    /// while that endpoint's origin (scheme, host, port) is unchanged: a stored key never
+    /// follows its endpoint to another host.
     Keep,
     /// Replace it.
     Set(String),
@@ -208,15 +210,26 @@ pub fn apply_provider(
     let existing = id.and_then(|id| state.providers.get(&id));
     let mut endpoints = Vec::with_capacity(draft.endpoints.len());
     for (i, e) in draft.endpoints.into_iter().enumerate() {
-        BaseUrl::parse(&e.base_url)
+        let url = BaseUrl::parse(&e.base_url)
             .map_err(|p| ApiError::field(format!("endpoints[{i}].base_url"), p))?;
         let (sealed, masked) = match e.api_key {
             KeyInput::Set(plain) if plain.is_empty() => (String::new(), String::new()),
             KeyInput::Set(plain) => (key.seal(plain.as_bytes()), mask_secret(&plain)),
-            KeyInput::Keep => existing
-                .and_then(|p| p.endpoints.get(i))
-                .map(|old| (old.api_key_sealed.clone(), old.api_key_masked.clone()))
-                .unwrap_or_default(),
+            KeyInput::Keep => match existing.and_then(|p| p.endpoints.get(i)) {
+                Some(old) if old.api_key_sealed.is_empty() => Default::default(),
+                Some(old) if same_origin(&old.base_url, &url) => {
+                    (old.api_key_sealed.clone(), old.api_key_masked.clone())
+                }
+                Some(_) => {
+                    return Err(ApiError::field(
+                        format!("endpoints[{i}].api_key"),
+                        "api_key is required when base_url changes host (a stored key is \
+                         only ever sent to the scheme, host and port it was given for; \
+                         removing or reordering endpoints also needs their keys again)",
+                    ))
+                }
+                None => Default::default(),
+            },
         };
         endpoints.push(EndpointRecord {
             base_url: e.base_url,
@@ -249,6 +262,13 @@ pub fn apply_provider(
         },
     );
     Ok(id)
+}
+
+/// Whether a stored endpoint URL and a new one share scheme, host and port.
+fn same_origin(stored: &str, new: &BaseUrl) -> bool {
+    BaseUrl::parse(stored).is_ok_and(|old| {
+        old.tls == new.tls && old.port == new.port && old.host.eq_ignore_ascii_case(&new.host)
+    })
 }
 
 /// Removes provider `id`; 409 while a route still targets it.

@@ -17,7 +17,7 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
-use sluice_dataplane::config::mask_secret;
+use sluice_dataplane::config::{mask_secret, AuthMode};
 use sluice_dataplane::crypto::MasterKey;
 use sluice_proto::Snapshot;
 use tokio::sync::watch;
@@ -29,6 +29,14 @@ use records::{ClientKeyRecord, EndpointRecord, ProviderRecord, RouteRecord, Stat
 
 const META_VERSION: &[u8] = b"version";
 const META_NEXT_IDS: &[u8] = b"next_ids";
+const META_EPOCH: &[u8] = b"epoch";
+const META_CLIENT_KEYS_SEEN: &[u8] = b"client_keys_seen";
+
+/// A new random snapshot epoch (128 bits, hex).
+fn new_epoch() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The config store of one control plane.
 pub struct Store {
@@ -38,6 +46,8 @@ pub struct Store {
     keys: sled::Tree,
     meta: sled::Tree,
     master: MasterKey,
+    client_auth: Option<AuthMode>,
+    epoch: RwLock<Arc<str>>,
     state: RwLock<Arc<State>>,
     snapshot: RwLock<Arc<Snapshot>>,
     writer: Mutex<()>,
@@ -85,6 +95,17 @@ impl Store {
         master: MasterKey,
         seed: Option<&Snapshot>,
     ) -> anyhow::Result<Self> {
+        Self::open_with(data_dir, master, seed, None)
+    }
+
+    /// [`open`](Self::open) with the operator's client auth setting (`None`: implied by
+    /// the state, see [`State::implied_client_auth`]).
+    pub fn open_with(
+        data_dir: &Path,
+        master: MasterKey,
+        seed: Option<&Snapshot>,
+        client_auth: Option<AuthMode>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let db = sled::open(data_dir.join("db"))?;
         let providers = db.open_tree("providers")?;
@@ -107,11 +128,33 @@ impl Store {
             providers: load_tree(&providers, "provider")?,
             routes: load_tree(&routes, "route")?,
             keys: load_tree(&keys, "client key")?,
+            client_keys_seen: meta.get(META_CLIENT_KEYS_SEEN)?.is_some(),
         };
+        // Stores from before the flag existed: a key id was ever handed out.
+        state.client_keys_seen |= !state.keys.is_empty() || state.next_ids.key > 1;
         state.fix_next_ids();
-        let snap = snapshot::validate_state(&state, &master).map_err(|e| {
+        if state.client_keys_seen {
+            meta.insert(META_CLIENT_KEYS_SEEN, &b"1"[..])?;
+        }
+        let epoch: Arc<str> = match meta.get(META_EPOCH)? {
+            Some(v) => String::from_utf8(v.to_vec())
+                .map_err(|_| anyhow::anyhow!("corrupt snapshot epoch"))?
+                .into(),
+            None => {
+                let e = new_epoch();
+                meta.insert(META_EPOCH, e.as_bytes())?;
+                e.into()
+            }
+        };
+        meta.flush()?;
+        let mut snap = snapshot::validate_state(&state, &master).map_err(|e| {
             anyhow::anyhow!("stored configuration is unusable: {e} (wrong SLUICE_MASTER_KEY?)")
         })?;
+        snap.epoch = epoch.to_string();
+        snap.client_auth = client_auth
+            .unwrap_or_else(|| state.implied_client_auth())
+            .as_str()
+            .to_string();
         let (version_tx, _) = watch::channel(state.version);
         let store = Self {
             db,
@@ -126,6 +169,8 @@ impl Store {
             backup_path: data_dir.join("backup.json"),
             committed: Mutex::new((0, Instant::now())),
             master,
+            client_auth,
+            epoch: RwLock::new(epoch),
         };
         let empty = {
             let s = store.state();
@@ -151,6 +196,34 @@ impl Store {
     /// The current config version.
     pub fn version(&self) -> u64 {
         self.state.read().version
+    }
+
+    /// The snapshot epoch: random, new for every created or restored store.
+    pub fn epoch(&self) -> Arc<str> {
+        self.epoch.read().clone()
+    }
+
+    /// The client auth mode pushed to data planes: the operator's setting, else implied by
+    /// the state (`keys` once a client key ever existed).
+    pub fn client_auth(&self) -> AuthMode {
+        self.client_auth_of(&self.state())
+    }
+
+    fn client_auth_of(&self, state: &State) -> AuthMode {
+        self.client_auth
+            .unwrap_or_else(|| state.implied_client_auth())
+    }
+
+    /// Adds a new random client key named `name`; returns its id and the plaintext (shown
+    /// once; only its SHA-256 is stored).
+    pub fn add_client_key(&self, name: String) -> Result<(u64, String), ApiError> {
+        let (plain, record) = ClientKeyRecord::generate(name);
+        let id = self.mutate(move |s, _| {
+            let id = s.next_ids.key();
+            s.keys.insert(id, ClientKeyRecord { id, ..record });
+            Ok(id)
+        })?;
+        Ok((id, plain))
     }
 
     /// The current snapshot (plaintext keys: in memory and in transit only).
@@ -193,7 +266,7 @@ impl Store {
         let current = self.state();
         let mut next = (*current).clone();
         let out = change(&mut next, &self.master)?;
-        self.commit(&current, next)?;
+        self.commit(&current, next, false)?;
         Ok(out)
     }
 
@@ -209,7 +282,9 @@ impl Store {
     }
 
     /// Replaces the whole state (restore): everything is validated before anything is
-    /// written, and the swap is one transaction. The version keeps counting up.
+    /// written, and the swap is one transaction. The version keeps counting up and a new
+    /// epoch starts (data planes accept the restored configuration whatever they applied
+    /// before). Client auth stays `keys` if it was (`client_keys_seen` is sticky).
     pub fn replace_all(&self, mut incoming: State) -> Result<(), ApiError> {
         for p in incoming.providers.values() {
             for (i, e) in p.endpoints.iter().enumerate() {
@@ -224,15 +299,29 @@ impl Store {
         let _writer = self.writer.lock();
         let current = self.state();
         incoming.fix_next_ids();
-        self.commit(&current, incoming)
+        self.commit(&current, incoming, true)
     }
 
-    fn commit(&self, current: &State, mut next: State) -> Result<(), ApiError> {
+    fn commit(
+        &self,
+        current: &State,
+        mut next: State,
+        restart_epoch: bool,
+    ) -> Result<(), ApiError> {
         next.version = current.version + 1;
-        let snap = snapshot::validate_state(&next, &self.master)?;
-        self.persist(current, &next)?;
+        next.client_keys_seen |= current.client_keys_seen || !next.keys.is_empty();
+        let mut snap = snapshot::validate_state(&next, &self.master)?;
+        let epoch: Arc<str> = if restart_epoch {
+            new_epoch().into()
+        } else {
+            self.epoch()
+        };
+        snap.epoch = epoch.to_string();
+        snap.client_auth = self.client_auth_of(&next).as_str().to_string();
+        self.persist(current, &next, restart_epoch.then_some(&*epoch))?;
         let version = next.version;
         *self.committed.lock() = (version, Instant::now());
+        *self.epoch.write() = epoch;
         *self.snapshot.write() = Arc::new(snap);
         *self.state.write() = Arc::new(next);
         self.write_backup();
@@ -241,7 +330,7 @@ impl Store {
         Ok(())
     }
 
-    fn persist(&self, current: &State, next: &State) -> Result<(), ApiError> {
+    fn persist(&self, current: &State, next: &State, epoch: Option<&str>) -> Result<(), ApiError> {
         let provider_ops = diff(&current.providers, &next.providers)?;
         let route_ops = diff(&current.routes, &next.routes)?;
         let key_ops = diff(&current.keys, &next.keys)?;
@@ -253,6 +342,12 @@ impl Store {
             apply_ops(k, &key_ops)?;
             m.insert(META_NEXT_IDS, next_ids.as_slice())?;
             m.insert(META_VERSION, &version[..])?;
+            if next.client_keys_seen {
+                m.insert(META_CLIENT_KEYS_SEEN, &b"1"[..])?;
+            }
+            if let Some(e) = epoch {
+                m.insert(META_EPOCH, e.as_bytes())?;
+            }
             Ok::<_, ConflictableTransactionError<ApiError>>(())
         })?;
         self.db.flush()?;
@@ -382,6 +477,7 @@ pub fn state_from_snapshot(snap: &Snapshot, key: &MasterKey) -> anyhow::Result<S
             },
         );
     }
+    state.client_keys_seen = snap.client_auth == AuthMode::Keys.as_str();
     for (i, h) in snap.client_key_sha256.iter().enumerate() {
         let id = state.next_ids.key();
         state.keys.insert(

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sluice_dataplane::config::AuthMode;
 
 /// One `{base_url, api_key}` of a provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +126,29 @@ pub struct ClientKeyRecord {
     pub created_ms: u64,
 }
 
+impl ClientKeyRecord {
+    /// A new random client key (`sk-sluice-…`, 192 bits): the plaintext, shown once, and
+    /// its record (id 0 until stored).
+    pub fn generate(name: String) -> (String, Self) {
+        use base64::Engine;
+        let random: [u8; 24] = rand::random();
+        let plain = format!(
+            "sk-sluice-{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+        );
+        let record = Self {
+            id: 0,
+            name,
+            sha256: sluice_dataplane::sync::snapshot::encode_hash(
+                &sluice_dataplane::config::client_key_hash(&plain),
+            ),
+            masked: sluice_dataplane::config::mask_secret(&plain),
+            created_ms: crate::clock::now_ms(),
+        };
+        (plain, record)
+    }
+}
+
 /// Id counters, one per resource.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextIds {
@@ -175,6 +199,10 @@ pub struct State {
     pub routes: BTreeMap<u64, RouteRecord>,
     /// Client keys by id.
     pub keys: BTreeMap<u64, ClientKeyRecord>,
+    /// Whether a client key ever existed: client auth then stays `keys` (deny all) after
+    /// the last key is deleted instead of silently turning off. Never goes back to `false`.
+    #[serde(default)]
+    pub client_keys_seen: bool,
 }
 
 impl State {
@@ -186,6 +214,16 @@ impl State {
     /// Route by name.
     pub fn route_by_name(&self, name: &str) -> Option<&RouteRecord> {
         self.routes.values().find(|r| r.name == name)
+    }
+
+    /// The client auth mode this state implies when the operator set none explicitly:
+    /// `keys` once any client key exists or ever existed, `none` before.
+    pub fn implied_client_auth(&self) -> AuthMode {
+        if self.client_keys_seen || !self.keys.is_empty() {
+            AuthMode::Keys
+        } else {
+            AuthMode::None
+        }
     }
 
     /// Names of the routes that target provider `id`.

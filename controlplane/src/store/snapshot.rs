@@ -77,6 +77,9 @@ pub fn build_snapshot(state: &State, key: &MasterKey) -> Result<Snapshot, ApiErr
         routes,
         client_key_sha256: state.keys.values().map(|k| k.sha256.clone()).collect(),
         prefix_rules: Vec::new(),
+        // The store replaces both with the operator's setting and its epoch.
+        client_auth: state.implied_client_auth().as_str().to_string(),
+        epoch: String::new(),
     })
 }
 

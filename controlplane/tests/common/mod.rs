@@ -13,7 +13,7 @@ use sluice_dataplane::crypto::MasterKey;
 use tokio::sync::oneshot;
 
 pub const ADMIN_TOKEN: &str = "admin-secret-token";
-pub const DP_TOKEN: &str = "dp-secret-token";
+pub const DP_TOKEN: &str = "dp-secret-token-0123";
 /// A provider key that must never appear at rest.
 pub const PLAIN_KEY: &str = "sk-test-PLAINTEXT-0123456789abcdef";
 
@@ -36,6 +36,9 @@ pub fn options(data_dir: &Path, key: MasterKey) -> ControlPlaneOptions {
         master_key: key,
         admin_token: Some(ADMIN_TOKEN.into()),
         dataplane_token: Some(DP_TOKEN.into()),
+        dev: false,
+        client_auth: None,
+        allowed_hosts: Vec::new(),
         seed: None,
         grpc_tls: None,
     }

@@ -1,7 +1,8 @@
 //! Managed mode: the data plane's gRPC client of the control plane. It says Hello with its
-//! node id and last applied version, applies every snapshot that validates (ACK) and keeps
-//! the old one otherwise (NACK), reports endpoint health, ships usage records, and
-//! reconnects with exponential backoff and jitter while the current config keeps serving.
+//! node id and last applied epoch and version, applies every snapshot that validates and is
+//! not older than the applied one within the same epoch (ACK) and keeps the old one
+//! otherwise (NACK), reports endpoint health, ships usage records, and reconnects with
+//! exponential backoff and jitter while the current config keeps serving.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +72,42 @@ pub struct SyncClient {
     opts: SyncOptions,
     state: Arc<AppState>,
     usage: parking_lot::Mutex<Option<mpsc::Receiver<UsageRecord>>>,
+    applied: parking_lot::Mutex<Option<AppliedVersion>>,
+    warned_open: std::sync::atomic::AtomicBool,
+}
+
+/// Where the served snapshot sits in the control plane's history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppliedVersion {
+    /// The control plane store's epoch (empty from control planes without epochs).
+    pub epoch: String,
+    /// Version within that epoch.
+    pub version: u64,
+}
+
+impl AppliedVersion {
+    /// The position of `snap`.
+    pub fn of(snap: &Snapshot) -> Self {
+        Self {
+            epoch: snap.epoch.clone(),
+            version: snap.version,
+        }
+    }
+}
+
+/// Refuses a snapshot older than the applied one from the same epoch: a replayed or stale
+/// snapshot must never roll a data plane back (e.g. to a deleted client key's set). A new
+/// epoch (a re-created or restored control plane store) is accepted at any version.
+pub fn check_order(applied: Option<&AppliedVersion>, snap: &Snapshot) -> Result<(), String> {
+    match applied {
+        Some(a) if !a.epoch.is_empty() && a.epoch == snap.epoch && snap.version < a.version => {
+            Err(format!(
+                "stale snapshot: version {} is older than the applied version {} of epoch {}",
+                snap.version, a.version, a.epoch
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Outcome of applying one snapshot.
@@ -107,14 +144,53 @@ impl SyncClient {
             opts,
             state,
             usage: parking_lot::Mutex::new(usage),
+            applied: parking_lot::Mutex::new(None),
+            warned_open: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Applies `snap` unless it is stale ([`check_order`]) or invalid; remembers its
+    /// position when it is applied.
+    pub fn apply(&self, snap: &Snapshot) -> Applied {
+        let mut applied = self.applied.lock();
+        if let Err(e) = check_order(applied.as_ref(), snap) {
+            crate::metrics::config_update("rejected");
+            return Applied::Nack(snap.version, e);
+        }
+        let result = apply_snapshot(&self.state.config, &self.opts.server, snap);
+        if let Applied::Ack(_) = result {
+            *applied = Some(AppliedVersion::of(snap));
+            drop(applied);
+            self.warn_if_open();
+        }
+        result
+    }
+
+    /// A loud warning whenever the applied config turns client auth off on a proxy that
+    /// listens beyond loopback (once per change).
+    fn warn_if_open(&self) {
+        use std::sync::atomic::Ordering;
+        let cfg = self.state.config.load();
+        let open = cfg.server.auth == crate::config::AuthMode::None && self.opts.server.exposed();
+        if self.warned_open.swap(open, Ordering::Relaxed) != open && open {
+            tracing::warn!(
+                listen = %self.opts.server.listen,
+                "CLIENT AUTH IS OFF (the control plane sends client_auth = none) and the proxy \
+                 listens on a non-loopback address: anyone who reaches it spends the provider keys"
+            );
+        }
+    }
+
+    /// The epoch and version of the served snapshot, if any.
+    pub fn applied(&self) -> Option<AppliedVersion> {
+        self.applied.lock().clone()
     }
 
     /// Applies the cached snapshot, if any, so the data plane serves before it reaches the
     /// control plane. Returns the version applied.
     pub fn load_cache(&self) -> Option<u64> {
         let snap = self.opts.cache.as_ref()?.load()?;
-        match apply_snapshot(&self.state.config, &self.opts.server, &snap) {
+        match self.apply(&snap) {
             Applied::Ack(v) => {
                 tracing::info!(
                     version = v,
@@ -178,6 +254,7 @@ impl SyncClient {
         let hello = Hello {
             node_id: self.opts.node_id.clone(),
             last_version: self.last_version(),
+            last_epoch: self.applied().map(|a| a.epoch).unwrap_or_default(),
         };
         tx.send(DataPlaneMessage {
             msg: Some(data_plane_message::Msg::Hello(hello)),
@@ -205,7 +282,7 @@ impl SyncClient {
                     let msg = msg.map_err(|e| e.to_string())?;
                     let Some(msg) = msg else { return Err("control plane closed the stream".into()) };
                     let Some(control_plane_message::Msg::Snapshot(snap)) = msg.msg else { continue };
-                    let reply = match apply_snapshot(&self.state.config, &self.opts.server, &snap) {
+                    let reply = match self.apply(&snap) {
                         Applied::Ack(v) => {
                             tracing::info!(version = v, "applied config snapshot");
                             if let Some(cache) = &self.opts.cache {
@@ -369,5 +446,114 @@ mod tests {
             crate::crypto::MasterKey::generate(),
         );
         assert!(other.load().is_none());
+    }
+
+    fn echo_snapshot(epoch: &str, version: u64) -> Snapshot {
+        Snapshot {
+            version,
+            epoch: epoch.into(),
+            providers: vec![sluice_proto::Provider {
+                name: "echo".into(),
+                kind: "echo".into(),
+                models: vec!["echo".into()],
+                enabled: true,
+                weight: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn client(cache: Option<SnapshotCache>) -> SyncClient {
+        let cfg = crate::config::RuntimeConfig::new(
+            ServerSettings::default(),
+            Vec::new(),
+            Vec::new(),
+            crate::config::default_prefix_rules(),
+        )
+        .unwrap();
+        let state = AppState::new(ConfigStore::new(cfg, false));
+        SyncClient::new(
+            SyncOptions {
+                url: "http://127.0.0.1:1".into(),
+                node_id: "t".into(),
+                token: None,
+                server: ServerSettings::default(),
+                cache,
+                ca_pem: None,
+            },
+            state,
+            None,
+        )
+    }
+
+    #[test]
+    fn stale_snapshot_of_the_same_epoch_is_nacked() {
+        let a = AppliedVersion {
+            epoch: "e1".into(),
+            version: 5,
+        };
+        assert!(check_order(None, &echo_snapshot("e1", 1)).is_ok());
+        assert!(check_order(Some(&a), &echo_snapshot("e1", 5)).is_ok());
+        assert!(check_order(Some(&a), &echo_snapshot("e1", 6)).is_ok());
+        assert!(check_order(Some(&a), &echo_snapshot("e1", 4))
+            .unwrap_err()
+            .contains("stale"));
+        // A restored control plane: new epoch, any version.
+        assert!(check_order(Some(&a), &echo_snapshot("e2", 1)).is_ok());
+        // Control planes without epochs are not compared.
+        let legacy = AppliedVersion {
+            epoch: String::new(),
+            version: 5,
+        };
+        assert!(check_order(Some(&legacy), &echo_snapshot("", 1)).is_ok());
+
+        let c = client(None);
+        assert_eq!(c.apply(&echo_snapshot("e1", 7)), Applied::Ack(7));
+        assert!(matches!(
+            c.apply(&echo_snapshot("e1", 3)),
+            Applied::Nack(3, e) if e.contains("stale")
+        ));
+        assert_eq!(c.state.config.load().version, 7);
+        assert_eq!(c.apply(&echo_snapshot("e2", 2)), Applied::Ack(2));
+        assert_eq!(c.state.config.load().version, 2);
+        assert_eq!(
+            c.applied(),
+            Some(AppliedVersion {
+                epoch: "e2".into(),
+                version: 2
+            })
+        );
+        // An invalid snapshot does not move the applied position.
+        let mut bad = echo_snapshot("e2", 9);
+        bad.providers[0].kind = "martian".into();
+        assert!(matches!(c.apply(&bad), Applied::Nack(9, _)));
+        assert_eq!(c.applied().map(|a| a.version), Some(2));
+        assert!(c.apply(&echo_snapshot("e2", 3)) == Applied::Ack(3));
+    }
+
+    #[test]
+    fn cached_snapshot_keeps_its_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::crypto::MasterKey::generate();
+        let path = dir.path().join("snap.enc");
+        SnapshotCache::new(path.clone(), key.clone())
+            .save(&echo_snapshot("epoch-a", 12))
+            .unwrap();
+        let c = client(Some(SnapshotCache::new(path, key)));
+        assert_eq!(c.load_cache(), Some(12));
+        assert_eq!(
+            c.applied(),
+            Some(AppliedVersion {
+                epoch: "epoch-a".into(),
+                version: 12
+            })
+        );
+        // After a restart from the cache, a replay of an older snapshot is still refused.
+        assert!(matches!(
+            c.apply(&echo_snapshot("epoch-a", 11)),
+            Applied::Nack(11, _)
+        ));
+        assert_eq!(c.apply(&echo_snapshot("epoch-b", 1)), Applied::Ack(1));
     }
 }

@@ -12,7 +12,8 @@ use sluice_proto::{
 
 use crate::config::file::build_provider;
 use crate::config::{
-    PrefixRule, ProviderKind, Route, RuntimeConfig, Secret, ServerSettings, Strategy, Target,
+    AuthMode, PrefixRule, ProviderKind, Route, RuntimeConfig, Secret, ServerSettings, Strategy,
+    Target,
 };
 
 /// Builds a validated runtime config from a snapshot, with the data plane's own server settings.
@@ -108,21 +109,41 @@ pub fn config_from_snapshot(
             })
             .collect()
     };
+    let server = client_auth(snap, server)?;
+    let mut cfg = RuntimeConfig::new(server, providers, routes, prefix_rules)?;
+    cfg.version = snap.version;
+    Ok(cfg)
+}
+
+/// The data plane's server settings with the snapshot's client auth applied: an explicit
+/// `keys` with no hashes denies everyone (fail closed); an empty mode keeps the data
+/// plane's own setting unless the snapshot carries keys (control planes from before the
+/// field existed).
+fn client_auth(snap: &Snapshot, server: &ServerSettings) -> Result<ServerSettings, String> {
     let mut server = server.clone();
-    if !snap.client_key_sha256.is_empty() {
-        server.auth = crate::config::AuthMode::Keys;
-        server.client_key_hashes = snap
-            .client_key_sha256
+    let hashes = || -> Result<Vec<[u8; 32]>, String> {
+        snap.client_key_sha256
             .iter()
             .map(|h| {
                 decode_hash(h)
                     .ok_or_else(|| format!("client_key_sha256: `{h}` is not 64 hex digits"))
             })
-            .collect::<Result<_, _>>()?;
+            .collect()
+    };
+    match snap.client_auth.as_str() {
+        "" if snap.client_key_sha256.is_empty() => {}
+        "" => {
+            server.auth = AuthMode::Keys;
+            server.client_key_hashes = hashes()?;
+        }
+        mode => {
+            server.auth = AuthMode::parse(mode).ok_or_else(|| {
+                format!("client_auth: unknown mode `{mode}` (expected `keys` or `none`)")
+            })?;
+            server.client_key_hashes = hashes()?;
+        }
     }
-    let mut cfg = RuntimeConfig::new(server, providers, routes, prefix_rules)?;
-    cfg.version = snap.version;
-    Ok(cfg)
+    Ok(server)
 }
 
 fn decode_hash(h: &str) -> Option<[u8; 32]> {
@@ -205,6 +226,8 @@ pub fn snapshot_from_config(cfg: &RuntimeConfig) -> Snapshot {
             .iter()
             .map(encode_hash)
             .collect(),
+        client_auth: cfg.server.auth.as_str().to_string(),
+        epoch: String::new(),
         prefix_rules: cfg
             .prefix_rules
             .iter()
@@ -255,6 +278,8 @@ weight = 3
         );
         assert_eq!(back.routes[0].targets[0].weight, 3);
         assert_eq!(back.server.client_key_hashes, cfg.server.client_key_hashes);
+        assert_eq!(snap.client_auth, "keys");
+        assert_eq!(back.server.auth, AuthMode::Keys);
 
         let mut bad = snap.clone();
         bad.routes[0].targets[0].provider = "ghost".into();
@@ -266,10 +291,58 @@ weight = 3
         assert!(config_from_snapshot(&bad, &ServerSettings::default())
             .unwrap_err()
             .contains("base_url"));
+        let mut bad = snap.clone();
+        bad.client_auth = "maybe".into();
+        assert!(config_from_snapshot(&bad, &ServerSettings::default())
+            .unwrap_err()
+            .contains("client_auth"));
         let mut bad = snap;
         bad.providers.push(bad.providers[0].clone());
         assert!(config_from_snapshot(&bad, &ServerSettings::default())
             .unwrap_err()
             .contains("duplicate"));
+    }
+
+    /// Deleting the last client key must never turn auth off: `keys` with an empty set
+    /// denies everyone, whatever the data plane's own setting.
+    #[test]
+    fn explicit_client_auth_fails_closed() {
+        let open = ServerSettings::default();
+        assert_eq!(open.auth, AuthMode::None);
+        let snap = Snapshot {
+            client_auth: "keys".into(),
+            ..Default::default()
+        };
+        let cfg = config_from_snapshot(&snap, &open).unwrap();
+        assert_eq!(cfg.server.auth, AuthMode::Keys);
+        assert!(cfg.server.client_key_hashes.is_empty());
+
+        let mut keyed = open.clone();
+        keyed.auth = AuthMode::Keys;
+        let snap = Snapshot {
+            client_auth: "none".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            config_from_snapshot(&snap, &keyed).unwrap().server.auth,
+            AuthMode::None
+        );
+        // Legacy snapshots: empty mode keeps the local setting, keys imply `keys`.
+        let legacy = Snapshot::default();
+        assert_eq!(
+            config_from_snapshot(&legacy, &keyed).unwrap().server.auth,
+            AuthMode::Keys
+        );
+        assert_eq!(
+            config_from_snapshot(&legacy, &open).unwrap().server.auth,
+            AuthMode::None
+        );
+        let legacy = Snapshot {
+            client_key_sha256: vec!["ab".repeat(32)],
+            ..Default::default()
+        };
+        let cfg = config_from_snapshot(&legacy, &open).unwrap();
+        assert_eq!(cfg.server.auth, AuthMode::Keys);
+        assert_eq!(cfg.server.client_key_hashes, vec![[0xab; 32]]);
     }
 }
