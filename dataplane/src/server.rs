@@ -10,7 +10,7 @@ use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
 use crate::config::watch::FileWatcher;
-use crate::config::{listens_beyond_loopback, AuthMode, ConfigStore};
+use crate::config::ConfigStore;
 use crate::health_check::ActiveHealthChecks;
 use crate::ops::OpsApp;
 use crate::proxy::ProxyApp;
@@ -115,14 +115,6 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
             tracing::info!(control_plane = %url, "managed mode");
         }
         ConfigSource::Fixed => {}
-    }
-    if cfg.server.auth == AuthMode::None && listens_beyond_loopback(&listen) {
-        tracing::warn!(
-            %listen,
-            "CLIENT AUTH IS OFF (auth = \"none\") ON A NON-LOOPBACK ADDRESS: anyone who reaches \
-             this port spends your provider keys. Set `auth = \"keys\"` with client keys, or \
-             listen on 127.0.0.1."
-        );
     }
     tracing::info!(%listen, %ops_listen, auth = cfg.server.auth.as_str(), "sluice data plane starting");
     Ok(server)

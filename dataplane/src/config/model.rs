@@ -433,6 +433,13 @@ impl Default for ServerSettings {
     }
 }
 
+impl ServerSettings {
+    /// Whether the proxy's configured listen address reaches beyond loopback.
+    pub fn exposed(&self) -> bool {
+        listens_beyond_loopback(&self.listen)
+    }
+}
+
 /// Whether a listen address (`ip:port`) reaches beyond loopback; anything that does not
 /// parse counts as exposed.
 pub fn listens_beyond_loopback(listen: &str) -> bool {
