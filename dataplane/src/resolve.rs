@@ -83,6 +83,12 @@ pub fn check_model_name(name: &str, max_len: usize) -> Result<(), BadName> {
         return Err(BadName::TooLong { max: max_len });
     }
     let b = name.as_bytes();
+    // Most names are letters, digits, `-` and `_` only: nothing more to check.
+    if b.iter()
+        .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    {
+        return Ok(());
+    }
     for (i, &c) in b.iter().enumerate() {
         match c {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' | b'@' | b'+' => {}

@@ -7,8 +7,10 @@
 //! resets, panics unwinding a task). Every refusal is counted in
 //! `sluice_admission_rejected_total{reason}` with one of the [`Reject`] reasons.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::config::Limits;
@@ -239,22 +241,45 @@ impl BodyDeadline {
         }
     }
 
-    /// How long the next read may wait, given `received` bytes so far, and which limit
-    /// ends it: the total deadline, or the time by which the minimum rate requires the
-    /// next byte.
-    pub fn next_wait(&self, received: usize, now: Instant) -> (Duration, Reject) {
-        let total = self.total.saturating_duration_since(now);
+    /// When the next read must have completed, given `received` bytes so far, and which
+    /// limit ends it: the total deadline, or the time by which the minimum rate requires
+    /// the next byte. Integer arithmetic, no clock read: this runs on every request.
+    pub fn next_deadline(&self, received: usize) -> (Instant, Reject) {
         if self.min_rate == 0 {
-            return (total, Reject::BodyTimeout);
+            return (self.total, Reject::BodyTimeout);
         }
         // At `min_rate`, `received` bytes buy this much time beyond the grace period.
-        let earned = Duration::from_secs_f64(received as f64 / self.min_rate as f64);
+        let earned = Duration::from_nanos(
+            u64::try_from(received)
+                .unwrap_or(u64::MAX)
+                .saturating_mul(1_000_000_000)
+                / self.min_rate,
+        );
         let rate_deadline = self.start + self.grace + earned;
-        let rate = rate_deadline.saturating_duration_since(now);
-        if rate < total {
-            (rate, Reject::BodyRate)
+        if rate_deadline < self.total {
+            (rate_deadline, Reject::BodyRate)
         } else {
-            (total, Reject::BodyTimeout)
+            (self.total, Reject::BodyTimeout)
         }
     }
+}
+
+/// Runs `fut` with a deadline that costs nothing when `fut` is ready at once (most writes
+/// to a client and most body reads are): the timer is armed only if the first poll
+/// returns `Pending`. `None` when the deadline passed first.
+pub async fn lazy_deadline<F: Future>(deadline: Instant, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    if let Poll::Ready(v) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        return Some(v);
+    }
+    tokio::time::timeout_at(deadline.into(), fut).await.ok()
+}
+
+/// [`lazy_deadline`] with a duration: the clock is read only when the timer is armed.
+pub async fn lazy_timeout<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    if let Poll::Ready(v) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        return Some(v);
+    }
+    tokio::time::timeout(limit, fut).await.ok()
 }

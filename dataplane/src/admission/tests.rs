@@ -68,22 +68,20 @@ fn body_deadline_applies_rate_after_grace() {
         ..Limits::default()
     };
     let d = BodyDeadline::start(&l);
-    let now = d.start;
     // Nothing received: the next byte is due when the grace period ends.
-    let (wait, why) = d.next_wait(0, now);
+    let (at, why) = d.next_deadline(0);
     assert_eq!(why, Reject::BodyRate);
-    assert_eq!(wait, Duration::from_secs(5));
+    assert_eq!(at - d.start, Duration::from_secs(5));
     // 10 kB received buys 10 s more at 1 kB/s.
-    let (wait, why) = d.next_wait(10_000, now);
+    let (at, why) = d.next_deadline(10_000);
     assert_eq!(why, Reject::BodyRate);
-    assert_eq!(wait, Duration::from_secs(15));
+    assert_eq!(at - d.start, Duration::from_secs(15));
     // A fast client meets the total deadline first.
-    let (wait, why) = d.next_wait(10_000_000, now);
+    let (at, why) = d.next_deadline(10_000_000);
     assert_eq!(why, Reject::BodyTimeout);
-    assert_eq!(wait, Duration::from_secs(60));
-    // Past the deadline: no more waiting.
-    let (wait, _) = d.next_wait(0, now + Duration::from_secs(61));
-    assert_eq!(wait, Duration::ZERO);
+    assert_eq!(at - d.start, Duration::from_secs(60));
+    // Absurd sizes saturate instead of overflowing.
+    assert_eq!(d.next_deadline(usize::MAX).1, Reject::BodyTimeout);
 }
 
 #[test]
@@ -93,7 +91,7 @@ fn zero_rate_means_total_deadline_only() {
         ..Limits::default()
     };
     let d = BodyDeadline::start(&l);
-    assert_eq!(d.next_wait(0, d.start).1, Reject::BodyTimeout);
+    assert_eq!(d.next_deadline(0).1, Reject::BodyTimeout);
 }
 
 #[test]

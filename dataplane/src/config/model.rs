@@ -497,7 +497,35 @@ pub struct RuntimeConfig {
     pub route_index: HashMap<String, usize>,
     /// Every model name the configuration mentions (route names, target models, provider
     /// model lists): the only model values metrics carry as labels.
-    pub configured_models: HashSet<String>,
+    pub configured_models: HashSet<String, BuildFnv>,
+}
+
+/// FNV-1a, for the per-request lookup of a (short) model name among the configured ones:
+/// SipHash's set-up costs more than the whole name. The set's contents come from the
+/// configuration, never from clients, so there is no collision flooding to defend against.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildFnv;
+
+/// The FNV-1a state.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// Shared handle to a snapshot.

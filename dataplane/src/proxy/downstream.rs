@@ -26,7 +26,7 @@ use pingora_error::{Error, ErrorType, OrErr};
 use pingora_http::{RequestHeader, ResponseHeader};
 use tokio::io::AsyncWriteExt;
 
-use crate::admission::Reject;
+use crate::admission::{lazy_timeout, Reject};
 
 /// What `req_header` answers once the session is gone (nothing asks by then).
 #[allow(clippy::expect_used)] // a constant head: cannot fail at run time
@@ -57,48 +57,22 @@ fn write_chunk(out: &mut BytesMut, data: &[u8]) {
     if data.is_empty() {
         return;
     }
-    let mut hex = itoa_hex(data.len());
-    out.put_slice(hex.as_slice());
-    hex.clear();
+    // The size in lowercase hex without leading zeros (at most 16 digits for a usize).
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 16];
+    let mut n = data.len();
+    let mut start = hex.len();
+    while n > 0 {
+        start -= 1;
+        if let Some(slot) = hex.get_mut(start) {
+            *slot = DIGITS.get(n & 0xf).copied().unwrap_or(b'0');
+        }
+        n >>= 4;
+    }
+    out.put_slice(hex.get(start..).unwrap_or_default());
     out.put_slice(b"\r\n");
     out.put_slice(data);
     out.put_slice(b"\r\n");
-}
-
-/// A chunk size in lowercase hex, without leading zeros.
-fn itoa_hex(n: usize) -> arrayvec_hex::Hex {
-    arrayvec_hex::Hex::new(n)
-}
-
-/// A tiny fixed-capacity hex formatter (no allocation per chunk).
-mod arrayvec_hex {
-    /// Up to 16 hex digits.
-    pub struct Hex {
-        digits: [u8; 16],
-        start: usize,
-    }
-
-    impl Hex {
-        pub fn new(mut n: usize) -> Self {
-            let mut digits = [b'0'; 16];
-            let mut start = digits.len();
-            for slot in digits.iter_mut().rev() {
-                if n == 0 && start < 16 {
-                    break;
-                }
-                *slot = b"0123456789abcdef".get(n & 0xf).copied().unwrap_or(b'0');
-                n >>= 4;
-                start -= 1;
-            }
-            Self { digits, start }
-        }
-
-        pub fn as_slice(&self) -> &[u8] {
-            self.digits.get(self.start..).unwrap_or_default()
-        }
-
-        pub fn clear(&mut self) {}
-    }
 }
 
 /// Writes a status line.
@@ -339,14 +313,16 @@ impl Downstream {
 impl Taken {
     async fn write(&mut self, bytes: &[u8]) -> Result<()> {
         let stream = &mut self.stream;
-        let res = match tokio::time::timeout(self.write_timeout, async {
+        // A write that completes at once (the common case) reads no clock and arms no
+        // timer; only a write that has to wait for the client does.
+        let res = match lazy_timeout(self.write_timeout, async {
             stream.write_all(bytes).await?;
             stream.flush().await
         })
         .await
         {
-            Ok(r) => r.or_err(ErrorType::WriteError, "writing the event stream"),
-            Err(_) => {
+            Some(r) => r.or_err(ErrorType::WriteError, "writing the event stream"),
+            None => {
                 Reject::WriteTimeout.count();
                 Error::e_explain(
                     ErrorType::WriteTimedout,

@@ -28,7 +28,7 @@ use sluice_translate::Usage;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
-use crate::admission::{BodyDeadline, BodyPermit, InflightPermit, Reject};
+use crate::admission::{lazy_deadline, BodyDeadline, BodyPermit, InflightPermit, Reject};
 use crate::chat_request::ChatRequest;
 use crate::config::{AuthMode, Limits, RuntimeConfig};
 use crate::error::GatewayError;
@@ -158,13 +158,13 @@ async fn read_body(
     let mut single: Option<Bytes> = None;
     let mut received = 0usize;
     loop {
-        let (wait, why) = deadline.next_wait(received, Instant::now());
-        let chunk = match tokio::time::timeout(wait, session.read_request_body()).await {
-            Ok(chunk) => chunk.map_err(|e| GatewayError::InvalidRequest {
+        let (until, why) = deadline.next_deadline(received);
+        let chunk = match lazy_deadline(until, session.read_request_body()).await {
+            Some(chunk) => chunk.map_err(|e| GatewayError::InvalidRequest {
                 message: format!("could not read the request body: {e}"),
                 param: None,
             })?,
-            Err(_) => {
+            None => {
                 why.count();
                 return Err(GatewayError::RequestTimeout(match why {
                     Reject::BodyRate => format!(
@@ -518,13 +518,17 @@ impl SluiceProxy {
         mut session: ServerSession,
         first: bool,
     ) -> Option<ReusedHttpStream> {
-        let limits = self.state.config.load().server.limits.clone();
+        let (header_timeout, keepalive_timeout, write_timeout) = {
+            let cfg = self.state.config.load();
+            let l = &cfg.server.limits;
+            (l.header_timeout, l.keepalive_timeout, l.write_timeout)
+        };
         // A new connection has the head deadline from accept; a kept-alive one may idle
         // first (Pingora applies the keep-alive timeout to that wait).
         let head_deadline = if first {
-            limits.header_timeout
+            header_timeout
         } else {
-            limits.keepalive_timeout + limits.header_timeout
+            keepalive_timeout + header_timeout
         };
         let read = tokio::select! {
             biased;
@@ -535,7 +539,7 @@ impl SluiceProxy {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => return None,
             Ok(Err(e)) => {
-                let mut ds = Downstream::new(session, limits.write_timeout);
+                let mut ds = Downstream::new(session, write_timeout);
                 if matches!(e.etype, ErrorType::InvalidHTTPHeader) {
                     let err = GatewayError::InvalidRequest {
                         message: format!("malformed HTTP request: {e}"),
@@ -558,9 +562,9 @@ impl SluiceProxy {
         session.set_keepalive(if shutting_down {
             None
         } else {
-            Some(limits.keepalive_timeout.as_secs().max(1))
+            Some(keepalive_timeout.as_secs().max(1))
         });
-        let mut ds = Downstream::new(session, limits.write_timeout);
+        let mut ds = Downstream::new(session, write_timeout);
         let mut ctx = Self::new_ctx();
         self.serve_request(&mut ds, &mut ctx).await;
         self.record(&ctx);
@@ -625,10 +629,22 @@ impl ServerApp for ProxyApp {
         stream: Stream,
         _shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        let limits = self.proxy.state.config.load().server.limits.clone();
-        let Ok(_permit) = self.proxy.state.admission.connection(&limits) else {
-            refuse_connection(stream, limits.write_timeout).await;
-            return None;
+        // The config guard is not held across the connection's life (arc-swap guards are
+        // meant to be short-lived).
+        let admitted = {
+            let cfg = self.proxy.state.config.load();
+            self.proxy
+                .state
+                .admission
+                .connection(&cfg.server.limits)
+                .map_err(|_| cfg.server.limits.write_timeout)
+        };
+        let _permit = match admitted {
+            Ok(permit) => permit,
+            Err(write_timeout) => {
+                refuse_connection(stream, write_timeout).await;
+                return None;
+            }
         };
         let mut session = ServerSession::new_http1(stream);
         let mut first = true;
