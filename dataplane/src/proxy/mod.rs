@@ -530,9 +530,14 @@ impl SluiceProxy {
         } else {
             keepalive_timeout + header_timeout
         };
+        // Pingora's coarse timer, not tokio's: a kept-alive connection waits for its next
+        // request on every request, and arming a tokio timer there measurably cost latency
+        // (A/B at c=1: +4 µs p50); Pingora's wheel costs nothing measurable.
+        let head =
+            pingora_timeout::fast_timeout::fast_timeout(head_deadline, session.read_request());
         let read = tokio::select! {
             biased;
-            r = tokio::time::timeout(head_deadline, session.read_request()) => r,
+            r = head => r,
             _ = self.shutdown.notified() => return None,
         };
         match read {
