@@ -268,18 +268,19 @@ impl BodyDeadline {
 /// to a client and most body reads are): the timer is armed only if the first poll
 /// returns `Pending`. `None` when the deadline passed first.
 pub async fn lazy_deadline<F: Future>(deadline: Instant, fut: F) -> Option<F::Output> {
-    let mut fut = std::pin::pin!(fut);
-    if let Poll::Ready(v) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
-        return Some(v);
-    }
-    tokio::time::timeout_at(deadline.into(), fut).await.ok()
+    lazy(fut, || deadline).await
 }
 
 /// [`lazy_deadline`] with a duration: the clock is read only when the timer is armed.
 pub async fn lazy_timeout<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    lazy(fut, || Instant::now() + limit).await
+}
+
+/// Polls `fut` once; only if it is pending asks `deadline` when to give up.
+async fn lazy<F: Future>(fut: F, deadline: impl FnOnce() -> Instant) -> Option<F::Output> {
     let mut fut = std::pin::pin!(fut);
     if let Poll::Ready(v) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
         return Some(v);
     }
-    tokio::time::timeout(limit, fut).await.ok()
+    tokio::time::timeout_at(deadline().into(), fut).await.ok()
 }
