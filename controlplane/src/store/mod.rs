@@ -17,8 +17,7 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
-use sluice_dataplane::config::{mask_secret, AuthMode};
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::{mask_secret, AuthMode, MasterKey};
 use sluice_proto::Snapshot;
 use tokio::sync::watch;
 

@@ -1,4 +1,4 @@
-use crate::{RouteError, Strategy};
+use crate::route::{RouteError, Strategy};
 
 #[test]
 fn canonical_names_round_trip() {
