@@ -34,8 +34,8 @@ pub struct WireConventions {
     /// A header every request carries (name, value), e.g. Anthropic's API version.
     pub version_header: Option<(&'static str, &'static str)>,
     /// Base-URL path suffixes that the protocol's own paths add again, tried in order; the
-    /// first that matches is stripped to get the API root (seed 003 configures
-    /// `https://api.anthropic.com/v1`; Gemini bases may end in `/v1beta`).
+    /// first that matches is stripped to get the API root (`[providers.<name>]` files often
+    /// configure `https://api.anthropic.com/v1`; Gemini bases may end in `/v1beta`).
     pub root_suffixes: &'static [&'static str],
     /// The model-listing path under the API root (the default active health check).
     pub models_path: &'static str,

@@ -2,8 +2,8 @@
 //! in-memory copy of the current [`State`], and the version broadcaster.
 //!
 //! Every change goes through [`Store::mutate`]: one writer at a time clones the state,
-//! applies the change (field-level validation), validates the whole candidate with the
-//! data plane's `config_from_snapshot`, commits the diff in one sled transaction, bumps the
+//! applies the change (field-level validation), validates the whole candidate with
+//! `sluice_model::config_from_snapshot` (what every data plane runs), commits the diff in one sled transaction, bumps the
 //! version, refreshes the JSON backup atomically and wakes the broadcaster.
 
 pub mod draft;
