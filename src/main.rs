@@ -14,9 +14,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use sluice_controlplane::{App, ControlPlaneOptions, GrpcTls};
 use sluice_dataplane::config::{self, AuthMode, ConfigStore, RuntimeConfig, ServerSettings};
-use sluice_dataplane::crypto::MasterKey;
 use sluice_dataplane::server::{self, ConfigSource, DataPlaneOptions};
-use sluice_dataplane::sync::{snapshot_from_config, token_from_env, SnapshotCache, SyncOptions};
+use sluice_dataplane::sync::{
+    snapshot_from_config, token_from_env, MasterKey, SnapshotCache, SyncOptions,
+};
 
 /// The embedded default configuration (`config/sluice.toml`).
 const DEFAULT_CONFIG: &str = include_str!("../config/sluice.toml");
@@ -203,7 +204,7 @@ fn master_key(data_dir: &Path, dev: bool) -> anyhow::Result<MasterKey> {
             data_dir.display()
         );
     }
-    MasterKey::from_env_or_file(&data_dir.join("master.key"))
+    Ok(MasterKey::from_env_or_file(&data_dir.join("master.key"))?)
 }
 
 /// Without an admin token the admin API only listens on loopback: an open admin API must

@@ -21,9 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sluice_dataplane::config::AuthMode;
-use sluice_dataplane::crypto::MasterKey;
-use sluice_dataplane::sync::check_token;
+use sluice_model::{check_token, AuthMode, MasterKey};
 
 pub use backup::{backup_export, backup_restore};
 pub use error::{ApiError, ErrorKind};

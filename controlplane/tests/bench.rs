@@ -21,7 +21,7 @@ use sluice_controlplane::store::records::{
     EndpointRecord, ProviderRecord, RouteRecord, State, TargetRecord,
 };
 use sluice_controlplane::store::snapshot::validate_state;
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::MasterKey;
 use sluice_proto::config_service_client::ConfigServiceClient;
 use sluice_proto::{control_plane_message, data_plane_message, DataPlaneMessage, Hello};
 use tokio::sync::mpsc;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{Server, DP_TOKEN};
 use serde_json::json;
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::MasterKey;
 use sluice_proto::config_service_client::ConfigServiceClient;
 use sluice_proto::{
     control_plane_message, data_plane_message, Ack, DataPlaneMessage, EndpointHealth, HealthReport,

@@ -16,8 +16,8 @@ use std::time::Duration;
 use common::{options, Server, ADMIN_TOKEN, DP_TOKEN, PLAIN_KEY};
 use serde_json::{json, Value};
 use sluice_controlplane::App;
-use sluice_dataplane::config::AuthMode;
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::AuthMode;
+use sluice_model::MasterKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[test]
@@ -99,11 +99,8 @@ async fn deleting_the_last_client_key_keeps_auth_on_with_an_empty_set() {
     let (_, v) = s.call("GET", "/v1/admin/version", None).await;
     assert_eq!(v["client_auth"], "keys");
     // The data plane's view of that snapshot: keys mode, empty set.
-    let cfg = sluice_dataplane::sync::config_from_snapshot(
-        &snap,
-        &sluice_dataplane::config::ServerSettings::default(),
-    )
-    .unwrap();
+    let cfg = sluice_model::config_from_snapshot(&snap, &sluice_model::ServerSettings::default())
+        .unwrap();
     assert_eq!(cfg.server.auth, AuthMode::Keys);
     assert!(cfg.server.client_key_hashes.is_empty());
     let epoch = s.app.store.epoch();

@@ -11,7 +11,7 @@ mod common;
 
 use common::{found_in_dir, Server, PLAIN_KEY};
 use serde_json::json;
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::MasterKey;
 
 async fn populate(s: &Server) -> (u64, u64) {
     let (c, v) = s

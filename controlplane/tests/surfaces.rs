@@ -11,7 +11,7 @@ mod common;
 
 use common::{Server, PLAIN_KEY};
 use serde_json::json;
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::MasterKey;
 
 async fn server() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();

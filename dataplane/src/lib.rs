@@ -5,7 +5,6 @@
 pub mod admission;
 pub mod chat_request;
 pub mod config;
-pub mod crypto;
 pub mod echo;
 pub mod error;
 pub mod health_check;

@@ -24,7 +24,7 @@ pub fn authorized(expected: Option<&str>, headers: &HeaderMap) -> bool {
 
 /// Compares in constant time, without revealing where or whether the lengths differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    sluice_dataplane::sync::secrets_equal(a, b)
+    sluice_model::secrets_equal(a, b)
 }
 
 #[cfg(test)]

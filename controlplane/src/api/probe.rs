@@ -1,5 +1,6 @@
-//! Seed 002 `POST /api/providers/{id}/test`: a real connectivity check. OpenAI-style kinds
-//! get `GET {base_url}/models` with the key; others a `GET` of the base URL. 10 s timeout.
+//! Seed 002 `POST /api/providers/{id}/test`: a real connectivity check, as the protocol's
+//! wire table says (`sluice_model::WireConventions::probe`): OpenAI-style kinds get
+//! `GET {base_url}/models` with the key; others a `GET` of the base URL. 10 s timeout.
 //!
 //! The key only ever goes to the endpoint it is stored for: the store refuses to move a
 //! key to another host (`store::draft`), and redirects are never followed (a 3xx is
@@ -8,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sluice_dataplane::config::{Protocol, ProviderKind};
+use sluice_model::{Protocol, ProviderKind};
 
 /// Time allowed to the whole check.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,12 +29,13 @@ pub struct ProbeResult {
 
 /// Checks one endpoint of a provider of `kind`.
 pub async fn check(kind: &str, base_url: &str, api_key: &str) -> ProbeResult {
-    let protocol = ProviderKind::parse(kind).map(ProviderKind::protocol);
+    // An unknown kind (never stored: drafts validate it) is probed like the local echo
+    // kind: a plain GET of the base URL without the key.
+    let wire = ProviderKind::parse(kind)
+        .map_or(Protocol::Echo, ProviderKind::protocol)
+        .wire();
     let base = base_url.trim_end_matches('/');
-    let (url, auth) = match protocol {
-        Some(Protocol::OpenAi) => (format!("{base}/models"), true),
-        _ => (base.to_string(), false),
-    };
+    let url = format!("{base}{}", wire.probe.path);
     let started = Instant::now();
     let client = match reqwest::Client::builder()
         .timeout(TIMEOUT)
@@ -44,15 +46,23 @@ pub async fn check(kind: &str, base_url: &str, api_key: &str) -> ProbeResult {
         Err(e) => return offline(started, None, format!("cannot build HTTP client: {e}")),
     };
     let mut req = client.get(&url);
-    if !api_key.is_empty() {
-        req = match protocol {
-            Some(Protocol::Anthropic) => req
-                .header("x-api-key", api_key)
-                .header("anthropic-version", "2023-06-01"),
-            Some(Protocol::Gemini) => req.header("x-goog-api-key", api_key),
-            _ if auth => req.bearer_auth(api_key),
-            _ => req,
-        };
+    if !api_key.is_empty() && wire.probe.send_key {
+        if let Some((name, value)) = wire.version_header {
+            req = req.header(name, value);
+        }
+        match reqwest::header::HeaderValue::from_str(&wire.auth_value(api_key)) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                req = req.header(wire.auth_header, value);
+            }
+            Err(_) => {
+                return offline(
+                    started,
+                    None,
+                    "the stored API key cannot be sent in an HTTP header".to_string(),
+                )
+            }
+        }
     }
     match req.send().await {
         Ok(resp) => {

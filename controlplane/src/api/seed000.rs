@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sluice_dataplane::config::ProviderKind;
+use sluice_model::ProviderKind;
 
 use super::parse_json;
 use super::surface::{Failure, Seed000};

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::MasterKey;
 
 use crate::clock::{now_ms, rfc3339};
 use crate::error::ApiError;

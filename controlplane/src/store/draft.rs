@@ -2,8 +2,8 @@
 //! payloads into drafts; [`apply_provider`] / [`apply_route`] validate field by field
 //! (canonical field names) and produce records. Whole-state validation happens at commit.
 
-use sluice_dataplane::config::{mask_secret, BaseUrl, ProviderKind, Strategy};
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::validate::{self, Invalid};
+use sluice_model::{infer_kind, mask_secret, BaseUrl, MasterKey, ProviderKind, Strategy};
 
 use super::records::{
     EndpointRecord, ProviderRecord, RouteRecord, Seed002Route, State, TargetRecord,
@@ -11,10 +11,8 @@ use super::records::{
 use crate::clock::now_ms;
 use crate::error::ApiError;
 
-/// Largest accepted weight (same bound as the data plane).
-pub const MAX_WEIGHT: u32 = 1_000_000;
-/// Largest accepted route retries.
-pub const MAX_RETRIES: u32 = 10;
+/// Largest accepted weight and route retries: the model's bounds, shared with the data plane.
+pub use sluice_model::validate::{MAX_RETRIES, MAX_WEIGHT};
 
 /// What to do with an endpoint's API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +101,7 @@ impl ProviderDraft {
             enabled: true,
             weight: 1,
             priority: 0,
-            timeout_ms: 60_000,
+            timeout_ms: validate::DEFAULT_TIMEOUT_MS,
             pace_ms: 0,
             endpoints: Vec::new(),
         }
@@ -138,17 +136,9 @@ pub fn canonical_name(display: &str) -> String {
     display.split_whitespace().collect::<Vec<_>>().join("-")
 }
 
-fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
-    if name.is_empty() {
-        return Err(ApiError::field(field, "must not be empty"));
-    }
-    if name.len() > 200 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ApiError::field(
-            field,
-            "must be 1-200 characters without whitespace",
-        ));
-    }
-    Ok(())
+/// `problem` as a 400 naming `field`.
+fn invalid(field: impl Into<String>, problem: Invalid) -> ApiError {
+    ApiError::field(field, problem.to_string())
 }
 
 /// Validates `draft` and writes it into `state` (new when `id` is `None`); returns the id.
@@ -158,7 +148,7 @@ pub fn apply_provider(
     draft: ProviderDraft,
     key: &MasterKey,
 ) -> Result<u64, ApiError> {
-    check_name("name", &draft.name)?;
+    validate::name(&draft.name).map_err(|p| invalid("name", p))?;
     if let Some(other) = state.provider_by_name(&draft.name) {
         if Some(other.id) != id {
             return Err(ApiError::conflict(format!(
@@ -182,42 +172,30 @@ pub fn apply_provider(
                 ),
             )
         })?,
-        _ => sluice_dataplane::config::file::infer_kind(&draft.name, first_url),
+        _ => infer_kind(&draft.name, first_url),
     };
-    if draft.endpoints.is_empty() && kind != ProviderKind::Echo {
+    if draft.endpoints.is_empty() && validate::endpoints_required(kind) {
         return Err(ApiError::field(
             "endpoints",
             "a provider needs at least one base_url",
         ));
     }
-    if draft.weight > MAX_WEIGHT {
-        return Err(ApiError::field(
-            "weight",
-            format!("must be at most {MAX_WEIGHT}"),
-        ));
-    }
-    if draft.timeout_ms == 0 || draft.timeout_ms > 3_600_000 {
-        return Err(ApiError::field(
-            "timeout_ms",
-            "must be between 1 and 3600000 milliseconds",
-        ));
-    }
+    validate::weight(draft.weight).map_err(|p| invalid("weight", p))?;
+    validate::timeout_ms(draft.timeout_ms).map_err(|p| invalid("timeout_ms", p))?;
     for (i, m) in draft.models.iter().enumerate() {
-        if m.trim().is_empty() {
-            return Err(ApiError::field(format!("models[{i}]"), "must not be empty"));
-        }
+        validate::model(m).map_err(|p| invalid(format!("models[{i}]"), p))?;
     }
     let existing = id.and_then(|id| state.providers.get(&id));
     let mut endpoints = Vec::with_capacity(draft.endpoints.len());
     for (i, e) in draft.endpoints.into_iter().enumerate() {
-        let url = BaseUrl::parse(&e.base_url)
-            .map_err(|p| ApiError::field(format!("endpoints[{i}].base_url"), p))?;
+        let url = validate::base_url(&e.base_url)
+            .map_err(|p| invalid(format!("endpoints[{i}].base_url"), p))?;
         let (sealed, masked) = match e.api_key {
             KeyInput::Set(plain) if plain.is_empty() => (String::new(), String::new()),
             KeyInput::Set(plain) => (key.seal(plain.as_bytes()), mask_secret(&plain)),
             KeyInput::Keep => match existing.and_then(|p| p.endpoints.get(i)) {
                 Some(old) if old.api_key_sealed.is_empty() => Default::default(),
-                Some(old) if same_origin(&old.base_url, &url) => {
+                Some(old) if BaseUrl::parse(&old.base_url).is_ok_and(|o| o.same_origin(&url)) => {
                     (old.api_key_sealed.clone(), old.api_key_masked.clone())
                 }
                 Some(_) => {
@@ -255,20 +233,13 @@ pub fn apply_provider(
             weight: draft.weight,
             priority: draft.priority,
             timeout_ms: draft.timeout_ms,
-            pace_ms: draft.pace_ms.min(60_000),
+            pace_ms: draft.pace_ms.min(validate::MAX_PACE_MS),
             endpoints,
             created_ms,
             updated_ms: now,
         },
     );
     Ok(id)
-}
-
-/// Whether a stored endpoint URL and a new one share scheme, host and port.
-fn same_origin(stored: &str, new: &BaseUrl) -> bool {
-    BaseUrl::parse(stored).is_ok_and(|old| {
-        old.tls == new.tls && old.port == new.port && old.host.eq_ignore_ascii_case(&new.host)
-    })
 }
 
 /// Removes provider `id`; 409 while a route still targets it.
@@ -327,7 +298,7 @@ impl RouteDraft {
 
 /// Validates `draft` and writes it into `state`; returns the id.
 pub fn apply_route(state: &mut State, id: Option<u64>, draft: RouteDraft) -> Result<u64, ApiError> {
-    check_name("name", &draft.name)?;
+    validate::name(&draft.name).map_err(|p| invalid("name", p))?;
     if let Some(other) = state.route_by_name(&draft.name) {
         if Some(other.id) != id {
             return Err(ApiError::conflict(format!(
@@ -339,13 +310,8 @@ pub fn apply_route(state: &mut State, id: Option<u64>, draft: RouteDraft) -> Res
     let strategy: Strategy = draft
         .strategy
         .parse()
-        .map_err(|e: sluice_route::RouteError| ApiError::field("strategy", e.to_string()))?;
-    if draft.retries > MAX_RETRIES {
-        return Err(ApiError::field(
-            "retries",
-            format!("must be at most {MAX_RETRIES}"),
-        ));
-    }
+        .map_err(|e: sluice_model::RouteError| ApiError::field("strategy", e.to_string()))?;
+    validate::retries(draft.retries).map_err(|p| invalid("retries", p))?;
     if draft.targets.is_empty() {
         return Err(ApiError::field(
             "targets",
@@ -359,17 +325,9 @@ pub fn apply_route(state: &mut State, id: Option<u64>, draft: RouteDraft) -> Res
                 format!("unknown provider id {}", t.provider_id),
             ));
         }
-        if t.weight > MAX_WEIGHT {
-            return Err(ApiError::field(
-                format!("targets[{i}].weight"),
-                format!("must be at most {MAX_WEIGHT}"),
-            ));
-        }
-        if t.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
-            return Err(ApiError::field(
-                format!("targets[{i}].model"),
-                "must not be empty",
-            ));
+        validate::weight(t.weight).map_err(|p| invalid(format!("targets[{i}].weight"), p))?;
+        if let Some(m) = t.model.as_deref() {
+            validate::model(m).map_err(|p| invalid(format!("targets[{i}].model"), p))?;
         }
     }
     let now = now_ms();

@@ -2,8 +2,8 @@
 //! in-memory copy of the current [`State`], and the version broadcaster.
 //!
 //! Every change goes through [`Store::mutate`]: one writer at a time clones the state,
-//! applies the change (field-level validation), validates the whole candidate with the
-//! data plane's `config_from_snapshot`, commits the diff in one sled transaction, bumps the
+//! applies the change (field-level validation), validates the whole candidate with
+//! `sluice_model::config_from_snapshot` (what every data plane runs), commits the diff in one sled transaction, bumps the
 //! version, refreshes the JSON backup atomically and wakes the broadcaster.
 
 pub mod draft;
@@ -17,8 +17,7 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
-use sluice_dataplane::config::{mask_secret, AuthMode};
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::{mask_secret, AuthMode, MasterKey};
 use sluice_proto::Snapshot;
 use tokio::sync::watch;
 

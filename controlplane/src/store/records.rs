@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sluice_dataplane::config::AuthMode;
+use sluice_model::AuthMode;
 
 /// One `{base_url, api_key}` of a provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,10 +139,8 @@ impl ClientKeyRecord {
         let record = Self {
             id: 0,
             name,
-            sha256: sluice_dataplane::sync::snapshot::encode_hash(
-                &sluice_dataplane::config::client_key_hash(&plain),
-            ),
-            masked: sluice_dataplane::config::mask_secret(&plain),
+            sha256: sluice_model::encode_hash(&sluice_model::client_key_hash(&plain)),
+            masked: sluice_model::mask_secret(&plain),
             created_ms: crate::clock::now_ms(),
         };
         (plain, record)

@@ -1,9 +1,7 @@
 //! State → gRPC [`Snapshot`] (keys decrypted for transit only), and whole-state
-//! validation through the data plane's own `config_from_snapshot`.
+//! validation through the model's `config_from_snapshot`, exactly as a data plane converts it.
 
-use sluice_dataplane::config::ServerSettings;
-use sluice_dataplane::crypto::MasterKey;
-use sluice_dataplane::sync::config_from_snapshot;
+use sluice_model::{config_from_snapshot, MasterKey, ServerSettings};
 use sluice_proto::{Endpoint, Provider, Route, Snapshot, Target};
 
 use super::records::State;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sluice_controlplane::{App, ControlPlaneOptions};
-use sluice_dataplane::crypto::MasterKey;
+use sluice_model::MasterKey;
 use tokio::sync::oneshot;
 
 pub const ADMIN_TOKEN: &str = "admin-secret-token";

@@ -33,23 +33,22 @@
 #![warn(missing_docs)]
 
 mod balancer;
-mod error;
 mod health;
 mod retry;
-mod strategy;
 
 pub use balancer::{
     weight_from_f64, AlwaysAvailable, Availability, Balancer, BalancerState, EndpointGroups,
     HealthView, Member, TierState, LEAST_LATENCY_EXPLORE_EVERY,
 };
-pub use error::RouteError;
 pub use health::{
     EndpointHealth, HealthPolicy, HealthRegistry, HealthSnapshot, HealthState, Permit,
 };
 pub use retry::{
     attempts, parse_retry_after, parse_retry_delay, unix_seconds, AttemptOutcome, RetryBudget,
 };
-pub use strategy::Strategy;
+/// The strategy names and the configuration errors live in the shared model, so the
+/// control plane can validate routes without this engine.
+pub use sluice_model::{RouteError, Strategy};
 
 #[cfg(test)]
 #[allow(

@@ -1,9 +1,8 @@
-//! Configuration: the internal model, its file and env sources, and the live store that
-//! request handlers read from (hot-swapped with `arc-swap`).
+//! Configuration: the live store that request handlers read from (hot-swapped with
+//! `arc-swap`) and the file watcher feeding it. The model itself, its file formats and
+//! validation live in `sluice-model`; what the data plane uses of it is re-exported here so
+//! the rest of the crate names it `crate::config::...`.
 
-mod env;
-pub mod file;
-pub mod model;
 pub mod watch;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,8 +10,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-pub use file::{load_file, parse_config, ConfigError};
-pub use model::*;
+pub use sluice_model::file::{self, load_file, parse_config, ConfigError};
+pub use sluice_model::{
+    client_key_hash, default_prefix_rules, listens_beyond_loopback, mask_secret, AuthMode, BaseUrl,
+    BuildFnv, Endpoint, Fnv, HealthCheck, Limits, PrefixRule, Protocol, Provider, ProviderKind,
+    Route, RuntimeConfig, Secret, ServerSettings, SharedConfig, Strategy, Target, WireConventions,
+};
 
 /// The live configuration: one snapshot, swapped whole.
 pub struct ConfigStore {
@@ -60,5 +63,18 @@ impl ConfigStore {
         crate::metrics::set_config_version(v);
         crate::metrics::config_update("ok");
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The Anthropic version header the model's wire table sends is the one the translator
+    /// is written against.
+    #[test]
+    fn anthropic_version_matches_the_translator() {
+        assert_eq!(
+            super::Protocol::Anthropic.wire().version_header,
+            Some(("anthropic-version", sluice_translate::anthropic::VERSION))
+        );
     }
 }

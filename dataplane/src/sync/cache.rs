@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 use sluice_proto::Snapshot;
 
-use crate::crypto::MasterKey;
+use sluice_model::MasterKey;
 
 /// Encrypted on-disk snapshot cache.
 pub struct SnapshotCache {

@@ -21,7 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::cache::SnapshotCache;
-use super::snapshot::config_from_snapshot;
+use super::config_from_snapshot;
 use crate::config::{ConfigStore, ServerSettings};
 use crate::AppState;
 
@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn cache_round_trip_is_encrypted() {
         let dir = tempfile::tempdir().unwrap();
-        let key = crate::crypto::MasterKey::generate();
+        let key = sluice_model::MasterKey::generate();
         let cache = SnapshotCache::new(dir.path().join("snap.enc"), key.clone());
         let snap = Snapshot {
             version: 9,
@@ -443,7 +443,7 @@ mod tests {
         assert_eq!(cache.load().unwrap().version, 9);
         let other = SnapshotCache::new(
             dir.path().join("snap.enc"),
-            crate::crypto::MasterKey::generate(),
+            sluice_model::MasterKey::generate(),
         );
         assert!(other.load().is_none());
     }
@@ -535,7 +535,7 @@ mod tests {
     #[test]
     fn cached_snapshot_keeps_its_epoch() {
         let dir = tempfile::tempdir().unwrap();
-        let key = crate::crypto::MasterKey::generate();
+        let key = sluice_model::MasterKey::generate();
         let path = dir.path().join("snap.enc");
         SnapshotCache::new(path.clone(), key.clone())
             .save(&echo_snapshot("epoch-a", 12))

@@ -3,10 +3,12 @@
 
 pub mod cache;
 pub mod client;
-pub mod snapshot;
-pub mod token;
 
 pub use cache::SnapshotCache;
 pub use client::{apply_snapshot, Applied, SyncClient, SyncOptions};
-pub use snapshot::{config_from_snapshot, snapshot_from_config};
-pub use token::{check_token, secrets_equal, token_from_env, TokenError, MIN_TOKEN_BYTES};
+pub use sluice_model::snapshot::{self, config_from_snapshot, snapshot_from_config};
+pub use sluice_model::token::{
+    self, check_token, secrets_equal, token_from_env, TokenError, MIN_TOKEN_BYTES,
+};
+/// The key the snapshot cache is sealed with (the control plane's master key type).
+pub use sluice_model::MasterKey;

@@ -38,27 +38,13 @@ const COALESCE_BODY: usize = 64 * 1024;
 
 /// The credential and version headers a provider kind expects.
 pub fn auth_headers(kind: ProviderKind, key: &str) -> Vec<(&'static str, String)> {
+    let wire = Protocol::wire(kind.protocol());
     let mut headers = Vec::with_capacity(3);
-    match kind.protocol() {
-        Protocol::Anthropic => {
-            headers.push((
-                "anthropic-version",
-                sluice_translate::anthropic::VERSION.to_string(),
-            ));
-            if !key.is_empty() {
-                headers.push(("x-api-key", key.to_string()));
-            }
-        }
-        Protocol::Gemini => {
-            if !key.is_empty() {
-                headers.push(("x-goog-api-key", key.to_string()));
-            }
-        }
-        Protocol::OpenAi | Protocol::Echo => {
-            if !key.is_empty() {
-                headers.push(("authorization", format!("Bearer {key}")));
-            }
-        }
+    if let Some((name, value)) = wire.version_header {
+        headers.push((name, value.to_string()));
+    }
+    if !key.is_empty() {
+        headers.push((wire.auth_header, wire.auth_value(key)));
     }
     headers
 }
@@ -66,15 +52,7 @@ pub fn auth_headers(kind: ProviderKind, key: &str) -> Vec<(&'static str, String)
 /// The base URL's path without the version segment the protocol's own paths add again
 /// (seed 003 configures `https://api.anthropic.com/v1`; Gemini bases may end in `/v1beta`).
 pub fn api_root(kind: ProviderKind, base: &BaseUrl) -> &str {
-    let path = base.path.as_str();
-    match kind.protocol() {
-        Protocol::Anthropic => path.strip_suffix("/v1").unwrap_or(path),
-        Protocol::Gemini => path
-            .strip_suffix("/v1beta")
-            .or_else(|| path.strip_suffix("/v1"))
-            .unwrap_or(path),
-        Protocol::OpenAi | Protocol::Echo => path,
-    }
+    Protocol::wire(kind.protocol()).api_root(&base.path)
 }
 
 /// Why an attempt failed before a usable response arrived.

@@ -4,7 +4,6 @@
 mod balancer;
 mod health;
 mod retry;
-mod strategy;
 mod stress;
 
 use std::sync::Arc;

@@ -3,18 +3,21 @@
 //! a candidate state with [`config_from_snapshot`] before committing it, and a data plane
 //! NACKs anything that does not convert.
 
-use std::time::Duration;
-
 use sluice_proto::{
     Endpoint as PbEndpoint, PrefixRule as PbPrefixRule, Provider as PbProvider, Route as PbRoute,
     Snapshot, Target as PbTarget,
 };
 
-use crate::config::file::build_provider;
-use crate::config::{
-    AuthMode, PrefixRule, ProviderKind, Route, RuntimeConfig, Secret, ServerSettings, Strategy,
-    Target,
-};
+use crate::auth::{decode_hash, AuthMode};
+use crate::config::{default_prefix_rules, PrefixRule, RuntimeConfig};
+use crate::limits::ServerSettings;
+use crate::provider::ProviderKind;
+use crate::route::{Route, Strategy, Target};
+use crate::secret::Secret;
+use crate::validate::{self, build_provider, DEFAULT_TIMEOUT_MS};
+
+/// Hex form of a client key hash, as carried in snapshots.
+pub use crate::auth::encode_hash;
 
 /// Builds a validated runtime config from a snapshot, with the data plane's own server settings.
 pub fn config_from_snapshot(
@@ -32,7 +35,7 @@ pub fn config_from_snapshot(
             .map(|e| (e.base_url.clone(), Secret(e.api_key.clone())))
             .collect();
         let timeout_ms = if p.timeout_ms == 0 {
-            60_000
+            DEFAULT_TIMEOUT_MS
         } else {
             p.timeout_ms
         };
@@ -47,15 +50,15 @@ pub fn config_from_snapshot(
             endpoints,
             &key,
         )
-        .map_err(|(k, problem)| format!("{k}: {problem}"))?;
-        provider.pace = Duration::from_millis(p.pace_ms.min(60_000));
-        provider.health_check = crate::config::file::health_check(
+        .map_err(|e| e.to_string())?;
+        provider.pace = validate::pace(p.pace_ms);
+        provider.health_check = validate::health_check(
             kind,
             Some(p.health_check_interval_ms),
             (!p.health_check_path.is_empty()).then(|| p.health_check_path.clone()),
             &key,
         )
-        .map_err(|(k, problem)| format!("{k}: {problem}"))?;
+        .map_err(|e| e.to_string())?;
         providers.push(provider);
     }
     let find = |name: &str| providers.iter().position(|p| p.name == name);
@@ -99,7 +102,7 @@ pub fn config_from_snapshot(
         });
     }
     let prefix_rules = if snap.prefix_rules.is_empty() {
-        crate::config::default_prefix_rules()
+        default_prefix_rules()
     } else {
         snap.prefix_rules
             .iter()
@@ -144,22 +147,6 @@ fn client_auth(snap: &Snapshot, server: &ServerSettings) -> Result<ServerSetting
         }
     }
     Ok(server)
-}
-
-fn decode_hash(h: &str) -> Option<[u8; 32]> {
-    if h.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// Hex form of a client key hash, as carried in snapshots.
-pub fn encode_hash(h: &[u8; 32]) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The snapshot equivalent of a runtime config (used to seed a control plane from a file).
@@ -240,12 +227,13 @@ pub fn snapshot_from_config(cfg: &RuntimeConfig) -> Snapshot {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
     #[test]
     fn round_trip_and_validation() {
-        let cfg = crate::config::parse_config(
+        let cfg = crate::file::parse_config(
             "t",
             r#"
 env_providers = false

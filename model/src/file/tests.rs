@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use super::*;
 
 fn no_env(_: &str) -> Option<String> {
@@ -57,7 +59,7 @@ retries = 1
 }
 
 #[test]
-fn seed003_form() {
+fn table_form() {
     let cfg = parse(
         r#"
 [providers.openai_official]

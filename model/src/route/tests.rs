@@ -1,4 +1,4 @@
-use crate::{RouteError, Strategy};
+use crate::route::{RouteError, Strategy};
 
 #[test]
 fn canonical_names_round_trip() {
@@ -11,7 +11,7 @@ fn canonical_names_round_trip() {
 }
 
 #[test]
-fn aliases_from_seeds_and_common_spellings() {
+fn aliases_from_the_admin_apis_and_common_spellings() {
     let cases = [
         ("round-robin", Strategy::RoundRobin),
         ("Round_Robin", Strategy::RoundRobin),

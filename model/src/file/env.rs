@@ -1,9 +1,11 @@
-//! Zero-config providers from well-known environment variables (seed 004):
+//! Zero-config providers from well-known environment variables:
 //! `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY`, `DEEPSEEK_API_KEY`, each with an
 //! optional `*_API_BASE`. A provider of the same name in the file wins.
 
-use super::file::{build_provider, EnvLookup};
-use super::model::{Provider, ProviderKind, Secret};
+use super::EnvLookup;
+use crate::provider::{Provider, ProviderKind};
+use crate::secret::Secret;
+use crate::validate::{build_provider, DEFAULT_TIMEOUT_MS};
 
 /// `(provider name, kind, key var, base var, default base URL)`.
 const ENV_PROVIDERS: &[(&str, ProviderKind, &str, &str, &str)] = &[
@@ -57,13 +59,13 @@ pub fn add_env_providers(providers: &mut Vec<Provider>, env: EnvLookup) {
             true,
             1,
             0,
-            60_000,
+            DEFAULT_TIMEOUT_MS,
             vec![(base, Secret(key.trim().to_string()))],
             &format!("env {key_var}"),
         ) {
             Ok(p) => providers.push(p),
-            Err((k, problem)) => {
-                tracing::warn!(key = %k, %problem, "ignoring zero-config provider")
+            Err(e) => {
+                tracing::warn!(key = %e.field, problem = %e.problem, "ignoring zero-config provider")
             }
         }
     }

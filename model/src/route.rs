@@ -1,29 +1,70 @@
-//! The load-balancing strategy of a route (over its targets) or of a provider (over its
-//! endpoints).
+//! Routes: a public model name mapped onto provider targets, and the load-balancing
+//! strategy that orders them (the routing engine, `sluice-route`, re-exports
+//! [`Strategy`] and [`RouteError`]).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::RouteError;
+/// Errors of routing configuration: they all come from validating configuration input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// A strategy name that none of the strategies or their aliases match.
+    #[error("unknown load-balancing strategy `{name}`; valid strategies: {valid}")]
+    UnknownStrategy {
+        /// The name as given.
+        name: String,
+        /// Comma-separated canonical names, for the operator.
+        valid: &'static str,
+    },
+    /// A health policy of the routing engine that breaks an invariant.
+    #[error("invalid health policy: {0}")]
+    InvalidHealthPolicy(&'static str),
+}
 
-/// How a [`Balancer`](crate::Balancer) orders members for a request.
+/// One target of a route.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Index into [`RuntimeConfig::providers`](crate::RuntimeConfig::providers).
+    pub provider: usize,
+    /// Upstream model name.
+    pub model: String,
+    /// Relative weight.
+    pub weight: u32,
+    /// Failover tier (lower first).
+    pub priority: i32,
+}
+
+/// A public model name mapped onto targets.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// What clients send as `model`.
+    pub name: String,
+    /// How targets are chosen.
+    pub strategy: Strategy,
+    /// Default retries (attempts = 1 + retries).
+    pub retries: u32,
+    /// Ordered targets.
+    pub targets: Vec<Target>,
+}
+
+/// How a balancer (`sluice_route::Balancer`) orders members for a request.
 ///
 /// Every strategy honours priority tiers: it balances within the most preferred tier (the
 /// lowest `priority` value) that has an available member; other tiers are failover only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Strategy {
-    /// Members of the tier in turn, ignoring weights (seed 002 `round-robin`).
+    /// Members of the tier in turn, ignoring weights (`round-robin`).
     #[default]
     RoundRobin,
     /// Smooth weighted round robin (nginx): deterministic, spreads heavy members out.
     Weighted,
     /// Failover: always the first available member in declaration order of the most
-    /// preferred tier (seed 002 `failover`).
+    /// preferred tier (`failover`).
     Priority,
     /// Lowest EWMA latency, with a deterministic exploration share (see
-    /// [`LEAST_LATENCY_EXPLORE_EVERY`](crate::LEAST_LATENCY_EXPLORE_EVERY)).
+    /// `sluice_route::LEAST_LATENCY_EXPLORE_EVERY`).
     LeastLatency,
     /// Power of two random choices: the one with fewer in-flight requests, ties broken by
     /// the lower peak-EWMA latency.
@@ -108,3 +149,7 @@ impl<'de> Deserialize<'de> for Strategy {
         name.parse().map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

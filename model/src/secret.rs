@@ -1,11 +1,51 @@
-//! Secrets at rest: AES-256-GCM with a random 96-bit nonce per value, under the 32-byte
-//! master key (`SLUICE_MASTER_KEY`, base64). Used by the control plane's store and backups
-//! and by the data plane's last-good snapshot cache.
+//! Secrets: provider keys that never print themselves, the `sk-…abcd` mask shown instead,
+//! and sealing at rest — AES-256-GCM with a random 96-bit nonce per value, under the
+//! 32-byte master key (`SLUICE_MASTER_KEY`, base64). Used by the control plane's store and
+//! backups and by the data plane's last-good snapshot cache.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::{Aead, KeyInit, OsRng};
 use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+
+/// A secret that never prints itself.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The plaintext, for building upstream requests only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `sk-…abcd` style mask for display.
+    pub fn masked(&self) -> String {
+        mask_secret(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.masked())
+    }
+}
+
+/// Masks a secret as `prefix…last4`; short secrets are fully hidden.
+pub fn mask_secret(s: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 8 {
+        return "****".to_string();
+    }
+    let prefix: String = chars.iter().take(3).collect();
+    let suffix: String = chars.iter().skip(chars.len().saturating_sub(4)).collect();
+    format!("{prefix}…{suffix}")
+}
 
 /// Ciphertext prefix identifying the format (`v1:` + base64(nonce ‖ ciphertext ‖ tag)).
 const PREFIX: &str = "v1:";
@@ -26,12 +66,36 @@ pub enum CryptoError {
     Format,
 }
 
+/// Why [`MasterKey::from_env_or_file`] found no usable key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    /// `SLUICE_MASTER_KEY` is set but not a valid key.
+    #[error("SLUICE_MASTER_KEY: {0}")]
+    Env(CryptoError),
+    /// The key file exists but does not hold a valid key.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with its content.
+        source: CryptoError,
+    },
+    /// The development key file could not be written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The key file (or its directory).
+        path: PathBuf,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+}
+
 /// An AES-256-GCM key.
 #[derive(Clone)]
 pub struct MasterKey(Key<Aes256Gcm>);
 
-impl std::fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MasterKey(…)")
     }
 }
@@ -53,32 +117,42 @@ impl MasterKey {
 
     /// The key from `SLUICE_MASTER_KEY` if set, else the one stored at `path`, else a new
     /// one written there with mode 0600 (development setups such as `sluice up`).
-    pub fn from_env_or_file(path: &std::path::Path) -> anyhow::Result<Self> {
+    pub fn from_env_or_file(path: &Path) -> Result<Self, KeyFileError> {
         if let Ok(text) = std::env::var("SLUICE_MASTER_KEY") {
-            return Ok(Self::from_base64(&text)?);
+            return Self::from_base64(&text).map_err(KeyFileError::Env);
         }
         if let Ok(text) = std::fs::read_to_string(path) {
-            return Self::from_base64(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+            return Self::from_base64(&text).map_err(|source| KeyFileError::File {
+                path: path.to_path_buf(),
+                source,
+            });
         }
         let key = Self::generate();
+        key.write_new(path).map_err(|source| KeyFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        tracing::warn!(path = %path.display(), "generated a development master key; set SLUICE_MASTER_KEY in production");
+        Ok(key)
+    }
+
+    /// Writes the key to `path` (mode 0600), atomically: temp file + rename.
+    fn write_new(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = path.with_extension("tmp");
         {
-            use std::io::Write;
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create(true).truncate(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
             let mut f = opts.open(&tmp)?;
-            f.write_all(key.to_base64().as_bytes())?;
+            f.write_all(self.to_base64().as_bytes())?;
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, path)?;
-        tracing::warn!(path = %path.display(), "generated a development master key; set SLUICE_MASTER_KEY in production");
-        Ok(key)
+        std::fs::rename(&tmp, path)
     }
 
     /// The key as base64 (to store it for development setups).
@@ -127,6 +201,35 @@ impl MasterKey {
 )]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_secret("sk-1234567890abcd"), "sk-…abcd");
+        assert_eq!(mask_secret("short"), "****");
+        assert_eq!(mask_secret(""), "");
+        assert_eq!(
+            format!("{:?}", Secret("sk-1234567890abcd".into())),
+            "Secret(sk-…abcd)"
+        );
+    }
+
+    #[test]
+    fn development_key_file() {
+        let dir = std::env::temp_dir().join(format!("sluice-model-key-{}", std::process::id()));
+        let path = dir.join("master.key");
+        let _ = std::fs::remove_dir_all(&dir);
+        if std::env::var("SLUICE_MASTER_KEY").is_err() {
+            let a = MasterKey::from_env_or_file(&path).unwrap();
+            let b = MasterKey::from_env_or_file(&path).unwrap();
+            assert_eq!(a.to_base64(), b.to_base64());
+            std::fs::write(&path, "c2hvcnQ=").unwrap();
+            assert!(matches!(
+                MasterKey::from_env_or_file(&path),
+                Err(KeyFileError::File { .. })
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn seal_open_and_tamper() {
