@@ -26,7 +26,7 @@ mod usage;
 mod wire;
 
 pub use error::translate_error;
-pub use request::build_request;
+pub use request::{build_request, build_request_from};
 pub use response::{finish_reason, translate_response};
 pub use stream::AnthropicStreamTranslator;
 

@@ -4,7 +4,8 @@ use super::wire::{
     ContentBlock, Metadata, RequestBody, System, Thinking, ToolChoiceOut, ToolDef, Turn,
 };
 use super::DEFAULT_MAX_TOKENS;
-use crate::openai::request::{self as chat, ChatRequest, Media, Part, Role, ToolChoice};
+use crate::openai::request::hub::{self as chat, HubRequest, Media, Part, Role, ToolChoice};
+use crate::openai::request::ChatRequest;
 use crate::{TranslateError, UpstreamRequest};
 
 /// An image or document block; `index` is the client message's, named only on error.
@@ -34,7 +35,31 @@ pub fn build_request(
     openai_body: &[u8],
     upstream_model: &str,
 ) -> Result<UpstreamRequest, TranslateError> {
-    let req = ChatRequest::parse(openai_body)?;
+    build(
+        HubRequest::parse(openai_body)?,
+        openai_body.len(),
+        upstream_model,
+    )
+}
+
+/// [`build_request`] for a request the boundary parse ([`ChatRequest::parse`]) already
+/// validated: what it checked is not checked again.
+pub fn build_request_from(
+    req: &ChatRequest,
+    upstream_model: &str,
+) -> Result<UpstreamRequest, TranslateError> {
+    build(
+        HubRequest::from_checked(req)?,
+        req.body.len(),
+        upstream_model,
+    )
+}
+
+fn build(
+    req: HubRequest,
+    input_len: usize,
+    upstream_model: &str,
+) -> Result<UpstreamRequest, TranslateError> {
     if req.n.is_some_and(|n| n > 1) {
         return Err(TranslateError::new(
             "Anthropic does not support n > 1 (multiple choices)",
@@ -170,7 +195,7 @@ pub fn build_request(
         top_p,
     };
     Ok(UpstreamRequest {
-        body: chat::encode(&body, openai_body.len())?,
+        body: chat::encode(&body, input_len)?,
         stream: req.stream,
     })
 }

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::Map;
 
 use crate::json_out::BStr;
-use crate::openai::request::{Media, Tool, ToolCall};
+use crate::openai::request::hub::{Media, Tool, ToolCall};
 
 // The body is serialized straight from the parsed request through the borrowed structs
 // below rather than built as a `serde_json::Value` tree first: the tree copied every

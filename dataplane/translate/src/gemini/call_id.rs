@@ -2,7 +2,7 @@
 //! carrying the call's `thoughtSignature` so it can be replayed on the next turn.
 
 use crate::json_out;
-use crate::openai::request as chat;
+use crate::openai::request::hub as chat;
 
 /// Split an OpenAI tool-call id into (Gemini id, thought signature).
 pub(super) fn split_call_id(id: &str) -> (&str, Option<&str>) {

@@ -37,7 +37,7 @@ mod text_fast_path;
 mod wire;
 
 pub use error::translate_error;
-pub use request::build_request;
+pub use request::{build_request, build_request_from};
 pub use response::{finish_reason, translate_response};
 pub use schema::{schema, SCHEMA_INLINE_BUDGET_BYTES, SCHEMA_MAX_DEPTH};
 pub use stream::GeminiStreamTranslator;

@@ -8,17 +8,44 @@ use super::wire::{
     Content, ContentPart, FunctionCallingConfig, FunctionDeclaration, FunctionDeclarations,
     GenerationConfig, RequestBody, SystemInstruction, ThinkingConfig, ToolConfig,
 };
-use crate::openai::request::{self as chat, ChatRequest, Part, ResponseFormat, Role, ToolChoice};
+use crate::openai::request::hub::{
+    self as chat, HubRequest, Part, ResponseFormat, Role, ToolChoice,
+};
+use crate::openai::request::ChatRequest;
 use crate::{TranslateError, UpstreamRequest};
 
 /// Translate the client's raw OpenAI Chat Completions body into a Gemini
-/// `generateContent` body. Streaming is chosen by the URL ([`path`]), not the body.
+/// `generateContent` body. Streaming is chosen by the URL ([`super::path`]), not the body.
 pub fn build_request(
     openai_body: &[u8],
     upstream_model: &str,
 ) -> Result<UpstreamRequest, TranslateError> {
+    build(
+        HubRequest::parse(openai_body)?,
+        openai_body.len(),
+        upstream_model,
+    )
+}
+
+/// [`build_request`] for a request the boundary parse ([`ChatRequest::parse`]) already
+/// validated: what it checked is not checked again.
+pub fn build_request_from(
+    req: &ChatRequest,
+    upstream_model: &str,
+) -> Result<UpstreamRequest, TranslateError> {
+    build(
+        HubRequest::from_checked(req)?,
+        req.body.len(),
+        upstream_model,
+    )
+}
+
+fn build(
+    req: HubRequest,
+    input_len: usize,
+    upstream_model: &str,
+) -> Result<UpstreamRequest, TranslateError> {
     let _ = upstream_model; // Gemini names the model in the URL path.
-    let req = ChatRequest::parse(openai_body)?;
 
     let mut contents: Vec<Content<'_>> = Vec::new();
     for m in &req.messages {
@@ -196,7 +223,7 @@ pub fn build_request(
         tools,
     };
     Ok(UpstreamRequest {
-        body: chat::encode(&body, openai_body.len())?,
+        body: chat::encode(&body, input_len)?,
         stream: req.stream,
     })
 }

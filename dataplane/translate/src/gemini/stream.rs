@@ -9,7 +9,7 @@ use super::event::{EventSeed, PartsBuf};
 use super::response::finish_reason;
 use super::text_fast_path::fast_text_event;
 use crate::json_out;
-use crate::openai::request as chat;
+use crate::openai::request::hub as chat;
 use crate::openai::{ChunkWriter, CONTENT, REASONING};
 use crate::sse::SseParser;
 use crate::{ResponseContext, StreamTranslator, UpstreamError, Usage};

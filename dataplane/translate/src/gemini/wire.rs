@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::call_id::split_call_id;
 use crate::json_in::Skip;
 use crate::json_out::BStr;
-use crate::openai::request::{Media, ToolCall};
+use crate::openai::request::hub::{Media, ToolCall};
 use crate::{UpstreamError, Usage};
 
 // The body is serialized straight from the parsed request through the borrowed structs

@@ -10,4 +10,7 @@ mod usage;
 pub(crate) use chunk::{write_usage, ChunkWriter, CONTENT, REASONING};
 pub use error::{error_body, write_error_event};
 pub use passthrough::PassthroughScanner;
+pub use request::{
+    check_model_name, write_json_str, BadName, ChatRequest, RequestLimits, GATEWAY_FIELDS,
+};
 pub use usage::scan_usage;
