@@ -1,5 +1,6 @@
-//! The client's OpenAI Chat Completions request, parsed and validated once into a
-//! provider-neutral model that the Anthropic and Gemini builders convert from.
+//! The provider-neutral ("hub") form of the client's OpenAI Chat Completions request,
+//! which the Anthropic and Gemini builders convert from. Built from a request the boundary
+//! parse ([`super::ChatRequest`]) validated, or from a raw body (then checked fully).
 //!
 //! Request building is once per request (not the streaming hot path), so this side uses
 //! `serde_json::Value` for the flexible parts and reports precise `param` paths.

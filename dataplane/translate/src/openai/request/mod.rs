@@ -91,8 +91,13 @@ impl ChatRequest {
     /// Linear in the body: one shape scan (nesting depth, members per object), one parse
     /// that validates `messages` in place, and short second looks at a few small values
     /// (`tools` is counted by a second scan of just that value).
+    #[inline]
     pub fn parse(body: Bytes, limits: impl Into<RequestLimits>) -> Result<Self, TranslateError> {
-        let limits = &limits.into();
+        Self::parse_limited(body, &limits.into())
+    }
+
+    /// [`ChatRequest::parse`], compiled once here rather than in every caller.
+    fn parse_limited(body: Bytes, limits: &RequestLimits) -> Result<Self, TranslateError> {
         let text = std::str::from_utf8(&body)
             .map_err(|_| invalid("body", "request body is not valid UTF-8"))?;
         check_shape(text.as_bytes(), limits)?;

@@ -71,6 +71,7 @@ impl std::fmt::Display for BadName {
 /// segment around a `/`, a `.` or `..` piece between `/`s and `:`s, and a `:` followed
 /// by an API method such as `:countTokens`. Linear in the name, which is first bounded by
 /// `max_len`.
+#[inline]
 pub fn check_model_name(name: &str, max_len: usize) -> Result<(), BadName> {
     if name.is_empty() {
         return Err(BadName::Empty);

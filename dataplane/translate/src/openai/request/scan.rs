@@ -67,6 +67,7 @@ macro_rules! scalars_are {
 pub(super) struct TopLevel<'a>(pub(super) Vec<(Cow<'a, str>, Member<'a>)>);
 
 impl<'de> Deserialize<'de> for TopLevel<'de> {
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -74,6 +75,7 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
+            #[inline]
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::with_capacity(16);
                 while let Some(Text(k)) = map.next_key::<Text<'de>>()? {
@@ -94,6 +96,7 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
 
 /// Accepts any JSON value and records whether it is a valid `messages` array.
 impl<'de> Deserialize<'de> for MessagesScan {
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -101,6 +104,7 @@ impl<'de> Deserialize<'de> for MessagesScan {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
+            #[inline]
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut verdict = MessagesCheck::Ok;
                 let mut n = 0;
@@ -128,6 +132,7 @@ impl<'de> Deserialize<'de> for MessagesScan {
                     len: n,
                 })
             }
+            #[inline]
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(MessagesScan::NOT_ARRAY)
@@ -150,6 +155,7 @@ impl MessagesScan {
 pub(super) struct ArrayLen(pub(super) Option<usize>);
 
 impl<'de> Deserialize<'de> for ArrayLen {
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -157,6 +163,7 @@ impl<'de> Deserialize<'de> for ArrayLen {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
+            #[inline]
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut n = 0usize;
                 while seq.next_element::<IgnoredAny>()?.is_some() {
@@ -164,6 +171,7 @@ impl<'de> Deserialize<'de> for ArrayLen {
                 }
                 Ok(ArrayLen(Some(n)))
             }
+            #[inline]
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(ArrayLen(None))
@@ -184,6 +192,7 @@ pub(super) enum RoleCheck<'a> {
 }
 
 impl<'de> Deserialize<'de> for RoleCheck<'de> {
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -191,6 +200,7 @@ impl<'de> Deserialize<'de> for RoleCheck<'de> {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
+            #[inline]
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut role: Option<Option<RoleValue>> = None;
                 let mut repeated = false;
@@ -214,6 +224,7 @@ impl<'de> Deserialize<'de> for RoleCheck<'de> {
                     },
                 })
             }
+            #[inline]
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(RoleCheck::BadShape)
@@ -229,6 +240,7 @@ impl<'de> Deserialize<'de> for RoleCheck<'de> {
 pub(super) struct Text<'a>(pub(super) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Text<'de> {
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -257,6 +269,7 @@ pub(super) enum RoleValue<'a> {
 }
 
 impl<'de> Deserialize<'de> for RoleValue<'de> {
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -270,10 +283,12 @@ impl<'de> Deserialize<'de> for RoleValue<'de> {
             fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
                 Ok(RoleValue::Str(Cow::Owned(v.to_owned())))
             }
+            #[inline]
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(RoleValue::Other)
             }
+            #[inline]
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(RoleValue::Other)
@@ -285,6 +300,7 @@ impl<'de> Deserialize<'de> for RoleValue<'de> {
 }
 
 /// Where the value of a member starts: after its key's closing quote, spaces and `:`.
+#[inline]
 pub(super) fn value_start(text: &str, key_end: usize) -> usize {
     let after = text.as_bytes().get(key_end..).unwrap_or_default();
     key_end
@@ -296,6 +312,7 @@ pub(super) fn value_start(text: &str, key_end: usize) -> usize {
 
 /// Where a value ends, given where what follows it begins (the next key's opening quote,
 /// or the object's closing brace): back over spaces and the separating comma.
+#[inline]
 pub(super) fn value_end(text: &str, next: usize) -> usize {
     let Some(before) = text.as_bytes().get(..next) else {
         return next;

@@ -10,6 +10,7 @@ use super::scan::{MessagesCheck, MessagesScan};
 use crate::TranslateError;
 
 /// The 400 for a model or provider name that cannot be one.
+#[inline]
 pub(super) fn check_name(
     name: &str,
     param: &str,
@@ -24,6 +25,7 @@ pub(super) struct StreamOptionsShape {
     pub(super) include_usage: Option<bool>,
 }
 
+#[inline]
 pub(super) fn invalid(param: &str, message: impl Into<String>) -> TranslateError {
     TranslateError {
         message: message.into(),
@@ -39,6 +41,7 @@ pub(super) fn parse_as<'a, T: Deserialize<'a>>(
     serde_json::from_str(raw.get()).map_err(|_| invalid(param, format!("`{param}` must be {what}")))
 }
 
+#[inline]
 pub(super) fn check_number(
     raw: &RawValue,
     param: &str,
@@ -59,6 +62,7 @@ pub(super) fn check_number(
 }
 
 /// The 400 for a `messages` problem, if any.
+#[inline]
 pub(super) fn check_messages(
     scan: &MessagesScan,
     limits: &RequestLimits,
