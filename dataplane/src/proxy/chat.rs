@@ -368,11 +368,11 @@ fn build_outbound<'a>(
             req.passthrough_body(&cand.model),
         ),
         Protocol::Anthropic => {
-            let built = anthropic::build_request(&req.body, &cand.model).map_err(translate_err)?;
+            let built = anthropic::build_request_from(req, &cand.model).map_err(translate_err)?;
             (join_path(root, anthropic::PATH), Bytes::from(built.body))
         }
         Protocol::Gemini => {
-            let built = gemini::build_request(&req.body, &cand.model).map_err(translate_err)?;
+            let built = gemini::build_request_from(req, &cand.model).map_err(translate_err)?;
             (
                 join_path(root, &gemini::path(&cand.model, req.stream)),
                 Bytes::from(built.body),

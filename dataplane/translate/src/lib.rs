@@ -16,7 +16,6 @@ mod json_in;
 mod json_out;
 pub mod openai;
 pub mod path;
-mod request;
 pub mod sse;
 
 pub use error::{TranslateError, UpstreamError};

@@ -289,6 +289,13 @@ impl SseParser {
     }
 }
 
+/// A malformed or oversized upstream SSE stream is an upstream failure (502).
+impl From<SseError> for crate::UpstreamError {
+    fn from(e: SseError) -> Self {
+        crate::UpstreamError::malformed(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
-//! The client's OpenAI Chat Completions request, parsed and validated once into a
-//! provider-neutral model that the Anthropic and Gemini builders convert from.
+//! The provider-neutral ("hub") form of the client's OpenAI Chat Completions request,
+//! which the Anthropic and Gemini builders convert from. Built from a request the boundary
+//! parse ([`super::ChatRequest`]) validated, or from a raw body (then checked fully).
 //!
 //! Request building is once per request (not the streaming hot path), so this side uses
 //! `serde_json::Value` for the flexible parts and reports precise `param` paths.
@@ -113,7 +114,7 @@ pub(crate) enum ResponseFormat {
 
 /// The validated request.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ChatRequest {
+pub(crate) struct HubRequest {
     pub system: Vec<String>,
     pub messages: Vec<Message>,
     pub tools: Vec<Tool>,
@@ -636,15 +637,26 @@ impl<'de> Visitor<'de> for BodyVisitor {
     }
 }
 
-impl ChatRequest {
-    /// Parse and validate the client's raw OpenAI body.
+impl HubRequest {
+    /// Parse and validate the client's raw OpenAI body (no boundary parse before it).
     pub(crate) fn parse(body: &[u8]) -> Result<Self, TranslateError> {
+        Self::parse_body(body, false)
+    }
+
+    /// The neutral form of a request [`ChatRequest::parse`](super::ChatRequest::parse)
+    /// validated: the shape of `messages` (array, objects, known roles, not empty) and the
+    /// ranges of `temperature`, `top_p` and `n` are not checked again.
+    pub(crate) fn from_checked(req: &super::ChatRequest) -> Result<Self, TranslateError> {
+        Self::parse_body(&req.body, true)
+    }
+
+    fn parse_body(body: &[u8], boundary_checked: bool) -> Result<Self, TranslateError> {
         let root: Body<'_> = serde_json::from_slice(body)
             .map_err(|e| TranslateError::body(format!("request body is not valid JSON: {e}")))?;
         let Body::Object(root) = root else {
             return Err(TranslateError::body("request body must be a JSON object"));
         };
-        let mut req = ChatRequest::default();
+        let mut req = HubRequest::default();
 
         // Tools first: legacy `functions` and modern `tools`.
         match &root.tools {
@@ -707,7 +719,7 @@ impl ChatRequest {
                 "messages",
             ));
         };
-        if messages.is_empty() {
+        if messages.is_empty() && !boundary_checked {
             return Err(TranslateError::new(
                 "'messages' must not be empty",
                 "messages",
@@ -866,21 +878,21 @@ impl ChatRequest {
             ));
         }
         req.temperature = num(&root.temperature, "temperature")?;
-        if req.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
+        if !boundary_checked && req.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
             return Err(TranslateError::new(
                 "'temperature' must be between 0 and 2",
                 "temperature",
             ));
         }
         req.top_p = num(&root.top_p, "top_p")?;
-        if req.top_p.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+        if !boundary_checked && req.top_p.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
             return Err(TranslateError::new(
                 "'top_p' must be between 0 and 1",
                 "top_p",
             ));
         }
         req.n = uint(&root.n, "n")?;
-        if req.n == Some(0) {
+        if !boundary_checked && req.n == Some(0) {
             return Err(TranslateError::new("'n' must be at least 1", "n"));
         }
         req.seed = match &root.seed {

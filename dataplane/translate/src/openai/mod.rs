@@ -1,0 +1,16 @@
+//! OpenAI side: the client's request parse, chunk/error writers shared by the translators,
+//! and the zero-copy passthrough scanner for OpenAI → OpenAI streams.
+
+mod chunk;
+mod error;
+mod passthrough;
+pub(crate) mod request;
+mod usage;
+
+pub(crate) use chunk::{write_usage, ChunkWriter, CONTENT, REASONING};
+pub use error::{error_body, write_error_event};
+pub use passthrough::PassthroughScanner;
+pub use request::{
+    check_model_name, write_json_str, BadName, ChatRequest, RequestLimits, GATEWAY_FIELDS,
+};
+pub use usage::scan_usage;
