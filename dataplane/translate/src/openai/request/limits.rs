@@ -1,5 +1,7 @@
 //! The bounds the boundary parse enforces on a client's request.
 
+use sluice_model::Limits;
+
 /// Size and shape limits for one chat-completion body; the data plane fills them from its
 /// `[server]` config, and the defaults are the config's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,12 +20,19 @@ pub struct RequestLimits {
 
 impl Default for RequestLimits {
     fn default() -> Self {
+        Self::from(&Limits::default())
+    }
+}
+
+/// The `[server]` limits of the config model are the one source of these bounds.
+impl From<&Limits> for RequestLimits {
+    fn from(l: &Limits) -> Self {
         Self {
-            max_model_name_bytes: 256,
-            max_messages: 10_000,
-            max_tools: 512,
-            max_object_keys: 4_096,
-            max_json_depth: 64,
+            max_model_name_bytes: l.max_model_len,
+            max_messages: l.max_messages,
+            max_tools: l.max_tools,
+            max_object_keys: l.max_object_keys,
+            max_json_depth: l.max_json_depth,
         }
     }
 }
