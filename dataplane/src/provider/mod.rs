@@ -161,6 +161,8 @@ impl Adapter {
     }
 
     /// A non-streamed 2xx answer in OpenAI terms, with its usage.
+    // The error is moved once, to the attempt loop; boxing it would allocate per failure.
+    #[allow(clippy::result_large_err)]
     pub fn translate_response(
         self,
         body: Bytes,

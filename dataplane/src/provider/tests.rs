@@ -144,14 +144,14 @@ fn anthropic_request_is_translated() {
     assert_eq!(v["stream"], true);
     assert!(v["max_tokens"].is_u64());
 
-    let err = Adapter::Anthropic
-        .build_request(
-            p,
-            &p.endpoints[0],
-            "claude-x",
-            &chat(r#"{"model":"a","n":2,"messages":[{"role":"user","content":"hi"}]}"#),
-        )
-        .unwrap_err();
+    let Err(err) = Adapter::Anthropic.build_request(
+        p,
+        &p.endpoints[0],
+        "claude-x",
+        &chat(r#"{"model":"a","n":2,"messages":[{"role":"user","content":"hi"}]}"#),
+    ) else {
+        panic!("n > 1 has no Anthropic equivalent");
+    };
     assert_eq!(err.status(), 400);
     assert!(
         err.to_string().starts_with("provider 'an' cannot serve"),
