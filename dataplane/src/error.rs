@@ -1,8 +1,18 @@
 //! The data plane's one error type, mapped to an HTTP status and the unified error
 //! envelope (seed 001 fields plus OpenAI's `type`/`param`, so OpenAI SDKs parse it) in
-//! exactly one place: [`GatewayError::status`] and [`GatewayError::envelope`].
+//! exactly one place: [`GatewayError::status`] and [`GatewayError::envelope`]. The same
+//! envelope is what a stream that fails mid-way ends with ([`GatewayError::write_event`]).
+//!
+//! [`AttemptError`] is a failed upstream attempt: the error, what health records, and the
+//! retry verdict, decided once where the failure is observed.
 
-use bytes::Bytes;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use sluice_route::AttemptOutcome;
+use sluice_translate::{openai, UpstreamError};
+
+use crate::upstream::AttemptFailure;
 
 /// Everything that can fail a client request.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +57,7 @@ pub enum GatewayError {
         /// Status to return.
         status: u16,
         /// OpenAI error type.
-        error_type: String,
+        error_type: &'static str,
         /// Error code, if any.
         code: Option<String>,
         /// Message.
@@ -99,7 +109,7 @@ impl GatewayError {
     }
 
     /// OpenAI error `type`.
-    pub fn error_type(&self) -> &str {
+    pub fn error_type(&self) -> &'static str {
         match self {
             Self::InvalidRequest { .. }
             | Self::BackendUnavailable(_)
@@ -157,18 +167,48 @@ impl GatewayError {
         {
             return b.clone();
         }
-        let v = serde_json::json!({
-            "error": {
-                "message": self.to_string(),
-                "type": self.error_type(),
-                "param": self.param(),
-                "code": self.code(),
-                "details": { "request_id": request_id },
-            },
-            "timestamp": now_rfc3339(),
-            "request_id": request_id,
-        });
-        Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+        let mut out = BytesMut::with_capacity(256);
+        self.write_envelope(request_id, &mut out);
+        out.freeze()
+    }
+
+    /// Ends a stream that fails after content reached the client: the same envelope as an
+    /// error body, as one `data:` event (never a silent clean end).
+    pub fn write_event(&self, request_id: &str, out: &mut BytesMut) {
+        out.extend_from_slice(b"data: ");
+        match self {
+            Self::Upstream {
+                passthrough_body: Some(b),
+                ..
+            } => out.extend_from_slice(b),
+            _ => self.write_envelope(request_id, out),
+        }
+        out.extend_from_slice(b"\n\n");
+    }
+
+    /// The one writer of the OpenAI error object is the translate crate's
+    /// ([`openai::error_body`], also behind [`openai::write_error_event`]); the envelope
+    /// reopens the object it closes to add seed 001's fields.
+    fn write_envelope(&self, request_id: &str, out: &mut BytesMut) {
+        let object = UpstreamError {
+            status: self.status(),
+            error_type: self.error_type(),
+            code: Some(self.code().to_owned()),
+            message: self.to_string(),
+            retry_after_secs: None,
+            param: self.param().map(str::to_owned),
+        };
+        let body = openai::error_body(&object);
+        // `{"error":{...}}`: drop the two closing braces, add the envelope's fields.
+        let open = body.strip_suffix(b"}}").unwrap_or(&body);
+        out.extend_from_slice(open);
+        out.extend_from_slice(b",\"details\":{\"request_id\":");
+        write_json(out, request_id);
+        out.extend_from_slice(b"}},\"timestamp\":");
+        write_json(out, &now_rfc3339());
+        out.extend_from_slice(b",\"request_id\":");
+        write_json(out, request_id);
+        out.extend_from_slice(b"}");
     }
 
     /// Whether the error should be returned with a `Retry-After` header.
@@ -178,6 +218,126 @@ impl GatewayError {
             Self::Overloaded { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
+    }
+}
+
+fn write_json(out: &mut BytesMut, s: &str) {
+    use bytes::BufMut;
+    // Writing a `&str` into memory cannot fail.
+    let _ = serde_json::to_writer((&mut *out).writer(), s);
+}
+
+impl From<UpstreamError> for GatewayError {
+    fn from(e: UpstreamError) -> Self {
+        Self::Upstream {
+            status: e.status,
+            error_type: e.error_type,
+            code: e.code,
+            message: e.message,
+            passthrough_body: None,
+            retry_after: e.retry_after_secs,
+        }
+    }
+}
+
+impl GatewayError {
+    /// Every candidate is ejected (recent failures or an upstream `Retry-After`): a 503
+    /// that tells the client how long the shortest ejection lasts.
+    pub fn all_ejected(retry_after: Option<Duration>) -> Self {
+        Self::Upstream {
+            status: 503,
+            error_type: "service_unavailable",
+            code: Some("no_healthy_upstream".into()),
+            message: "every provider for this model is temporarily ejected (recent failures or an upstream Retry-After); try again later".into(),
+            passthrough_body: None,
+            retry_after: Some(retry_after.map_or(1, |d| d.as_secs_f64().ceil().max(1.0) as u64)),
+        }
+    }
+}
+
+/// A failed upstream attempt. The retry verdict is decided once, by the constructor that
+/// saw the failure (a status, a connection failure, a stream's error), from
+/// [`AttemptOutcome`]'s rules; the attempt loop only asks [`AttemptError::retryable`].
+#[derive(Debug)]
+pub struct AttemptError {
+    /// What the client is told if no other candidate answers.
+    pub error: GatewayError,
+    /// What health and the `outcome` metric record for the endpoint.
+    pub outcome: AttemptOutcome,
+    retryable: bool,
+}
+
+impl AttemptError {
+    /// The upstream answered `status` (not 2xx); `error` is that answer in OpenAI terms.
+    /// A 429's `Retry-After` ejects the endpoint for that long.
+    pub fn from_status(status: u16, error: GatewayError) -> Self {
+        let outcome =
+            AttemptOutcome::from_status(status, error.retry_after().map(Duration::from_secs));
+        Self {
+            retryable: outcome.is_retryable(),
+            error,
+            outcome,
+        }
+    }
+
+    /// No usable answer arrived: connect error, timeout, broken connection.
+    pub fn from_failure(f: &AttemptFailure, provider: &str) -> Self {
+        let error = match f {
+            AttemptFailure::Timeout => {
+                GatewayError::Timeout(format!("provider '{provider}' did not answer in time"))
+            }
+            other => GatewayError::Upstream {
+                status: 502,
+                error_type: "server_error",
+                code: Some("upstream_unreachable".into()),
+                message: format!("provider '{provider}': {other}"),
+                passthrough_body: None,
+                retry_after: None,
+            },
+        };
+        Self::of_failure(f, error)
+    }
+
+    /// A streamed answer's connection failed or stalled between chunks.
+    pub fn from_stream_failure(f: &AttemptFailure, provider: &str) -> Self {
+        let (status, error_type) = match f {
+            AttemptFailure::Timeout => (504, "timeout_error"),
+            _ => (502, "server_error"),
+        };
+        let error = UpstreamError::new(status, error_type, format!("provider '{provider}': {f}"));
+        Self::of_failure(f, error.into())
+    }
+
+    fn of_failure(f: &AttemptFailure, error: GatewayError) -> Self {
+        let outcome = match f {
+            AttemptFailure::Connect(_) => AttemptOutcome::ConnectError,
+            AttemptFailure::Timeout => AttemptOutcome::Timeout,
+            AttemptFailure::Io(_) => AttemptOutcome::StreamError,
+        };
+        Self {
+            error,
+            outcome,
+            retryable: outcome.is_retryable(),
+        }
+    }
+
+    /// The upstream's answer (whole or streamed) carried an error or was malformed. Health
+    /// counts a broken stream; whether another candidate may serve the request depends on
+    /// the error's status in OpenAI terms (5xx and 429 yes, a request the provider refuses
+    /// no).
+    pub fn from_answer(e: UpstreamError) -> Self {
+        let retryable = AttemptOutcome::from_status(e.status, None).is_retryable();
+        Self {
+            error: e.into(),
+            outcome: AttemptOutcome::StreamError,
+            retryable,
+        }
+    }
+
+    /// Whether the next candidate may be tried (only ever asked before any byte reached
+    /// the client).
+    pub fn retryable(&self) -> bool {
+        self.retryable
     }
 }
 
@@ -231,6 +391,37 @@ mod tests {
         assert_eq!(v["error"]["details"]["request_id"], "req-1");
         assert_eq!(v["request_id"], "req-1");
         assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn stream_error_event_is_the_error_body() {
+        let e = GatewayError::from(UpstreamError::new(
+            502,
+            "server_error",
+            "provider 'p': \"cut\"",
+        ));
+        let body: serde_json::Value = serde_json::from_slice(&e.envelope("req\"1")).unwrap();
+        let mut out = BytesMut::from(&b"data: {}\n\n"[..]);
+        e.write_event("req\"1", &mut out);
+        let event = std::str::from_utf8(&out).unwrap();
+        let data = event
+            .strip_prefix("data: {}\n\ndata: ")
+            .and_then(|d| d.strip_suffix("\n\n"))
+            .unwrap();
+        let event: serde_json::Value = serde_json::from_str(data).unwrap();
+        assert_eq!(event["error"], body["error"]);
+        assert_eq!(event["request_id"], body["request_id"]);
+        assert_eq!(
+            body["error"],
+            serde_json::json!({
+                "message": "provider 'p': \"cut\"",
+                "type": "server_error",
+                "code": "upstream_error",
+                "param": null,
+                "details": { "request_id": "req\"1" },
+            })
+        );
+        assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
     }
 
     #[test]

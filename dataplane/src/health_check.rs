@@ -8,12 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
-use crate::upstream::{self, OutboundRequest};
-use crate::AppState;
+use crate::{provider, AppState};
 
 const TICK: Duration = Duration::from_millis(100);
 const IDLE_TICK: Duration = Duration::from_secs(1);
@@ -38,13 +36,7 @@ impl ActiveHealthChecks {
         let (Some(hc), Some(ep)) = (&p.health_check, p.endpoints.get(endpoint)) else {
             return false;
         };
-        let req = OutboundRequest {
-            method: "GET",
-            base: &ep.base_url,
-            path: format!("{}{}", upstream::api_root(p.kind, &ep.base_url), hc.path),
-            headers: upstream::auth_headers(p.kind, ep.api_key.expose()),
-            body: Bytes::new(),
-        };
+        let req = provider::for_kind(p.kind).health_check_request(p, ep, &hc.path);
         match state
             .upstream
             .send(req, p.timeout.min(Duration::from_secs(10)))

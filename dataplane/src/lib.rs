@@ -5,11 +5,11 @@
 pub mod admission;
 pub mod chat_request;
 pub mod config;
-pub mod echo;
 pub mod error;
 pub mod health_check;
 pub mod metrics;
 pub mod ops;
+pub mod provider;
 pub mod proxy;
 pub mod resolve;
 pub mod routing;

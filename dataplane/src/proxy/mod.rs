@@ -7,10 +7,15 @@
 //! (its per-request future, modules and phases) is the largest single saving measured on
 //! the hot path (README, "Benchmarks").
 
+mod attempt;
 pub mod chat;
 pub mod downstream;
+mod local;
 pub mod models;
+mod plan;
+mod relay;
 pub mod respond;
+mod whole;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

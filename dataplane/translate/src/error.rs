@@ -82,7 +82,9 @@ impl UpstreamError {
         e
     }
 
-    /// Whether the data plane may retry another candidate for this error (5xx and 429).
+    /// Whether another upstream might answer where this one failed (5xx and 429), for
+    /// users of this crate on its own. The data plane does not ask this: its retry verdict
+    /// is made once, from `sluice_route::AttemptOutcome`, when it builds its attempt error.
     pub fn is_retryable(&self) -> bool {
         self.status == 429 || self.status >= 500
     }

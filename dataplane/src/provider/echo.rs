@@ -616,7 +616,7 @@ mod tests {
     mod former {
         use super::super::usage_json;
         use crate::chat_request::{write_json_str, ChatRequest};
-        use crate::echo::EchoAnswer;
+        use crate::provider::echo::EchoAnswer;
         use bytes::{Bytes, BytesMut};
         use serde::Deserialize;
         use serde_json::value::RawValue;

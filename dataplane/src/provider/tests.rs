@@ -1,0 +1,375 @@
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+use crate::config::{parse_config, Limits, RuntimeConfig};
+use crate::error::AttemptError;
+use crate::routing::Outcome;
+use crate::upstream::AttemptFailure;
+
+fn config() -> RuntimeConfig {
+    parse_config(
+        "t.toml",
+        r#"
+[[providers]]
+name = "oa"
+kind = "openai"
+models = ["gpt-4o"]
+  [[providers.endpoints]]
+  base_url = "https://api.openai.com/v1"
+  api_key = "sk-oa"
+[[providers]]
+name = "ds"
+kind = "deepseek"
+models = ["deepseek-chat"]
+  [[providers.endpoints]]
+  base_url = "https://api.deepseek.com/v1"
+  api_key = "sk-ds"
+[[providers]]
+name = "an"
+kind = "anthropic"
+models = ["claude-x"]
+  [[providers.endpoints]]
+  base_url = "https://api.anthropic.com/v1"
+  api_key = "sk-an"
+[[providers]]
+name = "ge"
+kind = "gemini"
+models = ["gemini-x"]
+  [[providers.endpoints]]
+  base_url = "https://generativelanguage.googleapis.com/v1beta"
+  api_key = "g-key"
+[[providers]]
+name = "ec"
+kind = "echo"
+models = ["echo"]
+  [[providers.endpoints]]
+  base_url = "http://127.0.0.1:1"
+"#,
+        &|_| None,
+    )
+    .unwrap()
+}
+
+fn provider<'a>(cfg: &'a RuntimeConfig, name: &str) -> &'a Provider {
+    cfg.providers.iter().find(|p| p.name == name).unwrap()
+}
+
+fn chat(body: &str) -> ChatRequest {
+    ChatRequest::parse(Bytes::copy_from_slice(body.as_bytes()), &Limits::default()).unwrap()
+}
+
+const HELLO: &str = r#"{"model":"alias","messages":[{"role":"user","content":"hi"}],"provider":"x","retry_count":1}"#;
+const HELLO_STREAM: &str =
+    r#"{"model":"alias","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+
+fn header<'a>(o: &'a OutboundRequest<'_>, name: &str) -> Option<&'a str> {
+    o.headers
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn answer_ctx() -> AnswerContext<'static> {
+    AnswerContext {
+        request_id: "r1",
+        model: "m",
+        include_usage: true,
+    }
+}
+
+#[test]
+fn every_kind_resolves_to_its_module() {
+    let cfg = config();
+    let adapters: Vec<_> = cfg.providers.iter().map(|p| for_kind(p.kind)).collect();
+    assert_eq!(
+        adapters,
+        [
+            Adapter::OpenAi,
+            Adapter::OpenAi,
+            Adapter::Anthropic,
+            Adapter::Gemini,
+            Adapter::Echo
+        ]
+    );
+    assert!(Adapter::Echo.answers_locally());
+    assert!(!Adapter::OpenAi.answers_locally());
+}
+
+#[test]
+fn openai_compatible_request_is_the_client_body_with_the_upstream_model() {
+    let cfg = config();
+    for name in ["oa", "ds"] {
+        let p = provider(&cfg, name);
+        let ep = &p.endpoints[0];
+        let o = for_kind(p.kind)
+            .build_request(p, ep, "up-model", &chat(HELLO))
+            .unwrap();
+        assert_eq!(
+            (o.method, o.path.as_str()),
+            ("POST", "/v1/chat/completions")
+        );
+        assert_eq!(
+            header(&o, "authorization"),
+            Some(format!("Bearer sk-{name}").as_str())
+        );
+        assert_eq!(header(&o, "accept"), None);
+        let v: serde_json::Value = serde_json::from_slice(&o.body).unwrap();
+        assert_eq!(v["model"], "up-model");
+        assert_eq!(v["messages"][0]["content"], "hi");
+        assert!(v.get("provider").is_none() && v.get("retry_count").is_none());
+    }
+    let p = provider(&cfg, "oa");
+    let o = Adapter::OpenAi
+        .build_request(p, &p.endpoints[0], "m", &chat(HELLO_STREAM))
+        .unwrap();
+    assert_eq!(header(&o, "accept"), Some("text/event-stream"));
+}
+
+#[test]
+fn anthropic_request_is_translated() {
+    let cfg = config();
+    let p = provider(&cfg, "an");
+    let o = Adapter::Anthropic
+        .build_request(p, &p.endpoints[0], "claude-x", &chat(HELLO_STREAM))
+        .unwrap();
+    // The configured `/v1` is not doubled.
+    assert_eq!(o.path, "/v1/messages");
+    assert_eq!(header(&o, "x-api-key"), Some("sk-an"));
+    assert!(header(&o, "anthropic-version").is_some());
+    assert_eq!(header(&o, "accept"), Some("text/event-stream"));
+    let v: serde_json::Value = serde_json::from_slice(&o.body).unwrap();
+    assert_eq!(v["model"], "claude-x");
+    assert_eq!(v["stream"], true);
+    assert!(v["max_tokens"].is_u64());
+
+    let Err(err) = Adapter::Anthropic.build_request(
+        p,
+        &p.endpoints[0],
+        "claude-x",
+        &chat(r#"{"model":"a","n":2,"messages":[{"role":"user","content":"hi"}]}"#),
+    ) else {
+        panic!("n > 1 has no Anthropic equivalent");
+    };
+    assert_eq!(err.status(), 400);
+    assert!(
+        err.to_string().starts_with("provider 'an' cannot serve"),
+        "{err}"
+    );
+    assert!(matches!(err, GatewayError::InvalidRequest { param: Some(ref p), .. } if p == "n"));
+}
+
+#[test]
+fn gemini_request_names_model_and_method_in_the_path() {
+    let cfg = config();
+    let p = provider(&cfg, "ge");
+    let o = Adapter::Gemini
+        .build_request(p, &p.endpoints[0], "gemini-x", &chat(HELLO))
+        .unwrap();
+    assert_eq!(o.path, "/v1beta/models/gemini-x:generateContent");
+    assert_eq!(header(&o, "x-goog-api-key"), Some("g-key"));
+    let v: serde_json::Value = serde_json::from_slice(&o.body).unwrap();
+    assert_eq!(v["contents"][0]["parts"][0]["text"], "hi");
+    let o = Adapter::Gemini
+        .build_request(p, &p.endpoints[0], "gemini-x", &chat(HELLO_STREAM))
+        .unwrap();
+    assert_eq!(
+        o.path,
+        "/v1beta/models/gemini-x:streamGenerateContent?alt=sse"
+    );
+}
+
+#[test]
+fn health_check_request_uses_the_api_root_and_credentials() {
+    let cfg = config();
+    let p = provider(&cfg, "an");
+    let o = Adapter::Anthropic.health_check_request(p, &p.endpoints[0], "/v1/models");
+    assert_eq!((o.method, o.path.as_str()), ("GET", "/v1/models"));
+    assert_eq!(header(&o, "x-api-key"), Some("sk-an"));
+    assert!(o.body.is_empty());
+    let p = provider(&cfg, "oa");
+    let o = Adapter::OpenAi.health_check_request(p, &p.endpoints[0], "/models");
+    assert_eq!(o.path, "/v1/models");
+    assert_eq!(header(&o, "authorization"), Some("Bearer sk-oa"));
+}
+
+#[test]
+fn whole_answers_in_openai_terms() {
+    let body = Bytes::from_static(
+        br#"{"id":"x","object":"chat.completion","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
+    );
+    let (out, usage) = Adapter::OpenAi
+        .translate_response(body.clone(), &answer_ctx())
+        .unwrap();
+    assert_eq!(out, body, "passthrough answers are not touched");
+    assert_eq!(usage.map(|u| u.total_tokens), Some(7));
+
+    let anthropic = br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"Hello"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}}"#;
+    let (out, usage) = Adapter::Anthropic
+        .translate_response(Bytes::from_static(anthropic), &answer_ctx())
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "Hello");
+    assert_eq!(v["model"], "m");
+    assert_eq!(usage.map(|u| u.prompt_tokens), Some(5));
+
+    let e = Adapter::Gemini
+        .translate_response(Bytes::from_static(b"not json"), &answer_ctx())
+        .unwrap_err();
+    assert_eq!(e.error.status(), 502);
+    assert_eq!(e.outcome, Outcome::StreamError);
+    assert!(
+        e.retryable(),
+        "a malformed answer may come out right elsewhere"
+    );
+}
+
+#[test]
+fn passthrough_stream_without_done_is_an_error() {
+    let mut relay = Adapter::OpenAi.stream_relay(&answer_ctx());
+    let mut out = BytesMut::new();
+    relay
+        .feed(
+            Bytes::from_static(b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"),
+            &mut out,
+        )
+        .unwrap();
+    assert!(!out.is_empty());
+    let e = relay.finish(&mut out).unwrap_err();
+    assert_eq!(e.status, 502);
+
+    let mut relay = Adapter::OpenAi.stream_relay(&answer_ctx());
+    let mut out = BytesMut::new();
+    relay
+        .feed(Bytes::from_static(b"data: [DONE]\n\n"), &mut out)
+        .unwrap();
+    relay.finish(&mut out).unwrap();
+    assert!(matches!(
+        Adapter::Anthropic.stream_relay(&answer_ctx()),
+        Relay::Translate(_)
+    ));
+}
+
+#[test]
+fn openai_errors_pass_through_with_their_verdict() {
+    let cfg = config();
+    let p = provider(&cfg, "oa");
+    let body =
+        br#"{"error":{"message":"slow down","type":"rate_limit_error","param":null,"code":null}}"#;
+    let e = Adapter::OpenAi.translate_error(p, 429, body, Some(" 7 "));
+    assert_eq!(e.error.status(), 429);
+    assert_eq!(e.error.retry_after(), Some(7));
+    assert_eq!(&e.error.envelope("r")[..], &body[..]);
+    assert_eq!(
+        e.outcome,
+        Outcome::RateLimited {
+            retry_after: Some(Duration::from_secs(7))
+        }
+    );
+    assert!(e.retryable());
+
+    let e = Adapter::OpenAi.translate_error(p, 400, b"bad things", None);
+    assert_eq!(e.error.status(), 400);
+    assert_eq!(e.error.error_type(), "invalid_request_error");
+    assert_eq!(
+        e.error.to_string(),
+        "provider 'oa' answered 400: bad things"
+    );
+    assert_eq!(e.outcome, Outcome::ClientError(400));
+    assert!(!e.retryable());
+
+    let e = Adapter::OpenAi.translate_error(p, 502, b"<html>", None);
+    assert_eq!(e.outcome, Outcome::ServerError(502));
+    assert!(e.retryable());
+}
+
+#[test]
+fn anthropic_errors_are_translated_with_their_verdict() {
+    let cfg = config();
+    let p = provider(&cfg, "an");
+    let e = Adapter::Anthropic.translate_error(
+        p,
+        529,
+        br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        None,
+    );
+    assert_eq!(e.error.status(), 503);
+    assert_eq!(e.error.code(), "overloaded_error");
+    assert_eq!(e.outcome, Outcome::ServerError(529));
+    assert!(e.retryable());
+
+    let e = Adapter::Anthropic.translate_error(
+        p,
+        401,
+        br#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#,
+        None,
+    );
+    assert_eq!(e.error.status(), 401);
+    assert_eq!(e.error.error_type(), "authentication_error");
+    assert!(!e.retryable());
+
+    let e = Adapter::Anthropic.translate_error(p, 429, b"{}", Some("3"));
+    assert_eq!(e.error.retry_after(), Some(3));
+    assert!(e.retryable());
+}
+
+#[test]
+fn gemini_errors_prefer_the_body_retry_hint() {
+    let cfg = config();
+    let p = provider(&cfg, "ge");
+    let body = br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"12s"}]}}"#;
+    let e = Adapter::Gemini.translate_error(p, 429, body, Some("2"));
+    assert_eq!(e.error.status(), 429);
+    assert_eq!(e.error.retry_after(), Some(12));
+    assert_eq!(
+        e.outcome,
+        Outcome::RateLimited {
+            retry_after: Some(Duration::from_secs(12))
+        }
+    );
+    assert!(e.retryable());
+
+    let body = br#"{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}"#;
+    let e = Adapter::Gemini.translate_error(p, 400, body, None);
+    assert_eq!(e.error.status(), 400);
+    assert!(!e.retryable());
+}
+
+#[test]
+fn failures_carry_their_verdict() {
+    for (f, outcome, status) in [
+        (
+            AttemptFailure::Connect("refused".into()),
+            Outcome::ConnectError,
+            502,
+        ),
+        (AttemptFailure::Timeout, Outcome::Timeout, 504),
+        (
+            AttemptFailure::Io("reset".into()),
+            Outcome::StreamError,
+            502,
+        ),
+    ] {
+        let e = AttemptError::from_failure(&f, "p");
+        assert_eq!((e.outcome, e.error.status()), (outcome, status));
+        assert!(e.retryable(), "{f}");
+        let e = AttemptError::from_stream_failure(&f, "p");
+        assert_eq!((e.outcome, e.error.status()), (outcome, status));
+        assert!(e.retryable(), "{f}");
+    }
+    let e = AttemptError::from_failure(&AttemptFailure::Timeout, "p");
+    assert_eq!(e.error.to_string(), "provider 'p' did not answer in time");
+
+    // An error inside an answer: health counts the broken stream either way; the status
+    // in OpenAI terms decides whether another candidate may serve the request.
+    let refused = UpstreamError::new(400, "invalid_request_error", "no");
+    let e = AttemptError::from_answer(refused);
+    assert_eq!(e.outcome, Outcome::StreamError);
+    assert!(!e.retryable());
+    for status in [429, 500, 503] {
+        let e = AttemptError::from_answer(UpstreamError::new(status, "server_error", "x"));
+        assert_eq!(e.outcome, Outcome::StreamError);
+        assert!(e.retryable(), "{status}");
+    }
+}
