@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use attacks::corpus::{self, Expect};
 use attacks::dataplane::{echo_config, metric, mib, DataPlane, Start, MIB};
 use attacks::http::{self, Client, Ending, RawResp};
-use common::Mock;
+use common::{poll_until, Mock};
 use serde_json::json;
 
 /// The shipped config: also `sluice up`'s embedded default (echo provider, no client keys).
@@ -91,18 +91,6 @@ fn assert_rss_bounded(dp: &DataPlane, idle: u64, bound: u64, what: &str) {
         mib(idle),
         mib(bound)
     );
-}
-
-/// Waits (bounded) until `f` holds; returns whether it did.
-fn poll_until(cap: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + cap;
-    while Instant::now() < until {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
 }
 
 fn chat_body(model: &str, stream: bool, content: &str) -> String {
@@ -773,6 +761,7 @@ fn attack_08_trickled_heads_are_disconnected() {
             served_meanwhile = Some(r.status);
         }
         round += 1;
+        // The attack itself: a slow-loris client sends one byte per 500 ms.
         std::thread::sleep(Duration::from_millis(500));
     }
     let closed = closed_after.iter().filter(|c| c.is_some()).count();

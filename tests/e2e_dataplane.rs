@@ -333,30 +333,21 @@ fn config_hot_reload_and_rejection() {
     assert_eq!(ask("new-route"), 404);
     gw.rewrite_config(&format!("{base}[[routes]]\nname = \"new-route\"\n[[routes.targets]]\nprovider = \"p\"\nmodel = \"gpt-4o\"\n"));
     wait_until(|| ask("new-route") == 200, "the new route to be served");
-    // A broken edit is rejected: the previous config keeps serving.
+    // A broken edit is rejected (the reload saw it once the rejection is counted): the
+    // previous config keeps serving.
     gw.rewrite_config(&format!(
         "{base}[[routes]]\nname = \"broken\"\nbogus_key = 1\n"
     ));
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(ask("new-route"), 200);
-    assert_eq!(ask("gpt-4o"), 200);
-    let metrics = curl(
-        &["-s", &format!("http://127.0.0.1:{}/metrics", gw.ops_port)],
-        None,
-    )
-    .text();
     wait_until(
         || {
-            curl(
-                &["-s", &format!("http://127.0.0.1:{}/metrics", gw.ops_port)],
-                None,
-            )
-            .text()
-            .contains("sluice_config_updates_total{result=\"rejected\"}")
+            gw.metrics()
+                .contains("sluice_config_updates_total{result=\"rejected\"}")
         },
         "the rejection to be counted",
     );
-    assert!(metrics.contains("sluice_config_version"));
+    assert_eq!(ask("new-route"), 200);
+    assert_eq!(ask("gpt-4o"), 200);
+    assert!(gw.metrics().contains("sluice_config_version"));
 }
 
 /// Reads one HTTP/1.1 response with a chunked body from `buf` (starting at `at`); returns
@@ -445,4 +436,46 @@ fn streamed_answers_start_in_one_write_and_keep_the_connection() {
     }
     assert_eq!(at, all.len(), "nothing after the third answer");
     assert_eq!(mock.requests(), 3);
+}
+
+/// The harness's answer to the port race: a data plane handed a port that another process
+/// took between the pick and the bind is started again on fresh ports, and counts as
+/// started only once it listens itself (not the squatter).
+#[test]
+fn a_port_taken_before_the_bind_is_retried_on_fresh_ports() {
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    let dir = tempdir();
+    let config_path = dir.join("sluice.toml");
+    let config = "env_providers = false\n[[providers]]\nname = \"echo\"\nkind = \"echo\"\nmodels = [\"echo\"]\n";
+    std::fs::write(&config_path, config).unwrap();
+    let opts = GatewayOptions::config(config);
+    let mut attempts = 0;
+    let started = spawn_listening_on(
+        "sluice",
+        Echo::Forward,
+        || {
+            attempts += 1;
+            let mut ports = free_ports(2);
+            if attempts == 1 {
+                ports[0] = taken;
+            }
+            ports
+        },
+        |ports| Gateway::command(&config_path, &opts, ports),
+    );
+    assert_eq!(attempts, 2, "one retry after the taken port");
+    assert_ne!(started.ports[0], taken);
+    assert!(listens_on(started.proc.child.id(), &started.ports));
+    assert!(!listens_on(started.proc.child.id(), &[taken]));
+    wait_until(|| ready(started.ports[1]), "readiness after the retry");
+    assert_eq!(
+        chat(
+            started.ports[0],
+            r#"{"model":"echo","messages":[{"role":"user","content":"x"}]}"#
+        )
+        .status,
+        200
+    );
+    drop(squatter);
 }

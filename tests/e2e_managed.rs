@@ -22,7 +22,7 @@ const ADMIN_TOKEN: &str = "cp-admin-token-0123";
 
 struct ControlPlane {
     /// Kept for its Drop (kills the process).
-    _proc: Proc,
+    _proc: Listening,
     admin: u16,
     grpc: u16,
 }
@@ -30,38 +30,29 @@ struct ControlPlane {
 fn start_cp(
     data_dir: &std::path::Path,
     seed: &std::path::Path,
-    admin: u16,
-    grpc: u16,
     extra: &[&std::ffi::OsStr],
 ) -> ControlPlane {
-    let child = Command::new(bin("sluice"))
-        .args(["controlplane", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .args([
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-            "--grpc-listen",
-            &format!("127.0.0.1:{grpc}"),
-        ])
-        .arg("--seed-config")
-        .arg(seed)
-        .env("SLUICE_MASTER_KEY", MASTER_KEY)
-        .env("SLUICE_DATAPLANE_TOKEN", DP_TOKEN)
-        .env("SLUICE_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("SLUICE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn controlplane");
-    let cp = ControlPlane {
-        _proc: Proc {
-            child,
-            name: "controlplane".into(),
-        },
-        admin,
-        grpc,
-    };
+    let proc = spawn_listening("controlplane", 2, Echo::Forward, |ports| {
+        let mut cmd = Command::new(bin("sluice"));
+        cmd.args(["controlplane", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .args([
+                "--admin-listen",
+                &format!("127.0.0.1:{}", ports[0]),
+                "--grpc-listen",
+                &format!("127.0.0.1:{}", ports[1]),
+            ])
+            .arg("--seed-config")
+            .arg(seed)
+            .env("SLUICE_MASTER_KEY", MASTER_KEY)
+            .env("SLUICE_DATAPLANE_TOKEN", DP_TOKEN)
+            .env("SLUICE_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("SLUICE_LOG", "warn")
+            .stdout(Stdio::null());
+        cmd
+    });
+    let (admin, grpc) = (proc.ports[0], proc.ports[1]);
     wait_until(
         || {
             curl(
@@ -78,39 +69,65 @@ fn start_cp(
         },
         "control plane",
     );
-    cp
+    ControlPlane {
+        _proc: proc,
+        admin,
+        grpc,
+    }
 }
 
-fn start_dp(grpc: u16, cache_dir: &std::path::Path, port: u16, ops: u16) -> Proc {
-    let child = Command::new(bin("sluice"))
-        .args([
+/// A managed data plane, listening (ready only once it has a snapshot).
+struct DataPlane {
+    /// Kept for its Drop (kills the process).
+    _proc: Listening,
+    port: u16,
+    ops: u16,
+}
+
+/// Starts `sluice dataplane --control-plane <url>` and returns once it listens.
+fn start_dp(
+    control_plane: &str,
+    node_id: &str,
+    cache_dir: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+) -> DataPlane {
+    let proc = spawn_listening("dataplane", 2, Echo::Forward, |ports| {
+        let mut cmd = Command::new(bin("sluice"));
+        cmd.args([
             "dataplane",
             "--control-plane",
-            &format!("http://127.0.0.1:{grpc}"),
+            control_plane,
             "--node-id",
-            "dp-test",
+            node_id,
             "--cache-dir",
         ])
         .arg(cache_dir)
+        .args(extra)
         .args([
             "--listen",
-            &format!("127.0.0.1:{port}"),
+            &format!("127.0.0.1:{}", ports[0]),
             "--ops-listen",
-            &format!("127.0.0.1:{ops}"),
+            &format!("127.0.0.1:{}", ports[1]),
             "--threads",
             "2",
         ])
         .env("SLUICE_MASTER_KEY", MASTER_KEY)
         .env("SLUICE_DATAPLANE_TOKEN", DP_TOKEN)
         .env("SLUICE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn dataplane");
-    Proc {
-        child,
-        name: "dataplane".into(),
+        .stdout(Stdio::null());
+        cmd
+    });
+    let (port, ops) = (proc.ports[0], proc.ports[1]);
+    DataPlane {
+        _proc: proc,
+        port,
+        ops,
     }
+}
+
+/// The plain-HTTP control plane on `grpc`.
+fn grpc_url(grpc: u16) -> String {
+    format!("http://127.0.0.1:{grpc}")
 }
 
 fn ask(port: u16, model: &str) -> Resp {
@@ -133,10 +150,11 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
         ),
     )
     .unwrap();
-    let (admin, grpc, port, ops) = (free_port(), free_port(), free_port(), free_port());
-    let cp = start_cp(&dir.join("cp"), &seed, admin, grpc, &[]);
+    let cp = start_cp(&dir.join("cp"), &seed, &[]);
+    let grpc = cp.grpc;
     let cache = dir.join("dp-cache");
-    let dp = start_dp(cp.grpc, &cache, port, ops);
+    let dp = start_dp(&grpc_url(grpc), "dp-test", &cache, &[]);
+    let (port, ops) = (dp.port, dp.ops);
     wait_until(|| ready(ops), "data plane readiness (first snapshot)");
     assert_eq!(ask(port, "gpt-4o").status, 200);
     // The control plane sees the data plane and its applied version.
@@ -152,6 +170,7 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
     assert!(v.text().contains("dp-test"), "{}", v.text());
 
     // Kill the control plane under load: zero failed requests.
+    let served_before = mock.requests();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive.py");
     let load = Command::new(python())
         .arg(&script)
@@ -160,7 +179,10 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("drive.py");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(
+        || mock.requests() >= served_before + 20,
+        "the load to reach the upstream",
+    );
     drop(cp);
     let out = load.wait_with_output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("drive output");
@@ -176,11 +198,12 @@ fn data_plane_survives_control_plane_loss_and_restarts_from_cache() {
 
     // Restart the data plane with the control plane still down: it serves from the cache.
     drop(dp);
-    let port2 = free_port();
-    let ops2 = free_port();
-    let _dp2 = start_dp(grpc, &cache, port2, ops2);
-    wait_until(|| ready(ops2), "restarted data plane readiness from cache");
-    let r = ask(port2, "gpt-4o");
+    let dp2 = start_dp(&grpc_url(grpc), "dp-test", &cache, &[]);
+    wait_until(
+        || ready(dp2.ops),
+        "restarted data plane readiness from cache",
+    );
+    let r = ask(dp2.port, "gpt-4o");
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -269,7 +292,7 @@ struct Scripted {
     replies: tokio::sync::mpsc::UnboundedReceiver<String>,
     port: u16,
     ops: u16,
-    _dp: Proc,
+    _dp: DataPlane,
 }
 
 impl Scripted {
@@ -277,7 +300,11 @@ impl Scripted {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let (snap_tx, snap_rx) = tokio::sync::mpsc::channel(4);
         let (reply_tx, replies) = tokio::sync::mpsc::unbounded_channel();
-        let grpc = free_port();
+        // In process: bound here on port 0 and handed to the server as it is.
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let grpc = listener.local_addr().unwrap().port();
         let fake = fake_cp::Fake {
             snapshots: tokio::sync::Mutex::new(Some(snap_rx)),
             replies: reply_tx,
@@ -285,17 +312,16 @@ impl Scripted {
         rt.spawn(
             tonic::transport::Server::builder()
                 .add_service(fake_cp::server(fake))
-                .serve(format!("127.0.0.1:{grpc}").parse().unwrap()),
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
         );
         let dir = tempdir();
-        let (port, ops) = (free_port(), free_port());
-        let dp = start_dp(grpc, &dir.join("cache"), port, ops);
+        let dp = start_dp(&grpc_url(grpc), "dp-test", &dir.join("cache"), &[]);
         Scripted {
             rt,
             snapshots: snap_tx,
             replies,
-            port,
-            ops,
+            port: dp.port,
+            ops: dp.ops,
             _dp: dp,
         }
     }
@@ -396,6 +422,8 @@ fn large_snapshot_applies_without_disturbing_traffic() {
     wait_until(|| ready(cp.ops), "first snapshot");
 
     // Requests in flight on a keep-alive client while the big snapshot lands.
+    let served = || metric_total(&metrics(cp.ops), "sluice_requests_total");
+    let served_before = served();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/drive.py");
     let load = Command::new(python())
         .arg(&script)
@@ -404,7 +432,10 @@ fn large_snapshot_applies_without_disturbing_traffic() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("drive.py");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(
+        || served() >= served_before + 20.0,
+        "the load to be flowing",
+    );
     let providers: Vec<Provider> = (0..1000).map(|i| echo(format!("p{i}"))).collect();
     let routes: Vec<Route> = (0..10_000)
         .map(|i| Route {
@@ -451,12 +482,9 @@ fn grpc_over_tls() {
         format!("env_providers = false\n[[providers]]\nname = \"up\"\nkind = \"openai_compatible\"\nmodels = [\"gpt-4o\"]\nbase_url = \"{}/v1\"\n", mock.url()),
     )
     .unwrap();
-    let (admin, grpc, port, ops) = (free_port(), free_port(), free_port(), free_port());
-    let _cp = start_cp(
+    let cp = start_cp(
         &dir.join("cp"),
         &seed,
-        admin,
-        grpc,
         &[
             "--grpc-tls-cert".as_ref(),
             cert.as_os_str(),
@@ -464,37 +492,13 @@ fn grpc_over_tls() {
             key.as_os_str(),
         ],
     );
-    let child = Command::new(bin("sluice"))
-        .args([
-            "dataplane",
-            "--control-plane",
-            &format!("https://localhost:{grpc}"),
-            "--node-id",
-            "tls-dp",
-            "--control-plane-ca",
-        ])
-        .arg(&ca)
-        .arg("--cache-dir")
-        .arg(dir.join("dp"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--ops-listen",
-            &format!("127.0.0.1:{ops}"),
-            "--threads",
-            "2",
-        ])
-        .env("SLUICE_MASTER_KEY", MASTER_KEY)
-        .env("SLUICE_DATAPLANE_TOKEN", DP_TOKEN)
-        .env("SLUICE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn dataplane");
-    let _dp = Proc {
-        child,
-        name: "dataplane".into(),
-    };
+    let dp = start_dp(
+        &format!("https://localhost:{}", cp.grpc),
+        "tls-dp",
+        &dir.join("dp"),
+        &["--control-plane-ca".as_ref(), ca.as_os_str()],
+    );
+    let (port, ops) = (dp.port, dp.ops);
     wait_until(|| ready(ops), "data plane readiness over TLS");
     assert_eq!(ask(port, "gpt-4o").status, 200);
 }
@@ -547,9 +551,10 @@ fn deleting_the_last_client_key_denies_every_request() {
         "env_providers = false\n[[providers]]\nname = \"echo\"\nkind = \"echo\"\nmodels = [\"echo\"]\n",
     )
     .unwrap();
-    let (admin, grpc, port, ops) = (free_port(), free_port(), free_port(), free_port());
-    let cp = start_cp(&dir.join("cp"), &seed, admin, grpc, &[]);
-    let _dp = start_dp(cp.grpc, &dir.join("dp-cache"), port, ops);
+    let cp = start_cp(&dir.join("cp"), &seed, &[]);
+    let admin = cp.admin;
+    let dp = start_dp(&grpc_url(cp.grpc), "dp-test", &dir.join("dp-cache"), &[]);
+    let (port, ops) = (dp.port, dp.ops);
     wait_until(|| ready(ops), "data plane readiness");
     assert_eq!(
         ask(port, "echo").status,
@@ -586,8 +591,9 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)], data_dir: &std::path::Path) 
         .env_remove("SLUICE_ADMIN_TOKEN")
         .env_remove("SLUICE_DATAPLANE_TOKEN")
         .env("SLUICE_MASTER_KEY", MASTER_KEY)
-        .env("SLUICE_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
-        .env("SLUICE_GRPC_LISTEN", format!("127.0.0.1:{}", free_port()))
+        // It refuses before binding anything; port 0 keeps a regression from racing.
+        .env("SLUICE_ADMIN_LISTEN", "127.0.0.1:0")
+        .env("SLUICE_GRPC_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (k, v) in env {

@@ -17,7 +17,7 @@ use common::*;
 
 #[test]
 fn https_upstream_with_sni_host_and_verification() {
-    let Ok(nginx) = which("nginx") else {
+    let Ok(nginx_bin) = which("nginx") else {
         eprintln!("\n!!! SKIPPED: nginx not installed (tests/run.sh installs it) !!!\n");
         return;
     };
@@ -25,21 +25,24 @@ fn https_upstream_with_sni_host_and_verification() {
     let dir = tempdir();
     let (ca, cert, key) = test_certificates(&dir);
     let ca = ca.to_str().unwrap().to_string();
-    let port = free_port();
-    let conf = dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n access_log off;\n client_body_temp_path {d};\n proxy_temp_path {d};\n fastcgi_temp_path {d};\n uwsgi_temp_path {d};\n scgi_temp_path {d};\n server {{\n  listen 127.0.0.1:{port} ssl;\n  server_name localhost;\n  ssl_certificate {cert};\n  ssl_certificate_key {key};\n  location / {{\n   proxy_pass http://{mock};\n   proxy_set_header Host $http_host;\n   proxy_set_header x-request-id sni=$ssl_server_name;\n  }}\n }}\n}}\n",
-            d = dir.display(),
-            cert = cert.display(),
-            key = key.display(),
-            mock = mock.addr
-        ),
-    )
-    .unwrap();
-    let child = Command::new(nginx)
-        .args([
+    // nginx cannot report a port it picked: it gets a free one and is started again on
+    // another if that was taken meanwhile (its errors go to stderr, where that shows).
+    let nginx = spawn_listening("nginx", 1, Echo::Forward, |ports| {
+        let conf = dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "pid {d}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n access_log off;\n client_body_temp_path {d};\n proxy_temp_path {d};\n fastcgi_temp_path {d};\n uwsgi_temp_path {d};\n scgi_temp_path {d};\n server {{\n  listen 127.0.0.1:{port} ssl;\n  server_name localhost;\n  ssl_certificate {cert};\n  ssl_certificate_key {key};\n  location / {{\n   proxy_pass http://{mock};\n   proxy_set_header Host $http_host;\n   proxy_set_header x-request-id sni=$ssl_server_name;\n  }}\n }}\n}}\n",
+                d = dir.display(),
+                port = ports[0],
+                cert = cert.display(),
+                key = key.display(),
+                mock = mock.addr
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(&nginx_bin);
+        cmd.args([
             "-p",
             dir.to_str().unwrap(),
             "-c",
@@ -47,19 +50,10 @@ fn https_upstream_with_sni_host_and_verification() {
             "-g",
             "daemon off;",
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("nginx");
-    let _nginx = Proc {
-        child,
-        name: "nginx".into(),
-    };
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < until, "nginx did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        .stdout(Stdio::null());
+        cmd
+    });
+    let port = nginx.ports[0];
     let config = format!(
         "env_providers = false\n[[providers]]\nname = \"tls\"\nkind = \"openai\"\nmodels = [\"gpt-4o\"]\nbase_url = \"https://localhost:{port}/v1\"\napi_key = \"sk-tls\"\n"
     );

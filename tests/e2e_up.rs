@@ -20,44 +20,40 @@ use serde_json::{json, Value};
 const ADMIN: &str = "test-admin-token";
 
 struct Up {
-    _proc: Proc,
+    proc: Listening,
     port: u16,
     admin: u16,
 }
 
-fn start_up(data_dir: &std::path::Path, port: u16, ops: u16, admin: u16, grpc: u16) -> Up {
-    let child = Command::new(bin("sluice"))
-        .args(["up", "--data-dir"])
-        .arg(data_dir)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--ops-listen",
-            &format!("127.0.0.1:{ops}"),
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-            "--grpc-listen",
-            &format!("127.0.0.1:{grpc}"),
-        ])
-        .env("SLUICE_ADMIN_TOKEN", ADMIN)
-        .env_remove("SLUICE_MASTER_KEY")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("GEMINI_API_KEY")
-        .env_remove("DEEPSEEK_API_KEY")
-        .env("SLUICE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn sluice up");
-    let up = Up {
-        _proc: Proc {
-            child,
-            name: "sluice up".into(),
-        },
-        port,
-        admin,
-    };
+/// Starts `sluice up` with its proxy on `listen_host` and waits until both planes answer.
+fn start_up(data_dir: &std::path::Path, listen_host: &str) -> Up {
+    let proc = spawn_listening("sluice up", 4, Echo::Forward, |ports| {
+        let mut cmd = Command::new(bin("sluice"));
+        cmd.args(["up", "--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--listen",
+                &format!("{listen_host}:{}", ports[0]),
+                "--ops-listen",
+                &format!("127.0.0.1:{}", ports[1]),
+                "--admin-listen",
+                &format!("127.0.0.1:{}", ports[2]),
+                "--grpc-listen",
+                &format!("127.0.0.1:{}", ports[3]),
+            ])
+            .env("SLUICE_ADMIN_TOKEN", ADMIN)
+            .env_remove("SLUICE_DATAPLANE_TOKEN")
+            .env_remove("SLUICE_CLIENT_AUTH")
+            .env_remove("SLUICE_MASTER_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("GEMINI_API_KEY")
+            .env_remove("DEEPSEEK_API_KEY")
+            .env("SLUICE_LOG", "warn")
+            .stdout(Stdio::null());
+        cmd
+    });
+    let (port, ops, admin) = (proc.ports[0], proc.ports[1], proc.ports[2]);
     wait_until(
         || {
             ready(ops)
@@ -75,7 +71,7 @@ fn start_up(data_dir: &std::path::Path, port: u16, ops: u16, admin: u16, grpc: u
         },
         "sluice up readiness",
     );
-    up
+    Up { proc, port, admin }
 }
 
 impl Up {
@@ -104,22 +100,28 @@ impl Up {
         chat(self.port, &body.to_string())
     }
 
-    /// Polls until the request is served; returns how long the change took to apply.
+    /// Waits until the request is served; returns how long the change took to apply
+    /// (printed only).
     fn served(&self, body: Value) -> Duration {
         let t0 = Instant::now();
-        loop {
+        let mut last = String::new();
+        let served = poll_until(PATIENCE, || {
             let r = self.chat(body.clone());
-            if r.status == 200 {
-                return t0.elapsed();
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "not served within 10 s: {} {}",
-                r.status,
-                r.text()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            last = format!("{} {}", r.status, r.text());
+            r.status == 200
+        });
+        assert!(served, "not served: {last}");
+        t0.elapsed()
+    }
+
+    /// The lines it printed on stderr so far (a start retried on fresh ports included).
+    fn printed(&self) -> Vec<String> {
+        let proc = &self.proc;
+        proc.earlier
+            .iter()
+            .chain([&proc.log])
+            .flat_map(|log| log.text().lines().map(str::to_string).collect::<Vec<_>>())
+            .collect()
     }
 }
 
@@ -146,12 +148,14 @@ fn seed_apis_are_served_and_survive_restart() {
     let mock = Mock::start("up-upstream", &[]);
     let base = format!("{}/v1", mock.url());
     let dir = tempdir().join("data");
-    let (port, ops, admin, grpc) = (free_port(), free_port(), free_port(), free_port());
-    let up = start_up(&dir, port, ops, admin, grpc);
+    let up = start_up(&dir, "127.0.0.1");
 
     // Admin auth is enforced.
     let r = curl(
-        &["-s", &format!("http://127.0.0.1:{admin}/api/providers")],
+        &[
+            "-s",
+            &format!("http://127.0.0.1:{}/api/providers", up.admin),
+        ],
         None,
     );
     assert_eq!(r.status, 401);
@@ -226,8 +230,7 @@ fn seed_apis_are_served_and_survive_restart() {
 
     // Restart both planes: everything is still there and served.
     drop(up);
-    let (port, ops, admin, grpc) = (free_port(), free_port(), free_port(), free_port());
-    let up = start_up(&dir, port, ops, admin, grpc);
+    let up = start_up(&dir, "127.0.0.1");
     for (what, body) in requests() {
         let r = up.chat(body);
         assert_eq!(r.status, 200, "{what} after restart: {}", r.text());
@@ -287,15 +290,16 @@ fn up_refuses_weak_tokens() {
         let out = Command::new(bin("sluice"))
             .args(["up", "--data-dir"])
             .arg(&dir)
+            // It refuses before binding anything; port 0 keeps a regression from racing.
             .args([
                 "--listen",
-                &format!("127.0.0.1:{}", free_port()),
+                "127.0.0.1:0",
                 "--ops-listen",
-                &format!("127.0.0.1:{}", free_port()),
+                "127.0.0.1:0",
                 "--admin-listen",
-                &format!("127.0.0.1:{}", free_port()),
+                "127.0.0.1:0",
                 "--grpc-listen",
-                &format!("127.0.0.1:{}", free_port()),
+                "127.0.0.1:0",
             ])
             .env_remove("SLUICE_ADMIN_TOKEN")
             .env_remove("SLUICE_DATAPLANE_TOKEN")
@@ -309,60 +313,6 @@ fn up_refuses_weak_tokens() {
         assert!(err.contains(var), "{var}={value:?}: {err}");
     }
     assert!(!dir.join("db").exists(), "nothing was created");
-}
-
-/// Spawns `sluice up` with its proxy on `listen`; stderr lines are collected.
-fn start_up_on(
-    data_dir: &std::path::Path,
-    listen: &str,
-    ops: u16,
-    admin: u16,
-    grpc: u16,
-) -> (Proc, std::sync::mpsc::Receiver<String>) {
-    use std::io::BufRead;
-    let mut child = Command::new(bin("sluice"))
-        .args(["up", "--data-dir"])
-        .arg(data_dir)
-        .args([
-            "--listen",
-            listen,
-            "--ops-listen",
-            &format!("127.0.0.1:{ops}"),
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-            "--grpc-listen",
-            &format!("127.0.0.1:{grpc}"),
-        ])
-        .env("SLUICE_ADMIN_TOKEN", ADMIN)
-        .env_remove("SLUICE_DATAPLANE_TOKEN")
-        .env_remove("SLUICE_CLIENT_AUTH")
-        .env_remove("SLUICE_MASTER_KEY")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("GEMINI_API_KEY")
-        .env_remove("DEEPSEEK_API_KEY")
-        .env("SLUICE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sluice up");
-    let (tx, rx) = std::sync::mpsc::channel();
-    if let Some(err) = child.stderr.take() {
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                eprintln!("[sluice up] {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    let proc = Proc {
-        child,
-        name: "sluice up".into(),
-    };
-    wait_until(|| ready(ops), "sluice up readiness");
-    (proc, rx)
 }
 
 fn chat_with(port: u16, key: Option<&str>) -> Resp {
@@ -385,29 +335,29 @@ fn chat_with(port: u16, key: Option<&str>) -> Resp {
 #[test]
 fn up_on_a_public_address_requires_a_generated_key() {
     let dir = tempdir().join("data");
-    let (port, ops, admin, grpc) = (free_port(), free_port(), free_port(), free_port());
-    let (up, lines) = start_up_on(&dir, &format!("0.0.0.0:{port}"), ops, admin, grpc);
-    let printed: Vec<String> = lines.try_iter().collect();
-    let key = printed
-        .iter()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("sk-sluice-")
-                .map(|k| format!("sk-sluice-{k}"))
-        })
-        .unwrap_or_else(|| panic!("a generated key on stderr: {printed:?}"));
-    assert_eq!(chat_with(port, None).status, 401);
-    assert_eq!(chat_with(port, Some("sk-sluice-wrong")).status, 401);
-    let r = chat_with(port, Some(&key));
+    let up = start_up(&dir, "0.0.0.0");
+    // Printed before the proxy listens, so it is there (or never comes).
+    let key = wait_for(
+        || {
+            up.printed().iter().find_map(|l| {
+                l.trim()
+                    .strip_prefix("sk-sluice-")
+                    .map(|k| format!("sk-sluice-{k}"))
+            })
+        },
+        "a generated key on stderr",
+    );
+    assert_eq!(chat_with(up.port, None).status, 401);
+    assert_eq!(chat_with(up.port, Some("sk-sluice-wrong")).status, 401);
+    let r = chat_with(up.port, Some(&key));
     assert_eq!(r.status, 200, "{}", r.text());
     drop(up);
 
-    let (port, ops, admin, grpc) = (free_port(), free_port(), free_port(), free_port());
-    let (_up, lines) = start_up_on(&dir, &format!("0.0.0.0:{port}"), ops, admin, grpc);
-    assert_eq!(chat_with(port, None).status, 401);
-    let r = chat_with(port, Some(&key));
+    let up = start_up(&dir, "0.0.0.0");
+    assert_eq!(chat_with(up.port, None).status, 401);
+    let r = chat_with(up.port, Some(&key));
     assert_eq!(r.status, 200, "{}", r.text());
-    let printed: Vec<String> = lines.try_iter().collect();
+    let printed = up.printed();
     assert!(
         !printed.iter().any(|l| l.contains("sk-sluice-")),
         "printed once only: {printed:?}"
@@ -418,11 +368,10 @@ fn up_on_a_public_address_requires_a_generated_key() {
 #[test]
 fn up_on_loopback_needs_no_key() {
     let dir = tempdir().join("data");
-    let (port, ops, admin, grpc) = (free_port(), free_port(), free_port(), free_port());
-    let (_up, lines) = start_up_on(&dir, &format!("127.0.0.1:{port}"), ops, admin, grpc);
-    let r = chat_with(port, None);
+    let up = start_up(&dir, "127.0.0.1");
+    let r = chat_with(up.port, None);
     assert_eq!(r.status, 200, "{}", r.text());
-    let printed: Vec<String> = lines.try_iter().collect();
+    let printed = up.printed();
     assert!(
         !printed.iter().any(|l| l.contains("sk-sluice-")),
         "{printed:?}"

@@ -1,15 +1,14 @@
-//! The data plane under attack: a real `sluice dataplane` process on free loopback ports
-//! with its stderr captured to a file (to look for panics), plus what a test observes
+//! The data plane under attack: a real `sluice dataplane` process on loopback ports (see
+//! `common::listening`) with its stderr captured (to look for panics), plus what a test observes
 //! from outside: RSS from `/proc/<pid>/status`, `/metrics` and `/readyz` on the ops port.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::http;
-use crate::common::{bin, free_port, tempdir, Gateway, Proc};
+use crate::common::{poll_until, Echo, Gateway, GatewayOptions, PATIENCE};
 
 /// One MiB.
 pub const MIB: u64 = 1024 * 1024;
@@ -37,10 +36,8 @@ impl<'a> Start<'a> {
 
 /// A running data plane with its log.
 pub struct DataPlane {
-    /// The process and its ports.
+    /// The process, its ports and its stderr.
     pub gw: Gateway,
-    /// Its stderr.
-    pub log: PathBuf,
     guard_stop: Arc<AtomicBool>,
     guard_tripped: Arc<AtomicU64>,
 }
@@ -71,65 +68,24 @@ impl DataPlane {
 
     /// Starts with options and waits until `/readyz` answers.
     pub fn start_with(opts: Start) -> DataPlane {
-        let dir = tempdir();
-        let config_path = dir.join("sluice.toml");
-        std::fs::write(&config_path, opts.config).expect("write config");
-        let log = dir.join("dataplane.stderr");
-        let port = free_port();
-        let ops_port = free_port();
-        let mut cmd = Command::new(bin("sluice"));
-        cmd.arg("dataplane")
-            .arg("--config")
-            .arg(&config_path)
-            .args([
-                "--listen",
-                &format!("{}:{port}", opts.listen_host),
-                "--ops-listen",
-                &format!("127.0.0.1:{ops_port}"),
-            ])
-            .args(["--threads", "2"])
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("ANTHROPIC_API_KEY")
-            .env_remove("GEMINI_API_KEY")
-            .env_remove("DEEPSEEK_API_KEY")
-            .env("SLUICE_LOG", "warn")
-            .env("RUST_BACKTRACE", "1")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        for (k, v) in opts.env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn sluice");
-        let gw = Gateway {
-            proc: Proc {
-                child,
-                name: "sluice".into(),
-            },
-            port,
-            ops_port,
-            config_path,
-        };
-        let dp = DataPlane {
+        let env: Vec<(&str, &str)> = opts
+            .env
+            .iter()
+            .copied()
+            .chain([("RUST_BACKTRACE", "1")])
+            .collect();
+        let gw = Gateway::spawn(GatewayOptions {
+            config: opts.config,
+            listen_host: opts.listen_host,
+            env: &env,
+            echo: Echo::Keep,
+        });
+        gw.wait_ready();
+        DataPlane {
             gw,
-            log,
             guard_stop: Arc::new(AtomicBool::new(false)),
             guard_tripped: Arc::new(AtomicU64::new(0)),
-        };
-        let until = Instant::now() + Duration::from_secs(20);
-        while !crate::common::ready(dp.gw.ops_port) {
-            assert!(
-                Instant::now() < until,
-                "data plane did not become ready; log:\n{}",
-                dp.log_text()
-            );
-            assert!(
-                dp.alive(),
-                "data plane exited at start; log:\n{}",
-                dp.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
-        dp
     }
 
     /// Proxy port.
@@ -144,13 +100,7 @@ impl DataPlane {
 
     /// Whether the process is still running.
     pub fn alive(&self) -> bool {
-        // `try_wait` needs `&mut`; /proc tells the same without reaping.
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .map(|s| {
-                !s.lines()
-                    .any(|l| l.starts_with("State:") && l.contains("Z"))
-            })
-            .unwrap_or(false)
+        self.gw.proc.alive()
     }
 
     /// A `/proc/<pid>/status` value in bytes (`VmRSS`, `VmHWM`).
@@ -186,6 +136,8 @@ impl DataPlane {
                     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
                     return;
                 }
+                // The watchdog's sampling period (it waits for nothing): fine enough to
+                // stop a runaway long before it takes the machine.
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
@@ -201,7 +153,7 @@ impl DataPlane {
 
     /// Its stderr so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.gw.log.text()
     }
 
     /// Panics if the log shows a panic.
@@ -262,23 +214,28 @@ impl DataPlane {
         self.assert_no_panic();
     }
 
-    /// Waits (bounded, 20 s) until the normal request is served again: shared budgets are
-    /// released when the server notices a client left, which the test can only observe.
+    /// Waits until the normal request is served again: shared budgets are released when
+    /// the server notices a client left, which the test can only observe.
     pub fn wait_serves(&self, after: &str) {
-        let until = Instant::now() + Duration::from_secs(20);
         let mut last = String::new();
-        while Instant::now() < until {
+        let served = poll_until(PATIENCE, || {
             match http::post_chat(self.port(), NORMAL_CHAT, "") {
-                Ok(r) if r.status == 200 => {
-                    self.assert_serves(after);
-                    return;
+                Ok(r) if r.status == 200 => true,
+                Ok(r) => {
+                    last = format!("{} {}", r.status, r.snippet());
+                    false
                 }
-                Ok(r) => last = format!("{} {}", r.status, r.snippet()),
-                Err(e) => last = e,
+                Err(e) => {
+                    last = e;
+                    false
+                }
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("no normal request served within 20 s after {after}; last: {last}");
+        });
+        assert!(
+            served,
+            "no normal request served within {PATIENCE:?} after {after}; last: {last}"
+        );
+        self.assert_serves(after);
     }
 }
 

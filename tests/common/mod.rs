@@ -1,12 +1,19 @@
 //! Shared harness for the end-to-end tests: real `sluice` and `sluice-mock` processes on
 //! loopback ports, driven with `curl` and the `openai` Python SDK.
-#![allow(dead_code)]
+// Every test binary includes this module and uses a different part of it.
+#![allow(dead_code, unused_imports)]
+
+mod listening;
+mod wait;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+pub use listening::{
+    free_ports, listens_on, spawn_listening, spawn_listening_on, Echo, Listening, Log,
+};
+pub use wait::{poll_for, poll_until, wait_for, wait_until, PATIENCE};
 
 /// Directory holding the built binaries (`sluice`, `sluice-mock`).
 pub fn bin_dir() -> PathBuf {
@@ -43,19 +50,23 @@ pub fn fixtures() -> Option<PathBuf> {
     }
 }
 
-/// A free loopback port (bound then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// A child process killed on drop.
 pub struct Proc {
     pub child: Child,
     pub name: String,
+}
+
+impl Proc {
+    /// Whether the process is still running (`try_wait` needs `&mut`; /proc tells the same
+    /// without reaping).
+    pub fn alive(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .map(|s| {
+                !s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+            .unwrap_or(false)
+    }
 }
 
 impl Drop for Proc {
@@ -65,15 +76,29 @@ impl Drop for Proc {
     }
 }
 
-/// A running mock upstream.
+/// A running mock upstream. It binds its own port (`--listen 127.0.0.1:0` unless told
+/// otherwise) and announces the address on stdout, so there is no port to race for.
 pub struct Mock {
     pub proc: Proc,
     pub addr: String,
+    /// Kept open for a mock started with `--closed` (a line opens it).
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
 }
 
 impl Mock {
     /// Starts `sluice-mock` with extra args; waits for its `LISTENING` line.
     pub fn start(name: &str, args: &[&str]) -> Mock {
+        Self::spawn(name, args, false)
+    }
+
+    /// Starts `sluice-mock --closed`: it holds its port (nobody else can take it) but
+    /// refuses connections, like an endpoint that is down, until [`Mock::open`].
+    pub fn start_closed(name: &str) -> Mock {
+        Self::spawn(name, &["--closed"], true)
+    }
+
+    fn spawn(name: &str, args: &[&str], closed: bool) -> Mock {
         let mut cmd = Command::new(bin("sluice-mock"));
         if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
@@ -83,27 +108,40 @@ impl Mock {
             cmd.arg("--fixtures").arg(f);
         }
         let mut child = cmd
+            .stdin(if closed {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn sluice-mock");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read LISTENING line");
-        let addr = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .unwrap_or_else(|| panic!("unexpected mock output {line:?}"))
-            .to_string();
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut proc = Proc {
+            child,
+            name: name.to_string(),
+        };
+        let announcement = if closed { "BOUND " } else { "LISTENING " };
+        let addr = read_announcement(&mut stdout, announcement, &mut proc);
         Mock {
-            proc: Proc {
-                child,
-                name: name.to_string(),
-            },
+            proc,
             addr,
+            stdin,
+            stdout,
         }
+    }
+
+    /// Opens a mock started with [`Mock::start_closed`]; returns once it listens.
+    pub fn open(&mut self) {
+        let mut stdin = self.stdin.take().expect("a mock started closed");
+        stdin
+            .write_all(b"open\n")
+            .expect("write to the mock's stdin");
+        drop(stdin);
+        let addr = read_announcement(&mut self.stdout, "LISTENING ", &mut self.proc);
+        assert_eq!(addr, self.addr, "the mock opened the port it held");
     }
 
     /// Starts a mock with a scenario (JSON text).
@@ -180,36 +218,99 @@ fn rand_suffix() -> u64 {
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// The address after `prefix` on the mock's next stdout line; panics (killing the mock)
+/// on anything else.
+fn read_announcement(stdout: &mut impl BufRead, prefix: &str, proc: &mut Proc) -> String {
+    let mut line = String::new();
+    let _ = stdout.read_line(&mut line);
+    match line.trim().strip_prefix(prefix) {
+        Some(addr) => addr.to_string(),
+        None => {
+            let _ = proc.child.kill();
+            panic!("{}: expected `{prefix}<addr>`, got {line:?}", proc.name)
+        }
+    }
+}
+
 /// A running gateway.
 pub struct Gateway {
     pub proc: Proc,
     pub port: u16,
     pub ops_port: u16,
     pub config_path: PathBuf,
+    /// Its stderr.
+    pub log: Log,
+}
+
+/// How to start a `sluice dataplane` on a config file.
+pub struct GatewayOptions<'a> {
+    /// Config file text.
+    pub config: &'a str,
+    /// Host of the proxy listener passed with `--listen`.
+    pub listen_host: &'a str,
+    /// Extra environment.
+    pub env: &'a [(&'a str, &'a str)],
+    /// Whether its stderr also goes to the test's output.
+    pub echo: Echo,
+}
+
+impl<'a> GatewayOptions<'a> {
+    /// Loopback, no extra environment, stderr forwarded.
+    pub fn config(config: &'a str) -> Self {
+        GatewayOptions {
+            config,
+            listen_host: "127.0.0.1",
+            env: &[],
+            echo: Echo::Forward,
+        }
+    }
 }
 
 impl Gateway {
-    /// Starts `sluice dataplane --config <file with `text`>` on free ports.
+    /// Starts `sluice dataplane --config <file with `text`>` and waits until it is ready.
     pub fn start(config_text: &str) -> Gateway {
         Self::start_with_env(config_text, &[])
     }
 
     /// Same, with extra environment variables.
     pub fn start_with_env(config_text: &str, env: &[(&str, &str)]) -> Gateway {
+        let gw = Self::spawn(GatewayOptions {
+            env,
+            ..GatewayOptions::config(config_text)
+        });
+        gw.wait_ready();
+        gw
+    }
+
+    /// Starts a data plane and returns once it listens on its proxy and ops ports (not
+    /// necessarily ready: see [`Gateway::wait_ready`]).
+    pub fn spawn(opts: GatewayOptions) -> Gateway {
         let dir = tempdir();
         let config_path = dir.join("sluice.toml");
-        std::fs::write(&config_path, config_text).expect("write config");
-        let port = free_port();
-        let ops_port = free_port();
+        std::fs::write(&config_path, opts.config).expect("write config");
+        let started = spawn_listening("sluice", 2, opts.echo, |ports| {
+            Self::command(&config_path, &opts, ports)
+        });
+        Gateway {
+            proc: started.proc,
+            port: started.ports[0],
+            ops_port: started.ports[1],
+            config_path,
+            log: started.log,
+        }
+    }
+
+    /// The `sluice dataplane` command for a config file and its (proxy, ops) ports.
+    pub fn command(config_path: &Path, opts: &GatewayOptions, ports: &[u16]) -> Command {
         let mut cmd = Command::new(bin("sluice"));
         cmd.arg("dataplane")
             .arg("--config")
-            .arg(&config_path)
+            .arg(config_path)
             .args([
                 "--listen",
-                &format!("127.0.0.1:{port}"),
+                &format!("{}:{}", opts.listen_host, ports[0]),
                 "--ops-listen",
-                &format!("127.0.0.1:{ops_port}"),
+                &format!("127.0.0.1:{}", ports[1]),
             ])
             .args(["--threads", "2"])
             .env_remove("OPENAI_API_KEY")
@@ -217,44 +318,35 @@ impl Gateway {
             .env_remove("GEMINI_API_KEY")
             .env_remove("DEEPSEEK_API_KEY")
             .env("SLUICE_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
+            .stdout(Stdio::null());
+        for (k, v) in opts.env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("spawn sluice");
-        let gw = Gateway {
-            proc: Proc {
-                child,
-                name: "sluice".into(),
-            },
-            port,
-            ops_port,
-            config_path,
-        };
-        gw.wait_ready();
-        gw
+        cmd
     }
 
-    /// Waits (bounded) until `/readyz` answers 200.
+    /// Waits until `/readyz` answers 200; panics with its stderr if it exits first.
     pub fn wait_ready(&self) {
-        let until = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < until {
-            let r = curl(
-                &[
-                    "-s",
-                    "--max-time",
-                    "1",
-                    &format!("http://127.0.0.1:{}/readyz", self.ops_port),
-                ],
-                None,
-            );
-            if r.status == 200 {
-                return;
+        let ops = self.ops_port;
+        match poll_for(PATIENCE, || {
+            if ready(ops) {
+                Some(true)
+            } else {
+                (!self.proc.alive()).then_some(false)
             }
-            std::thread::sleep(Duration::from_millis(50));
+        }) {
+            Some(true) => {}
+            Some(false) => panic!("gateway exited before ready; stderr:\n{}", self.log.text()),
+            None => panic!(
+                "gateway did not become ready on port {ops}; stderr:\n{}",
+                self.log.text()
+            ),
         }
-        panic!("gateway did not become ready on port {}", self.ops_port);
+    }
+
+    /// `/metrics` text of the ops listener.
+    pub fn metrics(&self) -> String {
+        metrics(self.ops_port)
     }
 
     /// Base URL of the proxy (`http://127.0.0.1:port`).
@@ -427,18 +519,6 @@ pub fn run_sdk_script(script: &str, base_url: &str, env: &[(&str, &str)]) -> Str
     stdout
 }
 
-/// Polls `f` until it holds, for up to 20 s (readiness, not a timing assertion).
-pub fn wait_until(f: impl Fn() -> bool, what: &str) {
-    let until = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < until {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
-
 /// Whether an ops listener reports ready.
 pub fn ready(ops_port: u16) -> bool {
     curl(
@@ -452,6 +532,29 @@ pub fn ready(ops_port: u16) -> bool {
     )
     .status
         == 200
+}
+
+/// `/metrics` text of an ops listener.
+pub fn metrics(ops_port: u16) -> String {
+    curl(
+        &["-s", &format!("http://127.0.0.1:{ops_port}/metrics")],
+        None,
+    )
+    .text()
+}
+
+/// The sum of every sample of the Prometheus series `name` (all label sets) in `text`.
+pub fn metric_total(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let value = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once("} ")?.1,
+                None => rest.strip_prefix(' ')?,
+            };
+            value.trim().parse::<f64>().ok()
+        })
+        .sum()
 }
 
 /// POSTs a chat body to a proxy port.

@@ -85,13 +85,9 @@ impl Server {
         }
         let app = self.app.clone();
         drop(self);
-        // Wait until every Arc<App> (streams, blocking tasks) is gone: sled holds a lock.
-        for _ in 0..200 {
-            if Arc::strong_count(&app) == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        // Wait until every Arc<App> (streams, blocking tasks) is gone: sled holds a lock
+        // that a restart on the same data dir needs.
+        eventually(|| Arc::strong_count(&app) == 1).await;
         drop(app);
     }
 
@@ -127,6 +123,23 @@ impl Server {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, v)
+    }
+}
+
+/// How long a test waits for something it expects to happen (a bound on a hang, never
+/// a timing assertion).
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `f` until it holds; panics after [`PATIENCE`].
+pub async fn eventually(mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !f() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {PATIENCE:?}"
+        );
+        // Poll interval only: the condition is what the test waits for.
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

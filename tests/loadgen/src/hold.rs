@@ -134,6 +134,7 @@ pub async fn run(o: &Opts, target: &Target) -> Result<Value> {
         < o.streams
         && begin.elapsed() < open_bound
     {
+        // Poll interval while waiting on the counters above (bounded by --open-secs).
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let open_s = begin.elapsed().as_secs_f64();
@@ -143,6 +144,8 @@ pub async fn run(o: &Opts, target: &Target) -> Result<Value> {
     let mut rss_last = None;
     let hold_end = Instant::now() + Duration::from_secs(o.hold_secs);
     while Instant::now() < hold_end {
+        // The hold phase is the measurement itself: sample open streams and RSS
+        // every 250 ms for --hold-secs.
         tokio::time::sleep(Duration::from_millis(250)).await;
         min_open = min_open.min(open.load(Ordering::Relaxed));
         rss_last = rss_kib(&o.rss_pids);

@@ -170,6 +170,8 @@ pub async fn answer(
     Ok(response)
 }
 
+/// The scenario's `delay` (part of the behaviour the mock is asked to show, e.g. a slow
+/// or stalled upstream), skipped when zero.
 async fn sleep(delay: Duration) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

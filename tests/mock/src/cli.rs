@@ -28,6 +28,12 @@ pub struct Args {
     #[arg(long)]
     pub port_file: Option<PathBuf>,
 
+    /// Start as an endpoint that is down but keeps its port: bind the address without
+    /// listening (connections are refused, and no other process can take the port), print
+    /// `BOUND <ip>:<port>`, and start listening once a line (or EOF) arrives on stdin.
+    #[arg(long)]
+    pub closed: bool,
+
     /// Scenario file (JSON rules; see README.md). Without it every request gets a
     /// generated answer of the flavor its path implies.
     #[arg(long, env = "SLUICE_MOCK_SCENARIO")]

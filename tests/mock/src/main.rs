@@ -17,6 +17,7 @@ mod state;
 mod stats;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -52,19 +53,49 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let state = MockState::new(scenario, defaults, fixtures_dir, args.name.clone())?;
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let listener = if args.closed {
+        bind_closed(args.listen).await?
+    } else {
+        tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?
+    };
     let line = format!("LISTENING {}\n", listener.local_addr()?);
     if let Some(path) = &args.port_file {
         write_atomically(path, line.as_bytes())?;
     }
+    announce(&line)?;
+
+    server::serve(listener, Arc::new(state)).await
+}
+
+/// `--closed`: holds the address without listening until stdin says to open. The socket
+/// has no `SO_REUSEADDR`, so nobody can bind the port meanwhile; connecting is refused,
+/// exactly as to a port nothing listens on.
+async fn bind_closed(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket
+        .bind(addr)
+        .with_context(|| format!("binding {addr}"))?;
+    announce(&format!("BOUND {}\n", socket.local_addr()?))?;
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)
+    })
+    .await??;
+    Ok(socket.listen(1024)?)
+}
+
+/// Prints one announcement line on stdout, flushed (tests read it).
+fn announce(line: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(line.as_bytes())?;
     stdout.flush()?;
-    drop(stdout);
-
-    server::serve(listener, Arc::new(state)).await
+    Ok(())
 }
 
 /// Writes `contents` to a temp file next to `path`, then renames it into place, so a

@@ -553,3 +553,42 @@ fn model_lists_name_the_scenario_models() {
         "models/gem-b"
     );
 }
+
+#[test]
+fn closed_mock_holds_its_port_and_refuses_until_opened() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice-mock"))
+        .args(["--listen", "127.0.0.1:0", "--workers", "1", "--closed"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn sluice-mock");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line
+        .strip_prefix("BOUND ")
+        .and_then(|a| a.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+
+    // Down: connecting is refused, and the port cannot be taken by anyone else.
+    let refused = std::net::TcpStream::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(
+        std::net::TcpListener::bind(addr).is_err(),
+        "the port is held"
+    );
+
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"open\n").unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("LISTENING {addr}\n"));
+    let r = exchange(addr, "GET", "/_mock/stats", &[], b"", harness::READ_TIMEOUT);
+    assert_eq!(r.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}
