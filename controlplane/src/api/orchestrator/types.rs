@@ -19,6 +19,7 @@ pub const MAX_TIMEOUT_SECS: f64 = 3600.0;
 /// A provider to create (`name`, and `base_url` unless `type` is `echo`, required) or
 /// change.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(as = OrchestratorProviderInput)]
 pub struct ProviderInput {
     /// Unique name.
     pub name: Option<String>,
@@ -86,6 +87,7 @@ pub fn field_name(field: &str) -> String {
 
 /// A provider; the key is masked.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = OrchestratorProvider)]
 pub struct Provider {
     /// Numeric id.
     pub id: u64,
@@ -181,6 +183,7 @@ impl From<ProviderStatus> for ProviderHealthStatus {
 
 /// The gateway's health.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = OrchestratorHealth)]
 pub struct Health {
     /// `healthy`, or `degraded` when every enabled provider is down.
     pub status: &'static str,
@@ -258,6 +261,7 @@ impl From<ProviderUsage> for ProviderStats {
 
 /// Request totals over a window.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = OrchestratorStats)]
 pub struct Stats {
     /// Requests.
     pub total_requests: u64,
@@ -355,6 +359,7 @@ impl From<(UsageEntry, Option<u64>)> for RequestLog {
 
 /// One page of the request log, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = OrchestratorLogs)]
 pub struct Logs {
     /// The page's records.
     pub logs: Vec<RequestLog>,

@@ -38,6 +38,7 @@ const DEFAULT_NODE_STRATEGY: &str = "round-robin";
 
 /// A provider to create (`name` and `base_url` required) or change.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(as = ManagedProviderInput)]
 pub struct ProviderInput {
     /// Display name (may contain spaces).
     pub name: Option<String>,
@@ -109,6 +110,7 @@ pub fn route_field(field: &str) -> String {
 
 /// A provider; the key is masked.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ManagedProvider)]
 pub struct Provider {
     /// Numeric id (a route node's `api_id`).
     pub id: u64,
@@ -185,6 +187,7 @@ impl ConnectivityCheck {
 
 /// One node of a route, as written.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(as = ModelRouteNodeInput)]
 pub struct RouteNodeInput {
     /// Provider id.
     pub api_id: u64,
@@ -218,6 +221,7 @@ impl RouteNodeInput {
 
 /// A route to create (`name` and `nodes` required) or change.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(as = ModelRouteInput)]
 pub struct RouteInput {
     /// Unique name; what clients send as `model`.
     pub name: Option<String>,
@@ -321,6 +325,7 @@ impl RouteInput {
 
 /// One node of a route, as answered.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ModelRouteNode)]
 pub struct RouteNode {
     /// Provider id.
     pub api_id: u64,
@@ -337,6 +342,7 @@ pub struct RouteNode {
 
 /// A model route.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ModelRoute)]
 pub struct Route {
     /// Numeric id.
     pub id: u64,
@@ -415,6 +421,7 @@ pub struct SelectInput {
 
 /// The node `/select` picked.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ModelRouteSelection)]
 pub struct Selection {
     /// Provider id.
     pub provider_id: u64,
@@ -436,6 +443,7 @@ impl From<Choice> for Selection {
 
 /// One member of a route's rotation.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ModelRouteMember)]
 pub struct RouteMember {
     /// Position in the rotation.
     pub index: usize,
@@ -449,6 +457,7 @@ pub struct RouteMember {
 
 /// The balancer's state.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ModelRouteRotation)]
 pub struct Rotation {
     /// The preferred tier's round-robin index, keyed by route id.
     pub round_robin_indices: BTreeMap<String, usize>,
@@ -471,6 +480,7 @@ impl From<(u64, BalancerState)> for Rotation {
 
 /// A route's rotation state and members.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ModelRouteState)]
 pub struct RouteState {
     /// Route id.
     pub route_id: u64,
