@@ -36,7 +36,7 @@ impl ErrorKind {
         }
     }
 
-    /// Machine-readable code (seed 001 `error.code`).
+    /// Machine-readable code (the orchestrator and canonical APIs' `error.code`).
     pub fn code(self) -> &'static str {
         match self {
             Self::BadRequest => "invalid_request",
@@ -143,6 +143,14 @@ impl ApiError {
             }
             _ => Self::bad_request(text),
         }
+    }
+
+    /// Rewords a 404 in a surface's own words (`Provider not found`); other errors pass.
+    pub fn not_found_as(mut self, message: impl FnOnce() -> String) -> Self {
+        if self.kind == ErrorKind::NotFound {
+            self.message = message();
+        }
+        self
     }
 
     /// Renames field paths for a surface whose payload names fields differently.

@@ -14,6 +14,7 @@ pub mod dataplanes;
 pub mod error;
 pub mod grpc;
 pub mod metrics;
+pub mod service;
 pub mod store;
 pub mod usage;
 

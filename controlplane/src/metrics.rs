@@ -5,13 +5,12 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::api::surface::SurfaceKind;
+
 /// Push-latency histogram bucket bounds, in seconds.
 const BUCKETS: [f64; 10] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
 ];
-
-/// Admin API surfaces (the `surface` label).
-pub const SURFACES: [&str; 5] = ["seed000", "seed001", "seed002", "canonical", "other"];
 
 /// Status classes (the `code` label).
 const CLASSES: [&str; 4] = ["2xx", "4xx", "5xx", "other"];
@@ -19,7 +18,7 @@ const CLASSES: [&str; 4] = ["2xx", "4xx", "5xx", "other"];
 /// Counters and the push-latency histogram.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    api_requests: [[AtomicU64; 4]; 5],
+    api_requests: [[AtomicU64; 4]; SurfaceKind::ALL.len()],
     push_buckets: [AtomicU64; 10],
     push_count: AtomicU64,
     push_sum_us: AtomicU64,
@@ -30,14 +29,18 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts one admin API request.
-    pub fn api_request(&self, surface: usize, status: u16) {
+    pub fn api_request(&self, surface: SurfaceKind, status: u16) {
         let class = match status {
             200..=299 => 0,
             400..=499 => 1,
             500..=599 => 2,
             _ => 3,
         };
-        if let Some(cell) = self.api_requests.get(surface).and_then(|r| r.get(class)) {
+        if let Some(cell) = self
+            .api_requests
+            .get(surface.index())
+            .and_then(|r| r.get(class))
+        {
             cell.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -75,7 +78,8 @@ impl Metrics {
         let _ = writeln!(out, "# HELP sluice_cp_connected_dataplanes Data planes with an open Sync stream.\n# TYPE sluice_cp_connected_dataplanes gauge\nsluice_cp_connected_dataplanes {connected}");
         let _ = writeln!(out, "# HELP sluice_cp_config_version Current configuration version.\n# TYPE sluice_cp_config_version gauge\nsluice_cp_config_version {version}");
         let _ = writeln!(out, "# HELP sluice_cp_api_requests_total Admin API requests.\n# TYPE sluice_cp_api_requests_total counter");
-        for (s, row) in SURFACES.iter().zip(&self.api_requests) {
+        for (surface, row) in SurfaceKind::ALL.iter().zip(&self.api_requests) {
+            let s = surface.label();
             for (c, n) in CLASSES.iter().zip(row) {
                 let _ = writeln!(
                     out,

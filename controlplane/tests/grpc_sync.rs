@@ -144,7 +144,7 @@ async fn hello_snapshot_ack_push_and_nack() {
     assert_eq!(dp["last_nack"]["error"], "routes[0]: rejected for test");
     assert_eq!(dp["in_sync"], false);
 
-    // Health reports drive seed 000 `is_available` and seed 001 `/admin/health`.
+    // Health reports drive the LLM-backend API's `is_available` and the orchestrator API's `/admin/health`.
     node.tx
         .send(msg(data_plane_message::Msg::Health(HealthReport {
             endpoints: vec![EndpointHealth {

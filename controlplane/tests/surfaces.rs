@@ -53,12 +53,12 @@ async fn auth_is_required_on_every_surface_in_its_format() {
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     assert!(text.contains("sluice_cp_config_version"));
-    assert!(text.contains("sluice_cp_api_requests_total{surface=\"seed000\",code=\"4xx\"} 1"));
+    assert!(text.contains("sluice_cp_api_requests_total{surface=\"llm_backends\",code=\"4xx\"} 1"));
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed000_backends_crud() {
+async fn llm_backends_crud() {
     let (_d, s) = server().await;
     let (c, v) = s.call("GET", "/api/llm/types", None).await;
     assert_eq!(c, 200);
@@ -140,7 +140,7 @@ async fn seed000_backends_crud() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed001_providers_health_stats_logs() {
+async fn orchestrator_providers_health_stats_logs() {
     let (_d, s) = server().await;
     let body = json!({"name": "openai-primary", "type": "openai", "base_url": "https://api.openai.com/v1",
         "api_key": PLAIN_KEY, "enabled": true, "priority": 100, "weight": 100, "timeout": 60});
@@ -254,7 +254,7 @@ async fn seed001_providers_health_stats_logs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed002_providers_routes_select_state() {
+async fn provider_management_providers_routes_select_state() {
     let (_d, s) = server().await;
     let (c, v) = s
         .call(
@@ -436,7 +436,7 @@ async fn seed002_providers_routes_select_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed002_connectivity_test_hits_the_upstream() {
+async fn provider_management_connectivity_test_hits_the_upstream() {
     let (_d, s) = server().await;
     // A one-shot upstream that answers /models and records the request.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

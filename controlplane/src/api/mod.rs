@@ -1,18 +1,23 @@
-//! The admin REST API (axum): every seed's surface plus the canonical `/v1/admin/*` API,
-//! `/metrics`, `/healthz` and `/openapi.json`.
+//! The admin REST API (axum): the provider-management API (`/api/providers`,
+//! `/api/model-routes`), the LLM-backend API (`/api/llm/*`), the orchestrator API
+//! (`/admin/*`) and the canonical admin API (`/v1/admin/*`), plus `/metrics`, `/healthz`
+//! and `/openapi.json`.
 //!
-//! All surfaces read and write the same canonical records through the store; each renders
-//! errors in its own format ([`surface`]). Admin auth applies to every route except
-//! `/healthz`, `/metrics` and `/openapi.json`.
+//! Every surface is a thin adapter over [`crate::service`]: its own paths, its own typed
+//! request and response bodies (converted from and into the canonical records), and its
+//! own error format ([`surface`]). The handlers carry their OpenAPI description
+//! ([`openapi`]), so the document and the router come from the same code. Admin auth
+//! applies to every route except `/healthz`, `/metrics` and `/openapi.json`.
 
 pub mod auth;
 pub mod canonical;
 pub mod content_type;
 pub mod host;
+pub mod llm_backends;
+pub mod openapi;
+pub mod orchestrator;
 pub mod probe;
-pub mod seed000;
-pub mod seed001;
-pub mod seed002;
+pub mod provider_management;
 pub mod select;
 pub mod surface;
 
@@ -25,21 +30,29 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
 use crate::App;
 use surface::SurfaceKind;
 
-/// The canonical API's OpenAPI 3 document.
+/// The OpenAPI 3 document of every surface, as committed (a test keeps it identical to
+/// what [`openapi::document`] generates).
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// Every surface's routes with their OpenAPI description.
+pub fn surfaces() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(llm_backends::routes())
+        .merge(orchestrator::routes())
+        .merge(provider_management::routes())
+        .merge(canonical::routes())
+}
 
 /// Builds the admin router over the shared state.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .merge(seed000::routes())
-        .merge(seed001::routes())
-        .merge(seed002::routes())
-        .merge(canonical::routes())
+    let (surfaces, _) = surfaces().split_for_parts();
+    surfaces
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -70,13 +83,11 @@ async fn admin_layer(State(app): State<Arc<App>>, req: Request, next: Next) -> R
     });
     if let Some(err) = refused {
         let resp = kind.render(&err);
-        app.metrics
-            .api_request(kind.index(), resp.status().as_u16());
+        app.metrics.api_request(kind, resp.status().as_u16());
         return resp;
     }
     let resp = next.run(req).await;
-    app.metrics
-        .api_request(kind.index(), resp.status().as_u16());
+    app.metrics.api_request(kind, resp.status().as_u16());
     resp
 }
 
@@ -132,6 +143,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             ApiError::field(path, inner.to_string())
         }
     })
+}
+
+/// [`parse_json`] for endpoints whose body is optional: an empty body is `T::default()`.
+pub fn parse_optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(body)
+    }
 }
 
 /// Parses a numeric path id; anything else is an unknown resource (404).

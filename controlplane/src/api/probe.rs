@@ -1,6 +1,7 @@
-//! Seed 002 `POST /api/providers/{id}/test`: a real connectivity check, as the protocol's
-//! wire table says (`sluice_model::WireConventions::probe`): OpenAI-style kinds get
-//! `GET {base_url}/models` with the key; others a `GET` of the base URL. 10 s timeout.
+//! The provider-management API's `POST /api/providers/{id}/test`: a real connectivity
+//! check, as the protocol's wire table says (`sluice_model::WireConventions::probe`):
+//! OpenAI-style kinds get `GET {base_url}/models` with the key; others a `GET` of the base
+//! URL. 10 s timeout.
 //!
 //! The key only ever goes to the endpoint it is stored for: the store refuses to move a
 //! key to another host (`store::draft`), and redirects are never followed (a 3xx is
@@ -14,7 +15,7 @@ use sluice_model::{Protocol, ProviderKind};
 /// Time allowed to the whole check.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The check's result (seed 002 shape).
+/// The check's result (the provider-management API's shape).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ProbeResult {
     /// `online` (any HTTP answer below 500 that is not an auth failure) or `offline`.

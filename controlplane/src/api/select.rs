@@ -1,6 +1,6 @@
-//! Seed 002 `/select` and `/state`: one [`Balancer`] per route, kept across calls (and
-//! rebuilt only when the route's targets or strategy change), with provider availability
-//! from the data planes' health reports.
+//! The provider-management API's `/select` and `/state`: one [`Balancer`] per route,
+//! kept across calls (and rebuilt only when the route's targets or strategy change), with
+//! provider availability from the data planes' health reports.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::store::records::{RouteRecord, State};
 pub struct Choice {
     /// Provider id.
     pub provider_id: u64,
-    /// Provider name as seed 002 shows it.
+    /// Provider name as the provider-management API shows it (its display name).
     pub provider_name: String,
     /// Upstream model.
     pub model: String,

@@ -1,16 +1,20 @@
-//! Error formats, one per surface:
-//! - seed 000 (`/api/llm/*`): `{"error": "..."}`
-//! - seed 001 (`/admin/*`): `{"error":{"code","message","details"},"timestamp","request_id"}`
-//! - seed 002 (`/api/*`, FastAPI style): `{"detail": "..."}`, and for invalid fields
-//!   `{"detail":[{"loc":["body",field],"msg","type":"value_error"}]}`
-//! - canonical (`/v1/*`): the seed 001 envelope plus OpenAI's `type` and `param`.
+//! The admin API surfaces and their error formats, one per surface:
+//! - LLM-backend API (`/api/llm/*`): `{"error": "..."}` ([`MessageError`])
+//! - orchestrator API (`/admin/*`): `{"error":{"code","message","details"},"timestamp",
+//!   "request_id"}` ([`ErrorEnvelope`])
+//! - provider-management API (other `/api/*`, FastAPI style): `{"detail": "..."}`, and for
+//!   invalid fields `{"detail":[{"loc":["body",field],"msg","type":"value_error"}]}`
+//!   ([`DetailError`])
+//! - canonical admin API (`/v1/*`): the orchestrator envelope plus OpenAI's `type` and
+//!   `param` ([`OpenAiErrorEnvelope`]), so OpenAI SDKs parse it.
 
 use std::marker::PhantomData;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{ApiError, ErrorKind};
@@ -18,27 +22,36 @@ use crate::error::{ApiError, ErrorKind};
 /// Which surface a path belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SurfaceKind {
-    /// `/api/llm/*`.
-    Seed000,
-    /// `/admin/*`.
-    Seed001,
-    /// `/api/*` other than `/api/llm/*`.
-    Seed002,
-    /// `/v1/*`.
+    /// The LLM-backend API, `/api/llm/*`.
+    LlmBackends,
+    /// The orchestrator API, `/admin/*`.
+    Orchestrator,
+    /// The provider-management API, `/api/*` other than `/api/llm/*`.
+    ProviderManagement,
+    /// The canonical admin API, `/v1/*`.
     Canonical,
     /// `/healthz`, `/metrics`, `/openapi.json`: no auth.
     Open,
 }
 
 impl SurfaceKind {
+    /// Every surface, in [`Self::index`] order.
+    pub const ALL: [Self; 5] = [
+        Self::LlmBackends,
+        Self::Orchestrator,
+        Self::ProviderManagement,
+        Self::Canonical,
+        Self::Open,
+    ];
+
     /// Classifies a request path.
     pub fn of_path(path: &str) -> Self {
         if path.starts_with("/api/llm/") || path == "/api/llm" {
-            Self::Seed000
+            Self::LlmBackends
         } else if path.starts_with("/admin/") || path == "/admin" {
-            Self::Seed001
+            Self::Orchestrator
         } else if path.starts_with("/api/") {
-            Self::Seed002
+            Self::ProviderManagement
         } else if path.starts_with("/v1/") {
             Self::Canonical
         } else {
@@ -46,14 +59,25 @@ impl SurfaceKind {
         }
     }
 
-    /// Index into `metrics::SURFACES`.
+    /// Position in [`Self::ALL`] (the metrics' row).
     pub fn index(self) -> usize {
         match self {
-            Self::Seed000 => 0,
-            Self::Seed001 => 1,
-            Self::Seed002 => 2,
+            Self::LlmBackends => 0,
+            Self::Orchestrator => 1,
+            Self::ProviderManagement => 2,
             Self::Canonical => 3,
             Self::Open => 4,
+        }
+    }
+
+    /// The `surface` label of the API request metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::LlmBackends => "llm_backends",
+            Self::Orchestrator => "orchestrator",
+            Self::ProviderManagement => "provider_management",
+            Self::Canonical => "canonical",
+            Self::Open => "other",
         }
     }
 
@@ -61,53 +85,181 @@ impl SurfaceKind {
     pub fn render(self, err: &ApiError) -> Response {
         let status =
             StatusCode::from_u16(err.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = match self {
-            Self::Seed000 | Self::Open => json!({"error": err.message}),
-            Self::Seed001 => envelope(err, false),
-            Self::Canonical => envelope(err, true),
-            Self::Seed002 => {
-                if err.fields.is_empty() {
-                    json!({"detail": err.message})
-                } else {
-                    json!({"detail": err.fields.iter().map(|f| json!({
-                        "loc": ["body", f.field],
-                        "msg": f.message,
-                        "type": "value_error",
-                    })).collect::<Vec<_>>()})
-                }
+        match self {
+            Self::LlmBackends | Self::Open => {
+                (status, Json(MessageError::from(err))).into_response()
             }
+            Self::Orchestrator => (status, Json(ErrorEnvelope::from(err))).into_response(),
+            Self::Canonical => (status, Json(OpenAiErrorEnvelope::from(err))).into_response(),
+            Self::ProviderManagement => (status, Json(DetailError::from(err))).into_response(),
+        }
+    }
+}
+
+/// The LLM-backend API's error body.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageError {
+    /// What went wrong.
+    pub error: String,
+}
+
+impl From<&ApiError> for MessageError {
+    fn from(err: &ApiError) -> Self {
+        Self {
+            error: err.message.clone(),
+        }
+    }
+}
+
+/// The provider-management API's error body (FastAPI's shape).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DetailError {
+    /// A message, or one entry per invalid field.
+    pub detail: Detail,
+}
+
+/// FastAPI's `detail`: a message, or validation issues.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Detail {
+    /// What went wrong.
+    Message(String),
+    /// One entry per invalid field.
+    Fields(Vec<ValidationIssue>),
+}
+
+/// One invalid field, FastAPI style.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ValidationIssue {
+    /// `["body", field]`.
+    pub loc: Vec<String>,
+    /// What is wrong with it.
+    pub msg: String,
+    /// Always `value_error`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl From<&ApiError> for DetailError {
+    fn from(err: &ApiError) -> Self {
+        let detail = if err.fields.is_empty() {
+            Detail::Message(err.message.clone())
+        } else {
+            Detail::Fields(
+                err.fields
+                    .iter()
+                    .map(|f| ValidationIssue {
+                        loc: vec!["body".into(), f.field.clone()],
+                        msg: f.message.clone(),
+                        kind: "value_error",
+                    })
+                    .collect(),
+            )
         };
-        (status, Json(body)).into_response()
+        Self { detail }
     }
 }
 
-fn request_id() -> String {
-    let bytes: [u8; 8] = rand::random();
-    format!(
-        "req_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+/// The orchestrator API's error envelope.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorObject,
+    /// When it happened (RFC 3339).
+    pub timestamp: String,
+    /// Id of this answer (also in `error.details`).
+    pub request_id: String,
 }
 
-fn envelope(err: &ApiError, openai: bool) -> Value {
-    let rid = request_id();
-    let mut details = serde_json::Map::new();
-    details.insert("request_id".into(), json!(rid));
-    if !err.fields.is_empty() {
-        details.insert(
-            "fields".into(),
-            json!(err
-                .fields
-                .iter()
-                .map(|f| json!({"field": f.field, "message": f.message}))
-                .collect::<Vec<_>>()),
-        );
+/// The error inside an [`ErrorEnvelope`].
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// Machine-readable code (`invalid_request`, `not_found`, `conflict`, ...).
+    pub code: &'static str,
+    /// Human-readable summary.
+    pub message: String,
+    /// Request id and, for invalid input, the fields at fault.
+    pub details: ErrorDetails,
+}
+
+/// `error.details` of an envelope.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetails {
+    /// Id of this answer.
+    pub request_id: String,
+    /// Invalid fields (only on 400).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldIssue>,
+}
+
+/// One invalid field.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldIssue {
+    /// Field path in the request payload (`endpoints[0].base_url`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl From<&ApiError> for ErrorEnvelope {
+    fn from(err: &ApiError) -> Self {
+        let request_id = request_id();
+        Self {
+            error: ErrorObject {
+                code: err.kind.code(),
+                message: err.message.clone(),
+                details: ErrorDetails {
+                    request_id: request_id.clone(),
+                    fields: err
+                        .fields
+                        .iter()
+                        .map(|f| FieldIssue {
+                            field: f.field.clone(),
+                            message: f.message.clone(),
+                        })
+                        .collect(),
+                },
+            },
+            timestamp: rfc3339(now_ms()),
+            request_id,
+        }
     }
-    let mut error = serde_json::Map::new();
-    error.insert("code".into(), json!(err.kind.code()));
-    error.insert("message".into(), json!(err.message));
-    error.insert("details".into(), Value::Object(details));
-    if openai {
+}
+
+/// The canonical API's error envelope: the orchestrator's plus OpenAI's `type`/`param`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OpenAiErrorEnvelope {
+    /// The error.
+    pub error: OpenAiErrorObject,
+    /// When it happened (RFC 3339).
+    pub timestamp: String,
+    /// Id of this answer (also in `error.details`).
+    pub request_id: String,
+}
+
+/// The error inside an [`OpenAiErrorEnvelope`].
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OpenAiErrorObject {
+    /// Machine-readable code (`invalid_request`, `not_found`, `conflict`, ...).
+    pub code: &'static str,
+    /// Human-readable summary.
+    pub message: String,
+    /// Request id and, for invalid input, the fields at fault.
+    pub details: ErrorDetails,
+    /// OpenAI's error type (`invalid_request_error`, `authentication_error`, ...).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The first invalid field, if any.
+    pub param: Option<String>,
+}
+
+impl From<&ApiError> for OpenAiErrorEnvelope {
+    fn from(err: &ApiError) -> Self {
+        let ErrorEnvelope {
+            error,
+            timestamp,
+            request_id,
+        } = ErrorEnvelope::from(err);
         let kind = match err.kind {
             ErrorKind::BadRequest
             | ErrorKind::Conflict
@@ -117,40 +269,54 @@ fn envelope(err: &ApiError, openai: bool) -> Value {
             ErrorKind::Forbidden => "permission_error",
             ErrorKind::Internal => "api_error",
         };
-        error.insert("type".into(), json!(kind));
-        error.insert(
-            "param".into(),
-            err.fields.first().map_or(Value::Null, |f| json!(f.field)),
-        );
+        Self {
+            error: OpenAiErrorObject {
+                code: error.code,
+                message: error.message,
+                details: error.details,
+                kind,
+                param: err.fields.first().map(|f| f.field.clone()),
+            },
+            timestamp,
+            request_id,
+        }
     }
-    json!({"error": error, "timestamp": rfc3339(now_ms()), "request_id": rid})
 }
 
-/// A surface marker type.
+fn request_id() -> String {
+    use std::fmt::Write;
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().fold(String::from("req_"), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// A surface marker type: handlers return [`Failure<S>`] to answer in `S`'s format.
 pub trait Surface {
     /// The surface.
     const KIND: SurfaceKind;
 }
 
-/// Seed 000 marker.
+/// Marker of the LLM-backend API.
 #[derive(Debug)]
-pub struct Seed000;
-impl Surface for Seed000 {
-    const KIND: SurfaceKind = SurfaceKind::Seed000;
+pub struct LlmBackends;
+impl Surface for LlmBackends {
+    const KIND: SurfaceKind = SurfaceKind::LlmBackends;
 }
-/// Seed 001 marker.
+/// Marker of the orchestrator API.
 #[derive(Debug)]
-pub struct Seed001;
-impl Surface for Seed001 {
-    const KIND: SurfaceKind = SurfaceKind::Seed001;
+pub struct Orchestrator;
+impl Surface for Orchestrator {
+    const KIND: SurfaceKind = SurfaceKind::Orchestrator;
 }
-/// Seed 002 marker.
+/// Marker of the provider-management API.
 #[derive(Debug)]
-pub struct Seed002;
-impl Surface for Seed002 {
-    const KIND: SurfaceKind = SurfaceKind::Seed002;
+pub struct ProviderManagement;
+impl Surface for ProviderManagement {
+    const KIND: SurfaceKind = SurfaceKind::ProviderManagement;
 }
-/// Canonical API marker.
+/// Marker of the canonical admin API.
 #[derive(Debug)]
 pub struct Canonical;
 impl Surface for Canonical {
@@ -170,5 +336,58 @@ impl<S: Surface> From<ApiError> for Failure<S> {
 impl<S: Surface> IntoResponse for Failure<S> {
     fn into_response(self) -> Response {
         S::KIND.render(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_surface_has_its_index_and_label() {
+        for (i, s) in SurfaceKind::ALL.iter().enumerate() {
+            assert_eq!(s.index(), i);
+            assert!(!s.label().contains("seed"));
+        }
+        assert_eq!(
+            SurfaceKind::of_path("/api/llm/backends"),
+            SurfaceKind::LlmBackends
+        );
+        assert_eq!(
+            SurfaceKind::of_path("/api/providers"),
+            SurfaceKind::ProviderManagement
+        );
+        assert_eq!(
+            SurfaceKind::of_path("/admin/logs"),
+            SurfaceKind::Orchestrator
+        );
+        assert_eq!(
+            SurfaceKind::of_path("/v1/admin/keys"),
+            SurfaceKind::Canonical
+        );
+        assert_eq!(SurfaceKind::of_path("/metrics"), SurfaceKind::Open);
+    }
+
+    #[test]
+    fn error_bodies_keep_their_shapes() {
+        let err = ApiError::field("base_url", "must be http(s)");
+        let v = serde_json::to_value(DetailError::from(&err)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"detail": [{"loc": ["body", "base_url"], "msg": "must be http(s)", "type": "value_error"}]})
+        );
+        let v = serde_json::to_value(OpenAiErrorEnvelope::from(&err)).unwrap();
+        assert_eq!(v["error"]["param"], "base_url");
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert_eq!(v["error"]["details"]["fields"][0]["field"], "base_url");
+        assert_eq!(v["request_id"], v["error"]["details"]["request_id"]);
+        let v = serde_json::to_value(OpenAiErrorEnvelope::from(&ApiError::not_found("x"))).unwrap();
+        assert!(v["error"]["param"].is_null() && v["error"].get("param").is_some());
+        assert!(v["error"]["details"].get("fields").is_none());
+        let v = serde_json::to_value(ErrorEnvelope::from(&ApiError::conflict("dup"))).unwrap();
+        assert_eq!(v["error"]["code"], "conflict");
+        assert!(v["error"].get("type").is_none());
+        let v = serde_json::to_value(MessageError::from(&ApiError::conflict("dup"))).unwrap();
+        assert_eq!(v, serde_json::json!({"error": "dup"}));
     }
 }

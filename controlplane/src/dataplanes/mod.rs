@@ -21,7 +21,7 @@ pub struct NackInfo {
 }
 
 /// One endpoint's health as reported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EndpointHealthInfo {
     /// Provider name.
     pub provider: String,

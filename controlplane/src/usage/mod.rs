@@ -1,6 +1,6 @@
 //! Usage records reported by data planes (no prompt text), kept in a sled tree ordered by
 //! time with retention (newest [`MAX_RECORDS`], at most [`MAX_AGE_MS`] old); the source of
-//! seed 001's `/admin/stats` and `/admin/logs`.
+//! the orchestrator API's `/admin/stats` and `/admin/logs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
