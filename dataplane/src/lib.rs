@@ -2,20 +2,26 @@
 //! upstream providers, forwards or translates them, and streams the answers back.
 #![forbid(unsafe_code)]
 
-pub mod admission;
-pub mod chat_request;
+// What the binary wires: configuration sources, the server, control-plane sync.
 pub mod config;
-pub mod error;
-pub mod health_check;
-pub mod metrics;
-pub mod ops;
-pub mod provider;
-pub mod proxy;
-pub mod resolve;
-pub mod routing;
 pub mod server;
 pub mod sync;
-pub mod upstream;
+
+// The request path (docs/ARCHITECTURE.md, "The request path"): crate-private.
+pub(crate) mod admission;
+pub(crate) mod chat_request;
+pub(crate) mod error;
+pub(crate) mod health_check;
+pub(crate) mod metrics;
+pub(crate) mod ops;
+pub(crate) mod provider;
+pub(crate) mod proxy;
+pub(crate) mod resolve;
+pub(crate) mod routing;
+pub(crate) mod upstream;
+
+#[doc(hidden)]
+pub use upstream::fuzz_decode_response;
 
 use std::sync::Arc;
 
@@ -26,25 +32,26 @@ use upstream::UpstreamClient;
 /// Everything request handlers share.
 pub struct AppState {
     /// The live config snapshot.
-    pub config: Arc<ConfigStore>,
+    pub(crate) config: Arc<ConfigStore>,
     /// Target planning, endpoint choice and health.
-    pub router: Router,
+    pub(crate) router: Router,
     /// Pooled upstream client.
-    pub upstream: UpstreamClient,
+    pub(crate) upstream: UpstreamClient,
     /// Where finished requests are reported (managed mode), if anywhere.
-    pub usage: Option<tokio::sync::mpsc::Sender<sluice_proto::UsageRecord>>,
+    pub(crate) usage: Option<tokio::sync::mpsc::Sender<sluice_proto::UsageRecord>>,
     /// Shared admission budgets (connections, requests, buffered body bytes).
-    pub admission: Arc<admission::Admission>,
+    pub(crate) admission: Arc<admission::Admission>,
 }
 
 impl AppState {
     /// State serving from `config`.
-    pub fn new(config: Arc<ConfigStore>) -> Arc<Self> {
+    #[cfg(test)]
+    pub(crate) fn new(config: Arc<ConfigStore>) -> Arc<Self> {
         Self::with_usage(config, None)
     }
 
     /// State that also reports usage records to `usage`.
-    pub fn with_usage(
+    pub(crate) fn with_usage(
         config: Arc<ConfigStore>,
         usage: Option<tokio::sync::mpsc::Sender<sluice_proto::UsageRecord>>,
     ) -> Arc<Self> {

@@ -162,11 +162,6 @@ impl BodyPermit {
             Err(Reject::BufferedBytes)
         }
     }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
 }
 
 impl Drop for BodyPermit {
@@ -209,6 +204,7 @@ impl Admission {
     }
 
     /// Requests in flight now.
+    #[cfg(test)]
     pub fn inflight(&self) -> usize {
         self.inflight.used()
     }

@@ -163,11 +163,6 @@ impl Downstream {
         }
     }
 
-    /// Writes a response head through Pingora.
-    pub async fn write_response_header(&mut self, header: Box<ResponseHeader>) -> Result<()> {
-        self.session()?.write_response_header(header).await
-    }
-
     /// Whether the answer can be written on the connection directly (see the module docs).
     fn can_take_over(&self) -> bool {
         matches!(self.session.as_deref(), Some(Session::H1(s))

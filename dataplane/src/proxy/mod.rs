@@ -280,31 +280,12 @@ fn classify(method: &str, path: &str) -> Endpoint {
     }
 }
 
-/// Decodes `%XX` escapes byte by byte (an escape followed by a multi-byte character or
-/// cut short is kept as written); invalid UTF-8 becomes U+FFFD.
+/// Decodes `%XX` escapes (a malformed escape is kept as written); invalid UTF-8 becomes
+/// U+FFFD.
 fn percent_decode(s: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
-    }
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let mut ahead = bytes.clone();
-            if let (Some(h), Some(l)) = (ahead.next().and_then(hex), ahead.next().and_then(hex)) {
-                out.push(h << 4 | l);
-                bytes = ahead;
-                continue;
-            }
-        }
-        out.push(b);
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl SluiceProxy {

@@ -102,8 +102,6 @@ pub struct InboundResponse {
     pub status: u16,
     /// `Retry-After` header value, if any.
     pub retry_after: Option<String>,
-    /// `content-type` header value.
-    pub content_type: String,
 }
 
 /// The shared upstream client.
@@ -354,7 +352,8 @@ impl UpstreamClient {
         }
     }
 
-    /// Idle pooled connections (for tests and diagnostics).
+    /// Idle pooled connections.
+    #[cfg(test)]
     pub fn idle_connections(&self) -> usize {
         self.pool.idle_count()
     }
@@ -369,7 +368,6 @@ impl InboundResponse {
             keep_alive: head.keep_alive,
             status: head.status,
             retry_after: head.retry_after,
-            content_type: head.content_type,
         }
     }
 

@@ -100,6 +100,7 @@ impl Pool {
     }
 
     /// Idle connections held, over all keys.
+    #[cfg(test)]
     pub fn idle_count(&self) -> usize {
         self.idle.lock().values().map(Vec::len).sum()
     }

@@ -1,21 +1,22 @@
 //! Upstream URL paths built from parts a client may choose (model names).
 
+use std::fmt::Write as _;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// Everything but RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Append `segment` to `out` percent-encoded as one URL path segment: every byte outside
-/// RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`, so a model name can
-/// never add a path separator, a query, a fragment or a `:method` suffix of its own.
-// in bounds: `HEX` has 16 entries and a nibble is below 16.
-#[allow(clippy::indexing_slicing)]
+/// RFC 3986's unreserved set becomes `%XX`, so a model name can never add a path
+/// separator, a query, a fragment or a `:method` suffix of its own.
 pub fn push_segment(out: &mut String, segment: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in segment.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{}", utf8_percent_encode(segment, SEGMENT));
 }
 
 /// `segment` percent-encoded as one URL path segment (see [`push_segment`]).
