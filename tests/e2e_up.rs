@@ -129,22 +129,22 @@ fn requests() -> [(&'static str, Value); 3] {
     let msg = json!([{"role": "user", "content": "hello"}]);
     [
         (
-            "seed 002 route",
+            "provider-management route",
             json!({"model": "route-002", "messages": msg}),
         ),
         (
-            "seed 000 backend model",
+            "LLM-backend model",
             json!({"model": "model-000", "messages": msg}),
         ),
         (
-            "seed 001 provider pin",
+            "orchestrator provider pin",
             json!({"model": "gpt-4o", "provider": "provider-001", "messages": msg}),
         ),
     ]
 }
 
 #[test]
-fn seed_apis_are_served_and_survive_restart() {
+fn admin_apis_are_served_and_survive_restart() {
     let mock = Mock::start("up-upstream", &[]);
     let base = format!("{}/v1", mock.url());
     let dir = tempdir().join("data");
@@ -160,17 +160,19 @@ fn seed_apis_are_served_and_survive_restart() {
     );
     assert_eq!(r.status, 401);
 
-    // Seed 002: provider + model route.
-    let r = up.admin("POST", "/api/providers", json!({"name": "provider-002", "base_url": base, "api_key": "sk-seed002-plaintext-AAAA", "models": ["m002"], "is_active": true}));
+    // Provider-management API: provider + model route.
+    let r = up.admin("POST", "/api/providers", json!({"name": "provider-002", "base_url": base, "api_key": "sk-managed-plaintext-AAAA", "models": ["m002"], "is_active": true}));
     assert!(
         r.status == 200 || r.status == 201,
         "{} {}",
         r.status,
         r.text()
     );
-    let pid = r.json()["id"].as_u64().expect("seed 002 provider id");
+    let pid = r.json()["id"]
+        .as_u64()
+        .expect("provider-management provider id");
     assert!(
-        !r.text().contains("sk-seed002-plaintext-AAAA"),
+        !r.text().contains("sk-managed-plaintext-AAAA"),
         "keys are masked: {}",
         r.text()
     );
@@ -185,13 +187,13 @@ fn seed_apis_are_served_and_survive_restart() {
         r.status,
         r.text()
     );
-    let t002 = up.served(requests()[0].1.clone());
+    let t_routes = up.served(requests()[0].1.clone());
 
-    // Seed 000: backend with its models.
+    // LLM-backend API: backend with its models.
     let r = up.admin(
         "POST",
         "/api/llm/backends",
-        json!({"backend_id": "backend-000", "adapter": "openai", "enable": true, "configs": [{"api_key": "sk-seed000-plaintext-BBBB", "base_url": base}], "models": ["model-000"]}),
+        json!({"backend_id": "backend-000", "adapter": "openai", "enable": true, "configs": [{"api_key": "sk-backend-plaintext-BBBB", "base_url": base}], "models": ["model-000"]}),
     );
     assert!(
         r.status == 200 || r.status == 201,
@@ -199,13 +201,13 @@ fn seed_apis_are_served_and_survive_restart() {
         r.status,
         r.text()
     );
-    let t000 = up.served(requests()[1].1.clone());
+    let t_backends = up.served(requests()[1].1.clone());
 
-    // Seed 001: provider, used through the `provider` pin.
+    // Orchestrator API: provider, used through the `provider` pin.
     let r = up.admin(
         "POST",
         "/admin/providers",
-        json!({"name": "provider-001", "type": "openai", "base_url": base, "api_key": "sk-seed001-plaintext-CCCC", "enabled": true, "priority": 100, "weight": 100, "timeout": 60}),
+        json!({"name": "provider-001", "type": "openai", "base_url": base, "api_key": "sk-orchestrator-plaintext-CCCC", "enabled": true, "priority": 100, "weight": 100, "timeout": 60}),
     );
     assert!(
         r.status == 200 || r.status == 201,
@@ -213,8 +215,10 @@ fn seed_apis_are_served_and_survive_restart() {
         r.status,
         r.text()
     );
-    let t001 = up.served(requests()[2].1.clone());
-    eprintln!("admin write → served: seed002 {t002:?}, seed000 {t000:?}, seed001 {t001:?}");
+    let t_orchestrator = up.served(requests()[2].1.clone());
+    eprintln!(
+        "admin write → served: provider management {t_routes:?}, LLM backends {t_backends:?}, orchestrator {t_orchestrator:?}"
+    );
 
     // The upstream got the provider's key, not the client's.
     let keys: Vec<String> = mock.stats()["log"]
@@ -224,7 +228,7 @@ fn seed_apis_are_served_and_survive_restart() {
         .filter_map(|l| l["headers"]["authorization"].as_str().map(str::to_string))
         .collect();
     assert!(
-        keys.iter().any(|k| k == "Bearer sk-seed002-plaintext-AAAA"),
+        keys.iter().any(|k| k == "Bearer sk-managed-plaintext-AAAA"),
         "{keys:?}"
     );
 
@@ -249,9 +253,9 @@ fn seed_apis_are_served_and_survive_restart() {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         for key in [
-            "sk-seed002-plaintext-AAAA",
-            "sk-seed000-plaintext-BBBB",
-            "sk-seed001-plaintext-CCCC",
+            "sk-managed-plaintext-AAAA",
+            "sk-backend-plaintext-BBBB",
+            "sk-orchestrator-plaintext-CCCC",
         ] {
             assert!(
                 !text.contains(key),

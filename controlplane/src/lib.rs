@@ -83,7 +83,7 @@ pub struct App {
     pub dataplanes: dataplanes::Registry,
     /// Counters.
     pub metrics: metrics::Metrics,
-    /// Seed 002 `/select` balancers, kept per route.
+    /// Provider-management API `/select` balancers, kept per route.
     pub selectors: api::select::Selectors,
     /// Admin token.
     pub admin_token: Option<String>,

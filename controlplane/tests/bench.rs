@@ -183,7 +183,7 @@ fn bench_build_and_validate_1000_providers_10000_routes() {
                         priority: 0,
                     })
                     .collect(),
-                seed002: None,
+                layout: None,
                 created_ms: 0,
                 updated_ms: 0,
             },

@@ -1,5 +1,5 @@
 //! The data plane's one error type, mapped to an HTTP status and the unified error
-//! envelope (seed 001 fields plus OpenAI's `type`/`param`, so OpenAI SDKs parse it) in
+//! envelope (orchestrator API fields plus OpenAI's `type`/`param`, so OpenAI SDKs parse it) in
 //! exactly one place: [`GatewayError::status`] and [`GatewayError::envelope`]. The same
 //! envelope is what a stream that fails mid-way ends with ([`GatewayError::write_event`]).
 //!
@@ -48,7 +48,8 @@ pub enum GatewayError {
         /// Human-readable problem.
         message: String,
     },
-    /// A `provider`/`backend` pin that cannot be honoured (seed 003 wording).
+    /// A `provider`/`backend` pin that cannot be honoured (worded as for the `backend`
+    /// request field).
     #[error("{0}")]
     BackendUnavailable(String),
     /// The upstream answered with an error in OpenAI terms (translated or passed through).
@@ -126,7 +127,7 @@ impl GatewayError {
         }
     }
 
-    /// Error `code` (seed 001 codes, OpenAI's `model_not_found`).
+    /// Error `code` (orchestrator API codes, OpenAI's `model_not_found`).
     pub fn code(&self) -> &str {
         match self {
             Self::InvalidRequest { .. } | Self::BackendUnavailable(_) | Self::MethodNotAllowed => {
@@ -156,8 +157,8 @@ impl GatewayError {
         }
     }
 
-    /// The JSON error body: OpenAI's `error{message,type,param,code}` plus seed 001's
-    /// `error.details`, `timestamp` and `request_id`. Upstream OpenAI-style errors are passed
+    /// The JSON error body: OpenAI's `error{message,type,param,code}` plus the orchestrator
+    /// API's `error.details`, `timestamp` and `request_id`. Upstream OpenAI-style errors are passed
     /// through untouched.
     pub fn envelope(&self, request_id: &str) -> Bytes {
         if let Self::Upstream {
@@ -188,7 +189,7 @@ impl GatewayError {
 
     /// The one writer of the OpenAI error object is the translate crate's
     /// ([`openai::error_body`], also behind [`openai::write_error_event`]); the envelope
-    /// reopens the object it closes to add seed 001's fields.
+    /// reopens the object it closes to add the orchestrator API's fields.
     fn write_envelope(&self, request_id: &str, out: &mut BytesMut) {
         let object = UpstreamError {
             status: self.status(),
@@ -378,7 +379,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn envelope_has_openai_and_seed001_fields() {
+    fn envelope_has_openai_and_orchestrator_fields() {
         let e = GatewayError::ModelNotFound {
             model: "x".into(),
             message: "The model `x` does not exist".into(),

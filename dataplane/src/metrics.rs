@@ -1,4 +1,4 @@
-//! Prometheus metrics of the data plane (names from DESIGN.md; bounded label sets, never
+//! Prometheus metrics of the data plane (all named `sluice_*`; bounded label sets, never
 //! keys or request ids as labels).
 
 use std::sync::LazyLock;

@@ -1,5 +1,8 @@
-//! Model resolution (DESIGN.md steps 1–5): turns the client's `model` (plus `provider`/
-//! `backend` pins and `fallback_providers`) into the candidate set a request may use.
+//! Model resolution: turns the client's `model` (plus `provider`/`backend` pins and
+//! `fallback_providers`) into the candidate set a request may use. Steps, first match wins:
+//! (1) a pinned provider, (2) a route named like the model, (3) `provider:model`,
+//! (4) providers listing the model, (5) prefix rules (see `docs/ARCHITECTURE.md`,
+//! "The request path").
 
 use crate::chat_request::ChatRequest;
 use crate::config::{Provider, RuntimeConfig, Strategy};
@@ -67,7 +70,8 @@ fn provider_candidate(i: usize, p: &Provider, model: &str) -> Candidate {
     }
 }
 
-/// Whether any resolution step knows `model` at all (used for seed 003's error wording).
+/// Whether any resolution step knows `model` at all (used for the `backend` field's error
+/// wording).
 fn model_known(cfg: &RuntimeConfig, model: &str) -> bool {
     cfg.route(model).is_some()
         || cfg.providers.iter().any(|p| serves(p, model))

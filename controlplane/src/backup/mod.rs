@@ -1,6 +1,6 @@
-//! JSON backups (seed 002): the whole state with provider keys still sealed, written
-//! atomically (temp file, fsync, rename, fsync of the directory), and restored
-//! all-or-nothing.
+//! JSON backups (provider-management API): the whole state with provider keys still
+//! sealed, written atomically (temp file, fsync, rename, fsync of the directory), and
+//! restored all-or-nothing.
 
 use std::io::Write;
 use std::path::Path;
@@ -98,3 +98,6 @@ pub fn backup_restore(data_dir: &Path, input: &Path, key: &MasterKey) -> anyhow:
     let store = Store::open(data_dir, key.clone(), None)?;
     restore_into(&store, input).map_err(|e| anyhow::anyhow!("restore rejected: {e}"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,7 @@ use super::WriteMode;
 use crate::api::select::{self, Choice};
 use crate::error::ApiError;
 use crate::store::draft::{apply_route, RouteDraft};
-use crate::store::records::{RouteRecord, Seed002Route as RouteLayout, State, TargetRecord};
+use crate::store::records::{RouteLayout, RouteRecord, State, TargetRecord};
 use crate::store::Store;
 use crate::App;
 
@@ -141,7 +141,7 @@ impl RoutePatch {
                 .collect::<Result<_, _>>()?;
         }
         if self.layout.is_some() {
-            draft.seed002 = self.layout;
+            draft.layout = self.layout;
         }
         Ok(())
     }
@@ -154,7 +154,7 @@ fn new_draft() -> RouteDraft {
         retries: DEFAULT_RETRIES,
         enabled: true,
         targets: Vec::new(),
-        seed002: None,
+        layout: None,
     }
 }
 
@@ -227,7 +227,7 @@ pub async fn update_with(
                 draft.strategy = DEFAULT_STRATEGY.into();
                 draft.retries = DEFAULT_RETRIES;
                 draft.enabled = true;
-                draft.seed002 = None;
+                draft.layout = None;
             }
             patch.apply_to(s, &mut draft)?;
             let id = apply_route(s, Some(id), draft)?;

@@ -6,7 +6,7 @@ use sluice_model::validate::{self, Invalid};
 use sluice_model::{infer_kind, mask_secret, BaseUrl, MasterKey, ProviderKind, Strategy};
 
 use super::records::{
-    EndpointRecord, ProviderRecord, RouteRecord, Seed002Route, State, TargetRecord,
+    EndpointRecord, ProviderRecord, RouteLayout, RouteRecord, State, TargetRecord,
 };
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -51,7 +51,7 @@ pub struct EndpointDraft {
 pub struct ProviderDraft {
     /// Canonical name.
     pub name: String,
-    /// Display name (seed 002).
+    /// Display name (provider-management API).
     pub display_name: Option<String>,
     /// Kind name; `None` = infer from name and base URL.
     pub kind: Option<String>,
@@ -72,7 +72,8 @@ pub struct ProviderDraft {
 }
 
 impl ProviderDraft {
-    /// Applies the single-endpoint form of seed 001/002 payloads (`base_url`, `api_key`)
+    /// Applies the single-endpoint form of orchestrator and provider-management payloads
+    /// (`base_url`, `api_key`)
     /// to the provider's first endpoint, creating it when needed.
     pub fn set_primary_endpoint(&mut self, base_url: Option<String>, api_key: Option<String>) {
         if let Some(url) = base_url {
@@ -131,7 +132,8 @@ impl ProviderDraft {
     }
 }
 
-/// Seed 002 converts display names into canonical names this way (spaces → `-`).
+/// The provider-management API converts display names into canonical names this way
+/// (spaces → `-`).
 pub fn canonical_name(display: &str) -> String {
     display.split_whitespace().collect::<Vec<_>>().join("-")
 }
@@ -278,8 +280,8 @@ pub struct RouteDraft {
     pub enabled: bool,
     /// Targets.
     pub targets: Vec<TargetRecord>,
-    /// Seed 002 extras.
-    pub seed002: Option<Seed002Route>,
+    /// Route mode, client config and nodes as the provider-management API was given them.
+    pub layout: Option<RouteLayout>,
 }
 
 impl RouteDraft {
@@ -291,7 +293,7 @@ impl RouteDraft {
             retries: rec.retries,
             enabled: rec.enabled,
             targets: rec.targets.clone(),
-            seed002: rec.seed002.clone(),
+            layout: rec.layout.clone(),
         }
     }
 }
@@ -346,7 +348,7 @@ pub fn apply_route(state: &mut State, id: Option<u64>, draft: RouteDraft) -> Res
             retries: draft.retries,
             enabled: draft.enabled,
             targets: draft.targets,
-            seed002: draft.seed002,
+            layout: draft.layout,
             created_ms,
             updated_ms: now,
         },

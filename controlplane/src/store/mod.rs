@@ -470,7 +470,7 @@ pub fn state_from_snapshot(snap: &Snapshot, key: &MasterKey) -> anyhow::Result<S
                 retries: r.retries,
                 enabled: true,
                 targets,
-                seed002: None,
+                layout: None,
                 created_ms: now,
                 updated_ms: now,
             },

@@ -22,11 +22,11 @@ pub struct EndpointRecord {
 /// An upstream provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderRecord {
-    /// Numeric id (seed 001 `provider_id`, seed 002 `id`/`api_id`).
+    /// Numeric id (orchestrator API `provider_id`, provider-management API `id`/`api_id`).
     pub id: u64,
-    /// Unique canonical name (seed 000 `backend_id`, snapshot provider name).
+    /// Unique canonical name (LLM-backend API `backend_id`, snapshot provider name).
     pub name: String,
-    /// Free-form display name (seed 002 names may contain spaces).
+    /// Free-form display name (provider-management API names may contain spaces).
     #[serde(default)]
     pub display_name: Option<String>,
     /// Provider kind (`ProviderKind::NAMES`).
@@ -54,7 +54,7 @@ pub struct ProviderRecord {
 }
 
 impl ProviderRecord {
-    /// The name shown by seed 002 (display name when set).
+    /// The name shown by the provider-management API (display name when set).
     pub fn shown_name(&self) -> &str {
         self.display_name.as_deref().unwrap_or(&self.name)
     }
@@ -74,9 +74,10 @@ pub struct TargetRecord {
     pub priority: i32,
 }
 
-/// Seed 002's view of a route, kept so its API returns what it was given.
+/// The provider-management API's view of a route (mode, client config, nodes), kept so
+/// that API returns what it was given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Seed002Route {
+pub struct RouteLayout {
     /// `auto` | `specific` | `multi`.
     pub mode: String,
     /// Opaque client config.
@@ -90,7 +91,7 @@ pub struct Seed002Route {
 /// A route: a public model name mapped onto targets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouteRecord {
-    /// Numeric id (seed 002).
+    /// Numeric id (provider-management API).
     pub id: u64,
     /// Unique name; what clients send as `model`.
     pub name: String,
@@ -102,9 +103,10 @@ pub struct RouteRecord {
     pub enabled: bool,
     /// Targets in order.
     pub targets: Vec<TargetRecord>,
-    /// Seed 002 extras, when created through that surface.
-    #[serde(default)]
-    pub seed002: Option<Seed002Route>,
+    /// The provider-management API's layout, when created through that surface. Stored
+    /// records and backups from older versions use the old field name (alias).
+    #[serde(default, alias = "seed002")]
+    pub layout: Option<RouteLayout>,
     /// Creation time (Unix ms).
     pub created_ms: u64,
     /// Last change (Unix ms).
@@ -247,3 +249,6 @@ impl State {
         self.next_ids.key = self.next_ids.key.max(max(&mut self.keys.keys().copied()));
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

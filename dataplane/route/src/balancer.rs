@@ -49,8 +49,8 @@ impl Member {
     }
 }
 
-/// Converts a fractional config weight (seed 003 `weight = 1.0`, `0.25`) to the integer
-/// weight a [`Member`] takes: ×100, rounded, so two decimals survive. `None` for negative,
+/// Converts a fractional config weight (per-model backends `weight = 1.0`, `0.25`) to the
+/// integer weight a [`Member`] takes: ×100, rounded, so two decimals survive. `None` for negative,
 /// non-finite or too large values.
 pub fn weight_from_f64(weight: f64) -> Option<u32> {
     let scaled = (weight * 100.0).round();
@@ -544,7 +544,7 @@ fn sort_by_cached_key<K: Ord + Copy>(segment: &mut [usize], key: impl Fn(usize) 
     }
 }
 
-/// Rotation and weight state of a [`Balancer`] (seed 002 `/state`).
+/// Rotation and weight state of a [`Balancer`] (provider-management API `/state`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalancerState {
     /// The strategy.
@@ -558,7 +558,8 @@ pub struct BalancerState {
 }
 
 impl BalancerState {
-    /// The preferred tier's round-robin index (seed 002 `round_robin_indices` value).
+    /// The preferred tier's round-robin index (the provider-management API's
+    /// `round_robin_indices` value).
     pub fn round_robin_index(&self) -> usize {
         self.tiers.first().map_or(0, |tier| tier.round_robin_index)
     }

@@ -381,7 +381,7 @@ impl EndpointHealth {
         self.publish(&inner);
     }
 
-    /// A point-in-time report (seed 001 `/admin/health`, seed 000 `is_available`).
+    /// A point-in-time report (orchestrator `/admin/health`, LLM-backend API `is_available`).
     pub fn snapshot(&self, now: Instant) -> HealthSnapshot {
         let mut inner = self.inner.lock();
         self.refresh(&mut inner, now);
@@ -592,19 +592,19 @@ impl Drop for Permit {
 pub struct HealthSnapshot {
     /// Circuit state.
     pub state: HealthState,
-    /// State is healthy (seed 001 `is_healthy`).
+    /// State is healthy (orchestrator API `is_healthy`).
     pub is_healthy: bool,
-    /// A request would be admitted now (seed 000 `is_available`; also true in half-open
+    /// A request would be admitted now (LLM-backend API `is_available`; also true in half-open
     /// with the probe slot free).
     pub is_available: bool,
-    /// Latency EWMA in milliseconds, 0 before the first sample (seed 001).
+    /// Latency EWMA in milliseconds, 0 before the first sample (orchestrator API).
     pub response_time_ms: f64,
     /// Peak-EWMA latency in milliseconds, 0 before the first sample.
     pub peak_response_time_ms: f64,
-    /// Failures since the last success (seed 001).
+    /// Failures since the last success (orchestrator API).
     pub consecutive_failures: u32,
     /// Recent successes as a percentage, decayed with `success_rate_half_life`; 100 with
-    /// no history (seed 001).
+    /// no history (orchestrator API).
     pub success_rate: f64,
     /// Attempts recorded since the endpoint was first seen.
     pub total_requests: u64,

@@ -18,8 +18,8 @@
 //!   that has an available member; when that tier recovers, traffic fails back at once
 //!   (a recovering endpoint's first request is its half-open probe).
 //! - **Weights** are integers; weight 0 makes a member a standby, tried only after all
-//!   available weighted members. Fractional config weights (seed 003 `weight = 0.7`) are
-//!   multiplied by 100 and rounded by the caller ([`weight_from_f64`]).
+//!   available weighted members. Fractional config weights (per-model backends
+//!   `weight = 0.7`) are multiplied by 100 and rounded by the caller ([`weight_from_f64`]).
 //! - **All unavailable**: a plan never drops members; unavailable ones follow the
 //!   available ones by soonest expected return, and [`Balancer::plan`] returns how many
 //!   are available, so the caller can answer 503 with a `Retry-After`

@@ -45,8 +45,9 @@ impl AttemptOutcome {
     /// Whether the next candidate may be tried after this outcome.
     ///
     /// True for connect errors, timeouts before the first byte, 5xx, 429 and stream
-    /// errors; false for success and other 4xx (seed 002). The caller must additionally
-    /// never retry once any byte reached the client (see [`RetryBudget::should_retry`]).
+    /// errors; false for success and other 4xx (the provider-management API's rule). The
+    /// caller must additionally never retry once any byte reached the client (see
+    /// [`RetryBudget::should_retry`]).
     pub fn is_retryable(&self) -> bool {
         match self {
             AttemptOutcome::Success | AttemptOutcome::ClientError(_) => false,

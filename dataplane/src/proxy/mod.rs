@@ -1,11 +1,11 @@
 //! The proxy service: a Pingora HTTP server application that serves every endpoint itself.
 //! LLM endpoints read the (bounded) body before any upstream is chosen, so the data plane
 //! drives the upstream exchange in [`chat`] rather than Pingora's proxy pipeline (which can
-//! only replay 64 KiB of a body read this early; see DESIGN.md). The app implements
-//! pingora-core's `HttpServerApp` directly instead of pingora-proxy's `ProxyHttp`: every
-//! request was answered in `request_filter` anyway, and skipping the proxy state machine
-//! (its per-request future, modules and phases) is the largest single saving measured on
-//! the hot path (README, "Benchmarks").
+//! only replay 64 KiB of a body read this early; see `docs/ARCHITECTURE.md`, "The request
+//! path"). The app implements pingora-core's `HttpServerApp` directly instead of
+//! pingora-proxy's `ProxyHttp`: every request was answered in `request_filter` anyway,
+//! and skipping the proxy state machine (its per-request future, modules and phases) is
+//! the largest single saving measured on the hot path (README, "Benchmarks").
 
 mod attempt;
 pub mod chat;

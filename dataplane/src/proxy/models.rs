@@ -1,5 +1,5 @@
 //! `GET /v1/models` and `GET /v1/models/{id}`: routes, listed models and `provider:model`
-//! ids (seed 001) from the current snapshot, in OpenAI's list format.
+//! ids (orchestrator API) from the current snapshot, in OpenAI's list format.
 
 use serde::Serialize;
 

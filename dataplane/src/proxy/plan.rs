@@ -65,7 +65,8 @@ impl Failures {
 impl AttemptPlan {
     /// Orders `res`'s candidates for this request. `Err` when there is nothing to try, or
     /// when every candidate is ejected: answer at once rather than hammer a provider that
-    /// asked for a pause (a pinned request, seed 003's debugging use, still goes through).
+    /// asked for a pause (a pinned request still goes through: pins such as the `backend`
+    /// field are for debugging).
     pub fn new(
         state: &AppState,
         cfg: &RuntimeConfig,

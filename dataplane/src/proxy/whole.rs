@@ -1,5 +1,5 @@
-//! Non-streamed answers: the answer body in OpenAI terms gains seed 001's `provider` and
-//! `latency_ms` and is written with its length in one go.
+//! Non-streamed answers: the answer body in OpenAI terms gains the orchestrator API's
+//! `provider` and `latency_ms` and is written with its length in one go.
 
 use bytes::{Bytes, BytesMut};
 use sluice_translate::Usage;
@@ -39,7 +39,8 @@ pub async fn send(
     }
 }
 
-/// Adds seed 001's `provider` and `latency_ms` to a JSON object body without re-serialising it.
+/// Adds the orchestrator API's `provider` and `latency_ms` to a JSON object body without
+/// re-serialising it.
 pub fn add_response_extras(body: Bytes, provider: &str, latency_ms: u64) -> Bytes {
     let Some(end) = body.iter().rposition(|&b| b == b'}') else {
         return body;

@@ -50,7 +50,8 @@ pub fn auth_headers(kind: ProviderKind, key: &str) -> Vec<(&'static str, String)
 }
 
 /// The base URL's path without the version segment the protocol's own paths add again
-/// (seed 003 configures `https://api.anthropic.com/v1`; Gemini bases may end in `/v1beta`).
+/// (per-model backends configs use `https://api.anthropic.com/v1`; Gemini bases may end
+/// in `/v1beta`).
 pub fn api_root(kind: ProviderKind, base: &BaseUrl) -> &str {
     Protocol::wire(kind.protocol()).api_root(&base.path)
 }

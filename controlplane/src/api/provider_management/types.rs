@@ -29,7 +29,7 @@ use crate::error::ApiError;
 use crate::service::providers::{EndpointsPatch, ProviderPatch};
 use crate::service::routes::{RoutePatch, RouteRotation, TargetProvider, TargetSpec};
 use crate::store::draft::canonical_name;
-use crate::store::records::{ProviderRecord, RouteRecord, Seed002Route as RouteLayout};
+use crate::store::records::{ProviderRecord, RouteLayout, RouteRecord};
 
 /// Route modes.
 pub const MODES: [&str; 3] = ["auto", "specific", "multi"];
@@ -241,7 +241,7 @@ impl RouteInput {
     /// mode/strategy mapping in the module docs.
     pub fn into_patch(self, current: Option<&RouteRecord>) -> Result<RoutePatch, ApiError> {
         let mut layout = current
-            .and_then(|r| r.seed002.clone())
+            .and_then(|r| r.layout.clone())
             .unwrap_or_else(|| RouteLayout {
                 mode: "auto".into(),
                 config: json!({}),
@@ -368,7 +368,7 @@ pub struct Route {
 
 impl From<&RouteRecord> for Route {
     fn from(r: &RouteRecord) -> Self {
-        let (mode, config, nodes) = match &r.seed002 {
+        let (mode, config, nodes) = match &r.layout {
             Some(x) => (x.mode.clone(), x.config.clone(), x.nodes.clone()),
             None => {
                 let strategy = if r.strategy == "priority" {
@@ -502,7 +502,7 @@ impl From<RouteRotation> for RouteState {
             route_id: r.route.id,
             mode: r
                 .route
-                .seed002
+                .layout
                 .as_ref()
                 .map_or("auto", |x| x.mode.as_str())
                 .to_string(),

@@ -51,7 +51,7 @@ pub struct ChatRequest {
     pub include_usage: bool,
     /// `provider` or `backend` pin, with the field it came from.
     pub pin: Option<(String, &'static str)>,
-    /// Seed 001 `fallback_providers`.
+    /// Orchestrator API `fallback_providers`.
     pub fallback_providers: Vec<String>,
     /// Whole-request deadline requested by the client.
     pub timeout: Option<Duration>,

@@ -1,0 +1,51 @@
+use serde_json::json;
+
+use super::{RouteLayout, RouteRecord, TargetRecord};
+
+/// A route created through the provider-management API, with its layout.
+pub(crate) fn route_with_layout() -> RouteRecord {
+    RouteRecord {
+        id: 7,
+        name: "chat".into(),
+        strategy: "weighted".into(),
+        retries: 1,
+        enabled: true,
+        targets: vec![TargetRecord {
+            provider_id: 3,
+            model: Some("gpt-4o".into()),
+            weight: 1,
+            priority: 0,
+        }],
+        layout: Some(RouteLayout {
+            mode: "multi".into(),
+            config: json!({"temperature": 0.2}),
+            nodes: vec![json!({"api_id": 3, "models": ["gpt-4o"]})],
+        }),
+        created_ms: 1,
+        updated_ms: 2,
+    }
+}
+
+/// Renames the object key `from` to `to` in `v`.
+pub(crate) fn rename_key(v: &mut serde_json::Value, from: &str, to: &str) {
+    let obj = v.as_object_mut().expect("a JSON object");
+    let moved = obj.remove(from).expect("key present");
+    obj.insert(to.into(), moved);
+}
+
+#[test]
+fn route_layout_is_written_as_layout() {
+    let v = serde_json::to_value(route_with_layout()).expect("serialise");
+    assert!(v.get("layout").is_some(), "{v}");
+    assert!(v.get("seed002").is_none(), "{v}");
+}
+
+#[test]
+fn route_stored_with_the_old_field_name_still_loads() {
+    let route = route_with_layout();
+    let mut v = serde_json::to_value(&route).expect("serialise");
+    rename_key(&mut v, "layout", "seed002");
+    let bytes = serde_json::to_vec(&v).expect("encode");
+    let loaded: RouteRecord = serde_json::from_slice(&bytes).expect("old record loads");
+    assert_eq!(loaded, route);
+}
