@@ -20,9 +20,9 @@ use sluice_translate::openai::PassthroughScanner;
 use sluice_translate::{ResponseContext, StreamTranslator, TranslateError, UpstreamError, Usage};
 
 use crate::chat_request::ChatRequest;
-use crate::config::{Endpoint, Protocol, Provider, ProviderKind};
+use crate::config::{BaseUrl, Endpoint, Protocol, Provider, ProviderKind};
 use crate::error::{AttemptError, GatewayError};
-use crate::upstream::{self, OutboundRequest};
+use crate::upstream::OutboundRequest;
 
 /// How the gateway speaks to one provider kind's upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +134,7 @@ impl Adapter {
         model: &str,
         req: &ChatRequest,
     ) -> Result<OutboundRequest<'a>, GatewayError> {
-        let root = upstream::api_root(provider.kind, &endpoint.base_url);
+        let root = api_root(provider.kind, &endpoint.base_url);
         let (path, body) = match self {
             Self::OpenAi | Self::Echo => Ok(openai::request(root, model, req)),
             Self::Anthropic => anthropic::request(root, model, req),
@@ -147,7 +147,7 @@ impl Adapter {
             ),
             param: e.param,
         })?;
-        let mut headers = upstream::auth_headers(provider.kind, endpoint.api_key.expose());
+        let mut headers = auth_headers(provider.kind, endpoint.api_key.expose());
         if req.stream {
             headers.push(("accept", "text/event-stream".to_string()));
         }
@@ -214,11 +214,31 @@ impl Adapter {
         OutboundRequest {
             method: "GET",
             base: &endpoint.base_url,
-            path: join_path(upstream::api_root(provider.kind, &endpoint.base_url), path),
-            headers: upstream::auth_headers(provider.kind, endpoint.api_key.expose()),
+            path: join_path(api_root(provider.kind, &endpoint.base_url), path),
+            headers: auth_headers(provider.kind, endpoint.api_key.expose()),
             body: Bytes::new(),
         }
     }
+}
+
+/// The credential and version headers a provider kind expects.
+fn auth_headers(kind: ProviderKind, key: &str) -> Vec<(&'static str, String)> {
+    let wire = Protocol::wire(kind.protocol());
+    let mut headers = Vec::with_capacity(3);
+    if let Some((name, value)) = wire.version_header {
+        headers.push((name, value.to_string()));
+    }
+    if !key.is_empty() {
+        headers.push((wire.auth_header, wire.auth_value(key)));
+    }
+    headers
+}
+
+/// The base URL's path without the version segment the protocol's own paths add again
+/// (per-model backends configs use `https://api.anthropic.com/v1`; Gemini bases may end
+/// in `/v1beta`).
+fn api_root(kind: ProviderKind, base: &BaseUrl) -> &str {
+    Protocol::wire(kind.protocol()).api_root(&base.path)
 }
 
 /// A translated provider error; the provider's own retry hint wins over the header.

@@ -20,7 +20,7 @@ use pingora::connectors::TransportConnector;
 use pingora::upstreams::peer::HttpPeer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::config::{BaseUrl, Protocol, ProviderKind};
+use crate::config::BaseUrl;
 use http1::{BodyDecoder, HeadReader, ResponseHead, Step, WireError};
 use pool::{Conn, Pool, PoolKey};
 
@@ -35,26 +35,6 @@ const READ_MIN: usize = 2048;
 const READ_MAX: usize = 64 * 1024;
 /// Bodies up to this size are copied behind the head and sent in the same write.
 const COALESCE_BODY: usize = 64 * 1024;
-
-/// The credential and version headers a provider kind expects.
-pub fn auth_headers(kind: ProviderKind, key: &str) -> Vec<(&'static str, String)> {
-    let wire = Protocol::wire(kind.protocol());
-    let mut headers = Vec::with_capacity(3);
-    if let Some((name, value)) = wire.version_header {
-        headers.push((name, value.to_string()));
-    }
-    if !key.is_empty() {
-        headers.push((wire.auth_header, wire.auth_value(key)));
-    }
-    headers
-}
-
-/// The base URL's path without the version segment the protocol's own paths add again
-/// (per-model backends configs use `https://api.anthropic.com/v1`; Gemini bases may end
-/// in `/v1beta`).
-pub fn api_root(kind: ProviderKind, base: &BaseUrl) -> &str {
-    Protocol::wire(kind.protocol()).api_root(&base.path)
-}
 
 /// Why an attempt failed before a usable response arrived.
 #[derive(Debug, Clone)]
