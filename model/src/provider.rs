@@ -20,6 +20,8 @@ pub enum ProviderKind {
     Anthropic,
     /// Google Gemini generateContent API.
     Gemini,
+    /// OpenAI's Responses API (`POST /v1/responses`), stateless.
+    OpenAiResponses,
     /// Built-in local echo provider: no network, deterministic answers.
     Echo,
 }
@@ -32,6 +34,7 @@ impl ProviderKind {
         "gemini",
         "deepseek",
         "openai_compatible",
+        "openai_responses",
         "echo",
     ];
 
@@ -45,6 +48,7 @@ impl ProviderKind {
             }
             "anthropic" | "claude" => Self::Anthropic,
             "gemini" | "google" => Self::Gemini,
+            "openai_responses" | "openai-responses" | "responses" => Self::OpenAiResponses,
             "echo" => Self::Echo,
             _ => return None,
         })
@@ -58,6 +62,7 @@ impl ProviderKind {
             Self::OpenAiCompatible => "openai_compatible",
             Self::Anthropic => "anthropic",
             Self::Gemini => "gemini",
+            Self::OpenAiResponses => "openai_responses",
             Self::Echo => "echo",
         }
     }
@@ -68,6 +73,7 @@ impl ProviderKind {
             Self::OpenAi | Self::DeepSeek | Self::OpenAiCompatible => Protocol::OpenAi,
             Self::Anthropic => Protocol::Anthropic,
             Self::Gemini => Protocol::Gemini,
+            Self::OpenAiResponses => Protocol::OpenAiResponses,
             Self::Echo => Protocol::Echo,
         }
     }
@@ -84,17 +90,33 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// Upstream wire protocol; its conventions are in [`Protocol::wire`].
+/// Wire protocol, of an upstream provider or of a client surface; its conventions are in
+/// [`Protocol::wire`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
-    /// OpenAI Chat Completions: forwarded byte for byte.
+    /// OpenAI Chat Completions (`/v1/chat/completions`).
     OpenAi,
-    /// Anthropic Messages: translated.
+    /// Anthropic Messages (`/v1/messages`).
     Anthropic,
-    /// Gemini generateContent: translated.
+    /// Gemini generateContent (`/v1beta/models/{model}:generateContent`).
     Gemini,
-    /// Answered inside the gateway.
+    /// OpenAI Responses (`/v1/responses`).
+    OpenAiResponses,
+    /// Answered inside the gateway (OpenAI Chat shaped).
     Echo,
+}
+
+impl Protocol {
+    /// Short name (metrics labels, logs, README matrix).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::OpenAi => "openai_chat",
+            Protocol::Anthropic => "anthropic_messages",
+            Protocol::Gemini => "gemini",
+            Protocol::OpenAiResponses => "openai_responses",
+            Protocol::Echo => "echo",
+        }
+    }
 }
 
 /// Guesses a provider kind from its name or base URL (for payloads and files that omit

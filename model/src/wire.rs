@@ -99,7 +99,7 @@ impl Protocol {
     /// This protocol's wire conventions.
     pub fn wire(self) -> &'static WireConventions {
         match self {
-            Protocol::OpenAi => &OPENAI,
+            Protocol::OpenAi | Protocol::OpenAiResponses => &OPENAI,
             Protocol::Anthropic => &ANTHROPIC,
             Protocol::Gemini => &GEMINI,
             Protocol::Echo => &ECHO,

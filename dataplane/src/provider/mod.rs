@@ -44,6 +44,7 @@ pub fn for_kind(kind: ProviderKind) -> Adapter {
         Protocol::Anthropic => Adapter::Anthropic,
         Protocol::Gemini => Adapter::Gemini,
         Protocol::Echo => Adapter::Echo,
+        Protocol::OpenAiResponses => Adapter::OpenAi,
     }
 }
 
@@ -66,6 +67,7 @@ impl AnswerContext<'_> {
             include_usage: self.include_usage,
             created: unix_now(),
             id: format!("chatcmpl-{}", self.request_id),
+            json_array: false,
         }
     }
 }

@@ -31,6 +31,7 @@ fn ctx() -> ResponseContext {
         include_usage: true,
         created: 1_700_000_000,
         id: "chatcmpl-bench".into(),
+        json_array: false,
     }
 }
 

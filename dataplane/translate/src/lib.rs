@@ -12,10 +12,12 @@
 pub mod anthropic;
 mod error;
 pub mod gemini;
+pub mod hub;
 mod json_in;
 mod json_out;
 pub mod openai;
 pub mod path;
+pub mod responses;
 pub mod sse;
 
 pub use error::{TranslateError, UpstreamError};
@@ -36,6 +38,9 @@ pub struct Usage {
     pub cached_tokens: u64,
     /// Completion tokens spent on reasoning/thinking.
     pub reasoning_tokens: u64,
+    /// Prompt tokens written to the provider's cache (Anthropic `cache_creation_input_tokens`;
+    /// part of `prompt_tokens`, billed at the cache-write price).
+    pub cache_write_tokens: u64,
 }
 
 /// What the translator needs to know about the client's request when shaping the response.
@@ -49,6 +54,9 @@ pub struct ResponseContext {
     pub created: u64,
     /// `chatcmpl-...` id to use when the upstream gives none (also seeds tool-call ids).
     pub id: String,
+    /// A streamed Gemini answer as one JSON array (`streamGenerateContent` without
+    /// `alt=sse`) instead of SSE.
+    pub json_array: bool,
 }
 
 /// An upstream request body ready to send; the data plane adds URL and headers.

@@ -67,6 +67,7 @@ fn ctx() -> ResponseContext {
         include_usage: true,
         created: 1,
         id: "chatcmpl-alloc".into(),
+        json_array: false,
     }
 }
 

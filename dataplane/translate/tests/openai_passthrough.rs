@@ -35,6 +35,7 @@ fn reference(input: &str) -> (String, Usage) {
                     reasoning_tokens: u["completion_tokens_details"]["reasoning_tokens"]
                         .as_u64()
                         .unwrap_or(0),
+                    cache_write_tokens: 0,
                 });
                 continue;
             }

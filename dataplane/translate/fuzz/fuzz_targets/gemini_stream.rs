@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         include_usage: true,
         created: 1,
         id: "chatcmpl-fuzz".into(),
+        json_array: false,
     };
     let mut t = GeminiStreamTranslator::new(ctx.clone());
     let mut out = BytesMut::new();

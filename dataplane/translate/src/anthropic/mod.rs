@@ -17,7 +17,11 @@
 //! - Hot path: `text_delta` events in Anthropic's exact compact form take a validating
 //!   fast path (`fast_text_delta`); everything else is borrowed-deserialised with serde.
 
+pub(crate) mod decode;
+pub(crate) mod egress;
+pub(crate) mod encode;
 mod error;
+pub(crate) mod ingress;
 mod request;
 mod response;
 mod stream;

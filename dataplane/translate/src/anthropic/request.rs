@@ -89,6 +89,9 @@ fn build(
                             }
                         }
                         Part::Image(media) => blocks.push(media_block(media, m.index)?),
+                        // Replayed reasoning: the egress adapter decides (signatures are
+                        // only valid for the provider that made them).
+                        Part::Thinking { .. } | Part::RedactedThinking(_) => {}
                     }
                 }
                 blocks.extend(m.tool_calls.iter().map(ContentBlock::ToolUse));

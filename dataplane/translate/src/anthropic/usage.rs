@@ -42,6 +42,7 @@ impl UsageAcc {
             total_tokens: prompt.saturating_add(self.output),
             cached_tokens: self.cache_read,
             reasoning_tokens: 0,
+            cache_write_tokens: self.cache_creation,
         }
     }
 }

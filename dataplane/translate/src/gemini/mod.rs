@@ -27,8 +27,12 @@
 
 mod array_framing;
 mod call_id;
+pub(crate) mod decode;
+pub(crate) mod egress;
+pub(crate) mod encode;
 mod error;
 mod event;
+pub(crate) mod ingress;
 mod request;
 mod response;
 mod schema;

@@ -57,6 +57,7 @@ fn build(
                         Part::Text(t) if t.is_empty() => {}
                         Part::Text(t) => parts.push(ContentPart::Text(t)),
                         Part::Image(media) => parts.push(ContentPart::Media(media)),
+                        Part::Thinking { .. } | Part::RedactedThinking(_) => {}
                     }
                 }
                 parts.extend(m.tool_calls.iter().map(ContentPart::FunctionCall));

@@ -123,6 +123,7 @@ mod fast_path_tests {
             include_usage: true,
             created: 1,
             id: "chatcmpl-x".into(),
+            json_array: false,
         })
         .state
     }

@@ -232,6 +232,7 @@ impl WireUsage {
             total_tokens: prompt.saturating_add(completion),
             cached_tokens: self.cached_content_token_count.unwrap_or(0),
             reasoning_tokens: reasoning,
+            cache_write_tokens: 0,
         }
     }
 }

@@ -54,6 +54,7 @@ pub fn ctx(include_usage: bool) -> ResponseContext {
         include_usage,
         created: 1_700_000_000,
         id: "chatcmpl-test123".into(),
+        json_array: false,
     }
 }
 

@@ -16,138 +16,7 @@ use serde_json::{Map, Value};
 use crate::json_in::{raw_value_token, Json, Key, Skip, NULL, RAW_VALUE_TOKEN};
 use crate::TranslateError;
 
-/// Who said a message, after system/developer messages were pulled out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    User,
-    Assistant,
-    Tool,
-}
-
-/// Where an image (or file) comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Media {
-    /// `data:<mime>;base64,<data>` URL, already validated as base64.
-    Inline { mime: String, data: String },
-    /// An `http(s)` URL the provider fetches itself.
-    Url { url: String, mime: Option<String> },
-}
-
-/// One piece of message content.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Part {
-    Text(String),
-    Image(Media),
-}
-
-/// An assistant tool call being replayed to the provider.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ToolCall {
-    pub id: String,
-    pub name: String,
-    /// Parsed `function.arguments` (always a JSON object).
-    pub arguments: Value,
-}
-
-/// One non-system message.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Message {
-    pub role: Role,
-    pub parts: Vec<Part>,
-    pub tool_calls: Vec<ToolCall>,
-    /// For `Role::Tool`: the id of the call this answers.
-    pub tool_call_id: Option<String>,
-    /// For `Role::Tool`: the function name, when the client gave it (`name`) or it was
-    /// recovered from the earlier assistant tool call with the same id.
-    pub tool_name: Option<String>,
-    /// Index in the client's `messages` array, for error params.
-    pub index: usize,
-}
-
-/// A function tool the model may call.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Tool {
-    pub name: String,
-    pub description: Option<String>,
-    pub parameters: Option<Value>,
-    /// Where the definition sat: index in `tools`, or in legacy `functions` when `legacy`.
-    pub index: usize,
-    pub legacy: bool,
-}
-
-impl Tool {
-    /// The `param` naming this tool's `parameters` in an error (formatted only then).
-    pub(crate) fn parameters_param(&self) -> ParametersParam<'_> {
-        ParametersParam(self)
-    }
-}
-
-/// `tools[i].function.parameters` or `functions[i].parameters`.
-pub(crate) struct ParametersParam<'a>(&'a Tool);
-
-impl fmt::Display for ParametersParam<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.legacy {
-            write!(f, "functions[{}].parameters", self.0.index)
-        } else {
-            write!(f, "tools[{}].function.parameters", self.0.index)
-        }
-    }
-}
-
-/// `tool_choice` / legacy `function_call`.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum ToolChoice {
-    Auto,
-    None,
-    Required,
-    Function(String),
-}
-
-/// `response_format`.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum ResponseFormat {
-    Text,
-    JsonObject,
-    JsonSchema(Value),
-}
-
-/// The validated request.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct HubRequest {
-    pub system: Vec<String>,
-    pub messages: Vec<Message>,
-    pub tools: Vec<Tool>,
-    pub tool_choice: Option<ToolChoice>,
-    pub parallel_tool_calls: Option<bool>,
-    pub stop: Vec<String>,
-    pub max_tokens: Option<u64>,
-    pub temperature: Option<f64>,
-    pub top_p: Option<f64>,
-    pub n: Option<u64>,
-    pub seed: Option<i64>,
-    pub presence_penalty: Option<f64>,
-    pub frequency_penalty: Option<f64>,
-    pub stream: bool,
-    pub response_format: Option<ResponseFormat>,
-    pub reasoning_effort: Option<String>,
-    pub user: Option<String>,
-}
-
-/// Thinking budget (tokens) for an OpenAI `reasoning_effort`; `None` disables thinking.
-pub(crate) fn thinking_budget(effort: &str) -> Option<u64> {
-    match effort {
-        "low" => Some(1024),
-        "medium" => Some(2048),
-        "high" => Some(4096),
-        "xhigh" => Some(8192),
-        _ => None,
-    }
-}
-
-/// Separator used to carry a Gemini `thoughtSignature` inside an OpenAI tool-call id, so
-/// it can be replayed when the client sends the tool call back (Gemini 3 requires it).
-pub(crate) const THOUGHT_SIGNATURE_SEPARATOR: &str = "__thought__";
+pub(crate) use crate::hub::request::*;
 
 /// Where a value sits in the client's request, for an error's `param`.
 ///
@@ -756,6 +625,7 @@ impl HubRequest {
                         return Err(error("user message needs 'content'", content_param));
                     }
                     req.messages.push(Message {
+                        is_error: false,
                         role: Role::User,
                         parts: parse_content(content, content_param, true)?,
                         tool_calls: Vec::new(),
@@ -792,6 +662,7 @@ impl HubRequest {
                         latest_call_by_name.insert(call.name.clone(), call.id.clone());
                     }
                     req.messages.push(Message {
+                        is_error: false,
                         role: Role::Assistant,
                         parts: parse_content(content, content_param, false)?,
                         tool_calls,
@@ -826,6 +697,7 @@ impl HubRequest {
                     };
                     let recovered = name_by_call_id.get(&id).cloned();
                     req.messages.push(Message {
+                        is_error: false,
                         role: Role::Tool,
                         parts: parse_content(content, content_param, false)?,
                         tool_calls: Vec::new(),

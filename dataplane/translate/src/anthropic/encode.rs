@@ -1,0 +1,15 @@
+//! Hub events → Anthropic Messages answers (streamed and whole), and Anthropic Messages error bodies.
+
+use crate::hub::pending::PendingEncoder;
+use crate::hub::Encoder;
+use crate::{ResponseContext, UpstreamError};
+
+/// The encoder of one answer for a Anthropic Messages client.
+pub(crate) fn encoder(_stream: bool, _ctx: ResponseContext) -> Box<dyn Encoder> {
+    Box::new(PendingEncoder)
+}
+
+/// An error answer body in Anthropic Messages's error format.
+pub(crate) fn error_body(err: &UpstreamError) -> Vec<u8> {
+    crate::openai::error_body(err)
+}

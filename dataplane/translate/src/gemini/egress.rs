@@ -1,0 +1,9 @@
+//! Hub form → a Gemini generateContent upstream request body.
+
+use crate::hub::request::HubRequest;
+use crate::TranslateError;
+
+/// The Gemini generateContent request body for `req`, naming `model`.
+pub(crate) fn build(req: &HubRequest, model: &str) -> Result<Vec<u8>, TranslateError> {
+    crate::hub::pending::build(req, model)
+}
