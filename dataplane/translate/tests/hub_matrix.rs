@@ -548,9 +548,9 @@ fn anthropic(bytes: &[u8], stream: bool) -> Content {
         c.usage = anthropic_norm(&usage);
         return c.finish();
     }
-    // index → (type, text, id, name, input at start, partial_json)
-    let mut blocks: BTreeMap<u64, (String, String, Option<String>, String, Value, String)> =
-        BTreeMap::new();
+    /// One content block: type, text, id, name, `input` at its start, `partial_json`.
+    type AnthropicBlock = (String, String, Option<String>, String, Value, String);
+    let mut blocks: BTreeMap<u64, AnthropicBlock> = BTreeMap::new();
     for (_, data) in sse(bytes) {
         let v = json(&data);
         match v["type"].as_str().unwrap_or("") {
