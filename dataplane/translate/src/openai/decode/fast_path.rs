@@ -1,6 +1,7 @@
-//! Validating fast path for the chunk that makes up nearly all of a streamed text answer:
+//! Validating fast path for the chunks that make up nearly all of a streamed answer:
 //! `{…,"choices":[{"index":0,"delta":{"content":"…"},"logprobs":null,"finish_reason":null}]…}`
-//! (OpenAI's form; the echo provider's, without `logprobs`; `usage: null` allowed).
+//! (OpenAI's form; the echo provider's, without `logprobs`; `usage: null` allowed), and
+//! the same with `"delta":{"tool_calls":[{"index":K,"function":{"arguments":"…"}}]}`.
 
 use crate::json_out::Cursor;
 
@@ -11,14 +12,24 @@ const MODEL: u8 = 2;
 const USAGE: u8 = 4;
 const OBJECT: u8 = 8;
 
-/// The `delta.content` string literal (quotes included, escapes kept) of a chunk that
-/// carries only that for choice 0, and nothing the full parse would act on (no usage, no
-/// error, no finish reason, no other choice).
+/// What a fast-path chunk carries for choice 0: a string literal, quotes included and
+/// escapes kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fast<'a> {
+    /// `delta.content`.
+    Text(&'a str),
+    /// `delta.tool_calls[0].function.arguments` of the call with index `.0`.
+    Arguments(u32, &'a str),
+}
+
+/// The one thing a chunk carries for choice 0 when it carries nothing else the full parse
+/// would act on (no usage, no error, no finish reason, no other choice, no other delta
+/// member).
 ///
 /// Anything else — other key order inside the choice, `\u` escapes, control characters, a
 /// malformed literal — returns `None` and goes through serde, so accepting input here
 /// never changes the result, only skips the generic deserialiser.
-pub(super) fn text_chunk(data: &str) -> Option<&str> {
+pub(super) fn chunk(data: &str) -> Option<Fast<'_>> {
     let mut c = Cursor::new(data);
     c.token("{")?;
     let mut text = None;
@@ -68,8 +79,9 @@ pub(super) fn text_chunk(data: &str) -> Option<&str> {
     text
 }
 
-/// `[{"index":0,"delta":{"content":"…"}` then `logprobs` / `finish_reason` as `null`, `}]`.
-fn choice0_text<'a>(c: &mut Cursor<'a>) -> Option<&'a str> {
+/// `[{"index":0,"delta":{"content":"…"}` (or one tool call's arguments) then `logprobs` /
+/// `finish_reason` as `null`, `}]`.
+fn choice0_text<'a>(c: &mut Cursor<'a>) -> Option<Fast<'a>> {
     c.token("[")?;
     c.token("{")?;
     c.token("\"index\"")?;
@@ -79,9 +91,29 @@ fn choice0_text<'a>(c: &mut Cursor<'a>) -> Option<&'a str> {
     c.token("\"delta\"")?;
     c.token(":")?;
     c.token("{")?;
-    c.token("\"content\"")?;
-    c.token(":")?;
-    let text = c.string()?;
+    let fast = if c.token("\"content\"").is_some() {
+        c.token(":")?;
+        Fast::Text(c.string()?)
+    } else {
+        c.token("\"tool_calls\"")?;
+        c.token(":")?;
+        c.token("[")?;
+        c.token("{")?;
+        c.token("\"index\"")?;
+        c.token(":")?;
+        let k = u32::try_from(c.uint()?).ok()?;
+        c.token(",")?;
+        c.token("\"function\"")?;
+        c.token(":")?;
+        c.token("{")?;
+        c.token("\"arguments\"")?;
+        c.token(":")?;
+        let args = c.string()?;
+        c.token("}")?;
+        c.token("}")?;
+        c.token("]")?;
+        Fast::Arguments(k, args)
+    };
     c.token("}")?;
     let mut finish_seen = false;
     while c.token(",").is_some() {
@@ -95,17 +127,17 @@ fn choice0_text<'a>(c: &mut Cursor<'a>) -> Option<&'a str> {
     }
     c.token("}")?;
     c.token("]")?;
-    Some(text)
+    Some(fast)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::{string, Chunk};
+    use super::super::wire::{each_tool_call, string, Chunk};
     use super::*;
     use proptest::prelude::*;
 
     /// What the full parse reads from a chunk the fast path may accept.
-    fn serde_text(data: &str) -> Option<String> {
+    fn serde_read(data: &str) -> Option<(Option<u32>, String)> {
         let chunk: Chunk<'_> = serde_json::from_str(data).ok()?;
         if chunk.error.is_some() || chunk.usage.is_some() {
             return None;
@@ -115,8 +147,35 @@ mod tests {
             return None;
         }
         let delta = choice.delta?;
-        let text = string(delta.content, "content").ok()??;
-        Some(format!("\"{}\"", std::str::from_utf8(text.raw()).ok()?))
+        let quoted = |e: crate::hub::Escaped<'_>| {
+            Some(format!("\"{}\"", std::str::from_utf8(e.raw()).ok()?))
+        };
+        if let Some(text) = string(delta.content, "content").ok()? {
+            return Some((None, quoted(text)?));
+        }
+        let mut found = None;
+        each_tool_call::<()>(delta.tool_calls?, |_, call| {
+            let args = string(call.function.as_ref().and_then(|f| f.arguments), "a");
+            found = Some((call.index, args.ok().flatten().and_then(quoted)));
+            Ok(())
+        })
+        .ok()?;
+        let (k, args) = found?;
+        Some((k, args?))
+    }
+
+    fn fast_read(data: &str) -> Option<(Option<u32>, String)> {
+        match chunk(data)? {
+            Fast::Text(t) => Some((None, t.to_owned())),
+            Fast::Arguments(k, a) => Some((Some(k), a.to_owned())),
+        }
+    }
+
+    fn text_chunk(data: &str) -> Option<&str> {
+        match chunk(data)? {
+            Fast::Text(t) => Some(t),
+            Fast::Arguments(..) => None,
+        }
     }
 
     #[test]
@@ -138,9 +197,16 @@ mod tests {
             r#"{"id":"a","id":"b","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]} x"#,
             r#"{"choices":[{"index":00,"delta":{"content":"x"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"x"}},{"index":1}]},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"arguments":"x"}}]},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":01,"function":{"arguments":"x"}}]},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":4294967296,"function":{"arguments":"x"}}]},"finish_reason":null}]}"#,
         ] {
-            assert_eq!(text_chunk(refused), None, "{refused}");
+            assert_eq!(chunk(refused), None, "{refused}");
         }
+        let args = r#"{"id":"chatcmpl-A","object":"chat.completion.chunk","created":1,"model":"gpt-4o","system_fingerprint":"fp_5","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"ci"}}]},"logprobs":null,"finish_reason":null}]}"#;
+        assert_eq!(chunk(args), Some(Fast::Arguments(1, r#""{\"ci""#)));
+        assert_eq!(fast_read(args), serde_read(args));
     }
 
     proptest! {
@@ -161,16 +227,26 @@ mod tests {
             );
             let fast = text_chunk(&data);
             match fast {
-                Some(f) => prop_assert_eq!(Some(f.to_owned()), serde_text(&data)),
+                Some(_) => prop_assert_eq!(fast_read(&data), serde_read(&data)),
                 None => prop_assert!(lit.contains("\\u"), "only \\u escapes leave the fast path: {}", lit),
             }
-            let mangled = format!(r#"{{"choices":[{{"index":0,"delta":{{"content":"{tail}"#);
-            if let Some(f) = text_chunk(&mangled) {
-                prop_assert_eq!(Some(f.to_owned()), serde_text(&mangled));
+            let args = format!(
+                r#"{{"id":"c","choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":{k},"function":{{"arguments":{lit}}}}}]}}{lp},"finish_reason":null}}]{us}}}"#,
+                k = text.len() % 7
+            );
+            match chunk(&args) {
+                Some(_) => prop_assert_eq!(fast_read(&args), serde_read(&args)),
+                None => prop_assert!(lit.contains("\\u"), "only \\u escapes leave the fast path: {}", lit),
             }
-            let mangled = format!(r#"{{"choices":[{{"index":0,"delta":{{"content":"a"}}{tail}"#);
-            if let Some(f) = text_chunk(&mangled) {
-                prop_assert_eq!(Some(f.to_owned()), serde_text(&mangled));
+            for mangled in [
+                format!(r#"{{"choices":[{{"index":0,"delta":{{"content":"{tail}"#),
+                format!(r#"{{"choices":[{{"index":0,"delta":{{"content":"a"}}{tail}"#),
+                format!(r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":0,"function":{{"arguments":"{tail}"#),
+                format!(r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":0,"function":{{"arguments":"x"}}{tail}"#),
+            ] {
+                if chunk(&mangled).is_some() {
+                    prop_assert_eq!(fast_read(&mangled), serde_read(&mangled));
+                }
             }
         }
     }

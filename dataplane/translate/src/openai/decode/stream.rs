@@ -4,7 +4,7 @@ use crate::hub::{Block, Decoder, Delta, Escaped, Event, Sink, StopReason};
 use crate::sse::SseParser;
 use crate::{UpstreamError, Usage};
 
-use super::fast_path::text_chunk;
+use super::fast_path::{chunk as fast_chunk, Fast};
 use super::wire::{each_tool_call, string, Chunk, Message, ToolCall};
 use super::{answer_error, stop_reason, MAX_TOOL_CALLS};
 
@@ -126,17 +126,8 @@ impl State {
         }
         // One UTF-8 check for the whole payload, then `from_str` skips the per-string checks.
         let data = std::str::from_utf8(data).map_err(malformed)?;
-        if self.started {
-            if let Some(lit) = text_chunk(data) {
-                let inner = lit
-                    .as_bytes()
-                    .get(1..lit.len() - 1)
-                    .map(Escaped::from_json_contents);
-                if let Some(text) = inner.filter(|t| !t.is_empty()) {
-                    self.content(Kind::Text, text, sink);
-                }
-                return Ok(());
-            }
+        if self.started && self.fast(data, sink) {
+            return Ok(());
         }
         let chunk: Chunk<'_> = serde_json::from_str(data).map_err(malformed)?;
         if chunk.error.is_some_and(|e| e.get() != "null")
@@ -163,6 +154,42 @@ impl State {
             sink.event(Event::Usage(Usage::from(u)));
         }
         Ok(())
+    }
+
+    /// Handles a chunk on the fast path; `false` when it needs the full parse (including a
+    /// tool call whose block is not open).
+    fn fast(&mut self, data: &str, sink: &mut dyn Sink) -> bool {
+        fn contents(lit: &str) -> Option<Escaped<'_>> {
+            lit.as_bytes()
+                .get(1..lit.len().saturating_sub(1))
+                .map(Escaped::from_json_contents)
+        }
+        match fast_chunk(data) {
+            None => false,
+            Some(Fast::Text(lit)) => {
+                if let Some(text) = contents(lit).filter(|t| !t.is_empty()) {
+                    self.content(Kind::Text, text, sink);
+                }
+                true
+            }
+            Some(Fast::Arguments(k, lit)) => {
+                let Some(ToolSlot {
+                    block: Some(index),
+                    closed: false,
+                    ..
+                }) = self.tools.get(k as usize)
+                else {
+                    return false;
+                };
+                if let Some(args) = contents(lit).filter(|a| !a.is_empty()) {
+                    sink.event(Event::Delta {
+                        index: *index,
+                        delta: Delta::Arguments(args),
+                    });
+                }
+                true
+            }
+        }
     }
 
     fn delta(&mut self, delta: &Message<'_>, sink: &mut dyn Sink) -> Result<(), UpstreamError> {
