@@ -25,6 +25,8 @@ pub(crate) mod encode;
 mod error;
 pub(crate) mod ingress;
 mod request;
+#[cfg(test)]
+mod round_trip_tests;
 mod text_fast_path;
 mod usage;
 mod wire;
