@@ -281,3 +281,83 @@ fn mid_stream_error_and_cut_stream() {
     assert!(r.unwrap_err().message.contains("message_stop"));
     assert!(!String::from_utf8(out).unwrap().contains("message_stop"));
 }
+
+/// A late-usage answer (as OpenAI upstreams report it) through the public encoder.
+fn late_usage_stream() -> Vec<u8> {
+    use sluice_translate::hub::{Block, Delta, Escaped, Event, StopReason};
+    use sluice_translate::Usage;
+    let esc = |s: &'static str| Escaped::from_json_contents(s.as_bytes());
+    let mut enc = hub::encoder(Protocol::Anthropic, true, ctx(false));
+    let mut out = BytesMut::new();
+    for ev in [
+        Event::Start {
+            id: Some(esc("chatcmpl-1")),
+            model: None,
+        },
+        Event::BlockStart {
+            index: 0,
+            block: Block::Text,
+        },
+        Event::Delta {
+            index: 0,
+            delta: Delta::Text(esc("Hi")),
+        },
+        Event::BlockStart {
+            index: 1,
+            block: Block::ToolCall {
+                id: esc("call_1"),
+                name: esc("f"),
+            },
+        },
+        Event::Delta {
+            index: 1,
+            delta: Delta::Arguments(esc("{\\\"a\\\":1}")),
+        },
+        Event::Stop {
+            reason: StopReason::ToolUse,
+            sequence: None,
+        },
+        Event::Usage(Usage {
+            prompt_tokens: 50,
+            completion_tokens: 7,
+            total_tokens: 57,
+            cached_tokens: 20,
+            reasoning_tokens: 0,
+            cache_write_tokens: 0,
+        }),
+    ] {
+        enc.event(ev, &mut out);
+    }
+    enc.finish(&mut out);
+    out.to_vec()
+}
+
+#[test]
+fn late_usage_ends_up_in_the_assembled_message() {
+    let msg = accumulate(&late_usage_stream());
+    assert_eq!(
+        msg["usage"],
+        json!({"input_tokens": 30, "output_tokens": 7, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 20})
+    );
+    assert_eq!(msg["id"], "chatcmpl-1");
+    assert_eq!(msg["content"][1]["input"], json!({"a": 1}));
+    assert_eq!(msg["stop_reason"], "tool_use");
+}
+
+/// Writes every translated stream to `$DUMP_DIR` (for checking with the official SDKs).
+#[test]
+#[ignore = "writes translated streams for an external SDK check"]
+fn dump_streams() {
+    let Some(dir) = fixtures() else { return };
+    let dump = std::path::PathBuf::from(std::env::var("DUMP_DIR").unwrap());
+    for name in list(&dir, "anthropic") {
+        if name.ends_with(".sse") {
+            let (out, r) = run_pieces(hub_translator(true), &read(&dir, &name), &[]);
+            r.unwrap();
+            let file = name.trim_start_matches("anthropic/");
+            std::fs::write(dump.join(file), out).unwrap();
+            std::fs::copy(dir.join(&name), dump.join(format!("{file}.upstream"))).unwrap();
+        }
+    }
+    std::fs::write(dump.join("late_usage.sse"), late_usage_stream()).unwrap();
+}
