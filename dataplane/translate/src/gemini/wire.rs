@@ -158,6 +158,8 @@ pub(super) struct GenerationConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) thinking_config: Option<ThinkingConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) top_k: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) top_p: Option<f64>,
 }
 
