@@ -211,7 +211,7 @@ struct FunctionCall<'a> {
 }
 
 impl State {
-    fn emit_start(&mut self, data: &str, sink: &mut dyn Sink) {
+    pub(super) fn emit_start(&mut self, data: &str, sink: &mut dyn Sink) {
         if self.started {
             return;
         }

@@ -22,7 +22,7 @@ pub fn build_request(
 ) -> Result<UpstreamRequest, TranslateError> {
     let req = HubRequest::parse(openai_body)?;
     Ok(UpstreamRequest {
-        body: build(&req, openai_body.len(), upstream_model)?,
+        body: build(&req, openai_body.len(), upstream_model, true)?,
         stream: req.stream,
     })
 }
@@ -35,17 +35,19 @@ pub fn build_request_from(
 ) -> Result<UpstreamRequest, TranslateError> {
     let hub = HubRequest::from_checked(req)?;
     Ok(UpstreamRequest {
-        body: build(&hub, req.body.len(), upstream_model)?,
+        body: build(&hub, req.body.len(), upstream_model, true)?,
         stream: hub.stream,
     })
 }
 
 /// The `generateContent` body for a request in hub form; `input_len` (the client body's
-/// size) sizes the output buffer.
+/// size) sizes the output buffer. `candidates`: whether `n` > 1 may become
+/// `candidateCount` (the original OpenAI-only API; hub answers carry one candidate).
 pub(super) fn build(
     req: &HubRequest,
     input_len: usize,
     upstream_model: &str,
+    candidates: bool,
 ) -> Result<Vec<u8>, TranslateError> {
     let _ = upstream_model; // Gemini names the model in the URL path.
 
@@ -135,12 +137,21 @@ pub(super) fn build(
         })
         .fold(0usize, |n, s| n.saturating_add(json_size(s)));
     let mut budget = SchemaBudget::new(input_schema_bytes);
-    if req.n.is_some_and(|n| n > 1) {
-        // The hub answer carries one candidate: more would be dropped on the way back.
-        return Err(TranslateError::new(
-            "Gemini answers are translated with one candidate: n must be 1",
-            "n",
-        ));
+    if let Some(n) = req.n {
+        if n > 1 && !candidates {
+            // The hub answer carries one candidate: more would be dropped on the way back.
+            return Err(TranslateError::new(
+                "Gemini answers are translated with one candidate: n must be 1",
+                "n",
+            ));
+        }
+        if n > 8 {
+            return Err(TranslateError::new(
+                "Gemini supports at most n = 8 candidates",
+                "n",
+            ));
+        }
+        gen.candidate_count = Some(n).filter(|&n| n > 1);
     }
     match &req.response_format {
         Some(ResponseFormat::JsonObject) => {
