@@ -421,12 +421,14 @@ fn turn(
                     c.1.clone()
                 }
                 (None, Some(id)) => id.to_owned(),
-                (None, None) => return Err(err(
-                    format!(
+                (None, None) => {
+                    return Err(err(
+                        format!(
                         "functionResponse '{name}' answers no earlier functionCall of that name"
                     ),
-                    at(".functionResponse.name"),
-                )),
+                        at(".functionResponse.name"),
+                    ))
+                }
             };
             let response = match fr.get("response") {
                 None | Some(Value::Null) => Value::Object(Map::new()),
@@ -724,18 +726,15 @@ fn generation_config(
         }
         Some(_) => return Err(err("'stopSequences' must be an array", p("stopSequences"))),
     }
+    let text_only = |m: &Value| m.as_str().map(str::to_ascii_uppercase).as_deref() == Some("TEXT");
     match get("responseModalities", "response_modalities") {
         None => {}
-        Some(Value::Array(items)) => {
-            if items
-                .iter()
-                .any(|m| m.as_str().map(str::to_ascii_uppercase).as_deref() != Some("TEXT"))
-            {
-                return Err(err(
-                    "only TEXT responses can be translated",
-                    p("responseModalities"),
-                ));
-            }
+        Some(Value::Array(items)) if items.iter().all(text_only) => {}
+        Some(Value::Array(_)) => {
+            return Err(err(
+                "only TEXT responses can be translated",
+                p("responseModalities"),
+            ))
         }
         Some(_) => {
             return Err(err(

@@ -18,7 +18,8 @@ pub struct GeminiStreamTranslator {
 
 impl std::fmt::Debug for GeminiStreamTranslator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeminiStreamTranslator").finish_non_exhaustive()
+        f.debug_struct("GeminiStreamTranslator")
+            .finish_non_exhaustive()
     }
 }
 
