@@ -31,20 +31,17 @@ pub(crate) mod decode;
 pub(crate) mod egress;
 pub(crate) mod encode;
 mod error;
-mod event;
 pub(crate) mod ingress;
+mod openai_chat;
 mod request;
-mod response;
 mod schema;
-mod stream;
 mod text_fast_path;
 mod wire;
 
 pub use error::translate_error;
+pub use openai_chat::{finish_reason, translate_response, GeminiStreamTranslator};
 pub use request::{build_request, build_request_from};
-pub use response::{finish_reason, translate_response};
 pub use schema::{schema, SCHEMA_INLINE_BUDGET_BYTES, SCHEMA_MAX_DEPTH};
-pub use stream::GeminiStreamTranslator;
 
 /// Request path for `model`: `/v1beta/models/{model}:generateContent`, or
 /// `:streamGenerateContent?alt=sse` when streaming.
