@@ -1,6 +1,13 @@
 //! OpenAI Responses through the hub: the hand-written recordings in
 //! `tests/fixtures/openai_responses/` decoded and re-encoded as Responses answers, whole and
 //! split at every byte offset, and the encoder's stream grammar.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)] // test code: a failure here is a failing test
 
 use std::path::PathBuf;
 
