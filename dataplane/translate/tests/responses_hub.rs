@@ -9,6 +9,8 @@
     clippy::string_slice
 )] // test code: a failure here is a failing test
 
+mod common;
+
 use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
@@ -598,5 +600,91 @@ fn dump_for_sdk_check() {
     for name in STREAMS {
         let out = run_stream(&[&read(name)]).unwrap();
         std::fs::write(PathBuf::from(&dir).join(name), out).unwrap();
+    }
+}
+
+/// Responses upstream → OpenAI Chat client (the Chat encoder on the hub).
+#[test]
+fn recorded_streams_answer_openai_chat_clients() {
+    let chat_ctx = || ResponseContext {
+        include_usage: true,
+        ..ctx()
+    };
+    for name in STREAMS {
+        let input = read(name);
+        let recording = events(&input).pop().unwrap().1["response"].clone();
+        let want = expected(&recording);
+        let (out, result) = common::assert_split_invariant(
+            || hub::translator(P, Protocol::OpenAi, true, chat_ctx()),
+            &input,
+        );
+        result.unwrap();
+        let a = common::assemble(&out, 0);
+        assert!(a.done, "{name}");
+        assert_eq!(a.content, want.text, "{name}");
+        assert_eq!(a.reasoning, want.summaries.concat(), "{name}");
+        let calls: Vec<(String, String, Value)> = a
+            .tool_calls
+            .values()
+            .map(|(id, name, args)| {
+                (
+                    id.clone(),
+                    name.clone(),
+                    serde_json::from_str(args).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(calls, want.calls, "{name}");
+        let finish = if want.calls.is_empty() {
+            "stop"
+        } else {
+            "tool_calls"
+        };
+        assert_eq!(a.finish_reason.as_deref(), Some(finish), "{name}");
+        let u = a.usage.unwrap();
+        assert_eq!(
+            u["prompt_tokens"], recording["usage"]["input_tokens"],
+            "{name}"
+        );
+        assert_eq!(
+            u["completion_tokens"], recording["usage"]["output_tokens"],
+            "{name}"
+        );
+        assert_eq!(
+            u["prompt_tokens_details"]["cached_tokens"],
+            recording["usage"]["input_tokens_details"]["cached_tokens"],
+            "{name}"
+        );
+    }
+    for name in ["text.json", "function_call.json"] {
+        let body = read(name);
+        let recording: Value = serde_json::from_slice(&body).unwrap();
+        let want = expected(&recording);
+        let (out, _) = hub::translator(P, Protocol::OpenAi, false, chat_ctx())
+            .whole(&body)
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        let msg = &v["choices"][0]["message"];
+        assert_eq!(msg["content"].as_str().unwrap_or(""), want.text, "{name}");
+        let calls: Vec<(String, String, Value)> = msg["tool_calls"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .map(|c| {
+                        (
+                            c["id"].as_str().unwrap().to_owned(),
+                            c["function"]["name"].as_str().unwrap().to_owned(),
+                            serde_json::from_str(c["function"]["arguments"].as_str().unwrap())
+                                .unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(calls, want.calls, "{name}");
+        assert_eq!(
+            v["usage"]["prompt_tokens"],
+            recording["usage"]["input_tokens"]
+        );
     }
 }

@@ -245,6 +245,8 @@ impl ResponsesEncoder {
         let Some(c) = self.container.take() else {
             return;
         };
+        // The parts now live in the rendered item (counted by `finish_item`).
+        self.kept = self.kept.saturating_sub(c.parts.len());
         let start = self.output.len();
         let mut item = std::mem::take(&mut self.output);
         item.extend_from_slice(b"{\"id\":\"");
@@ -471,6 +473,8 @@ impl ResponsesEncoder {
                     out.put_u8(b'"');
                     Self::tail(out);
                 }
+                // The arguments now live in the rendered item (counted by `finish_item`).
+                self.kept = self.kept.saturating_sub(b.text.len());
                 let start = self.output.len();
                 let mut item = std::mem::take(&mut self.output);
                 write_call(&mut item, &b, b"completed", args);
@@ -535,6 +539,8 @@ impl ResponsesEncoder {
                     out.put_slice(&part);
                     Self::tail(out);
                 }
+                // The text now lives in the part (counted instead of the block's text).
+                self.kept = (self.kept + part.len()).saturating_sub(b.text.len());
                 if let Some(c) = self
                     .container
                     .as_mut()
