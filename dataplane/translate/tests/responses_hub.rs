@@ -375,13 +375,13 @@ fn encode(stream: bool, events: &[Event<'_>]) -> Vec<u8> {
     out.to_vec()
 }
 
-fn esc(s: &str) -> Escaped<'_> {
+fn esc(s: &'static str) -> Escaped<'static> {
     Escaped::from_json_contents(s.as_bytes())
 }
 
-#[test]
-fn encoder_grammar_for_every_block_kind() {
-    let evs = [
+/// Every block kind, two interleaved calls, a call without arguments.
+fn every_block_kind() -> Vec<Event<'static>> {
+    vec![
         Event::Start {
             id: Some(esc("msg_01Anthropic")),
             model: Some(esc("claude")),
@@ -477,7 +477,12 @@ fn encoder_grammar_for_every_block_kind() {
             reason: StopReason::ToolUse,
             sequence: None,
         },
-    ];
+    ]
+}
+
+#[test]
+fn encoder_grammar_for_every_block_kind() {
+    let evs = every_block_kind();
     let out = encode(true, &evs);
     let r = check_grammar(&out);
     assert!(
@@ -601,6 +606,8 @@ fn dump_for_sdk_check() {
         let out = run_stream(&[&read(name)]).unwrap();
         std::fs::write(PathBuf::from(&dir).join(name), out).unwrap();
     }
+    let out = encode(true, &every_block_kind());
+    std::fs::write(PathBuf::from(&dir).join("every_block_kind.sse"), out).unwrap();
 }
 
 /// Responses upstream → OpenAI Chat client (the Chat encoder on the hub).
@@ -687,4 +694,181 @@ fn recorded_streams_answer_openai_chat_clients() {
             recording["usage"]["input_tokens"]
         );
     }
+}
+
+/// Hub events as short text, for decoder tests.
+struct Record(Vec<String>);
+
+impl hub::Sink for Record {
+    fn event(&mut self, ev: Event<'_>) {
+        let s = |e: Escaped<'_>| String::from_utf8(e.raw().to_vec()).unwrap();
+        self.0.push(match ev {
+            Event::Start { id, model } => {
+                format!(
+                    "start {} {}",
+                    id.map_or("-".into(), s),
+                    model.map_or("-".into(), s)
+                )
+            }
+            Event::BlockStart { index, block } => match block {
+                Block::Text => format!("{index}+text"),
+                Block::Thinking => format!("{index}+thinking"),
+                Block::Refusal => format!("{index}+refusal"),
+                Block::RedactedThinking { data } => format!("{index}+redacted {}", s(data)),
+                Block::ToolCall { id, name } => format!("{index}+call {} {}", s(id), s(name)),
+            },
+            Event::Delta { index, delta } => match delta {
+                Delta::Text(t) | Delta::Thinking(t) | Delta::Refusal(t) | Delta::Arguments(t) => {
+                    format!("{index}:{}", s(t))
+                }
+                Delta::Signature(t) => format!("{index}:sig {}", s(t)),
+            },
+            Event::BlockStop { index } => format!("{index}-"),
+            Event::Usage(u) => format!("usage {} {}", u.prompt_tokens, u.completion_tokens),
+            Event::Stop { reason, .. } => format!("stop {reason:?}"),
+        });
+    }
+}
+
+fn decode(stream: bool, body: &str) -> Result<Vec<String>, UpstreamError> {
+    let mut d = hub::decoder(P, stream);
+    let mut r = Record(Vec::new());
+    d.feed(body.as_bytes(), &mut r)?;
+    d.finish(&mut r)?;
+    Ok(r.0)
+}
+
+fn sse(events: &[&str]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            let v: Value = serde_json::from_str(e).unwrap();
+            format!("event: {}\ndata: {e}\n\n", v["type"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn decoder_events_for_the_recordings() {
+    let got = decode(
+        true,
+        std::str::from_utf8(&read("stream_reasoning_function_call.sse")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        got[0],
+        "start resp_68af3e7d9a4c819fbd21e0c3a5f7b9d10e2c4a6b8d0f1e3c o4-mini-2025-04-16"
+    );
+    assert_eq!(got[1], "0+thinking");
+    assert_eq!(got[2], "0:**Choosing");
+    assert_eq!(got[11], "0-");
+    assert!(got[12].starts_with(
+        "1+redacted rs_68af3e7f0c24819f8a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d:gAAAAABorz6K"
+    ));
+    assert_eq!(got[13], "1-");
+    assert_eq!(got[14], "2+call call_8kJt2QwXmN5rVb3Lp9Hd6Ysa get_weather");
+    assert_eq!(got[15], "2:{\\\"location\\\":");
+    assert_eq!(got[got.len() - 3], "2-");
+    assert_eq!(got[got.len() - 2], "usage 412 219");
+    assert_eq!(got[got.len() - 1], "stop ToolUse");
+
+    let got = decode(
+        false,
+        std::str::from_utf8(&read("function_call.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        got[1..],
+        [
+            "0+call call_Hq4Tz7NcWp2YbK9sLm5Vd1Rx get_forecast",
+            "0:{\\\"location\\\":\\\"Paris, France\\\",\\\"days\\\":3}",
+            "0-",
+            "1+call call_Pn8Gs3KdXv6QwJ1tRb9Mh4Ly get_forecast",
+            "1:{\\\"location\\\":\\\"Lyon, France\\\",\\\"days\\\":3}",
+            "1-",
+            "usage 1544 58",
+            "stop ToolUse",
+        ]
+    );
+}
+
+#[test]
+fn decoder_edge_cases() {
+    let created = r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","model":"m","status":"in_progress","output":[]}}"#;
+    let completed = r#"{"type":"response.completed","sequence_number":99,"response":{"id":"resp_1","status":"completed","output":[],"usage":{"input_tokens":3,"output_tokens":4,"total_tokens":7}}}"#;
+    // Arguments only in the done item; a refusal; a second summary part; raw reasoning text.
+    let got = decode(true, &sse(&[
+        created,
+        r#"{"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"id":"rs_1","type":"reasoning","summary":[]}}"#,
+        r#"{"type":"response.reasoning_summary_part.added","sequence_number":2,"item_id":"rs_1","output_index":0,"summary_index":0,"part":{"type":"summary_text","text":""}}"#,
+        r#"{"type":"response.reasoning_summary_text.delta","sequence_number":3,"item_id":"rs_1","output_index":0,"summary_index":0,"delta":"a"}"#,
+        r#"{"type":"response.reasoning_summary_part.done","sequence_number":4,"item_id":"rs_1","output_index":0,"summary_index":0,"part":{"type":"summary_text","text":"a"}}"#,
+        r#"{"type":"response.reasoning_summary_part.added","sequence_number":5,"item_id":"rs_1","output_index":0,"summary_index":1,"part":{"type":"summary_text","text":""}}"#,
+        r#"{"type":"response.reasoning_summary_text.delta","sequence_number":6,"item_id":"rs_1","output_index":0,"summary_index":1,"delta":"b"}"#,
+        r#"{"type":"response.output_item.done","sequence_number":7,"output_index":0,"item":{"id":"rs_1","type":"reasoning","summary":[]}}"#,
+        r#"{"type":"response.output_item.added","sequence_number":8,"output_index":1,"item":{"id":"msg_1","type":"message","status":"in_progress","content":[],"role":"assistant"}}"#,
+        r#"{"type":"response.content_part.added","sequence_number":9,"item_id":"msg_1","output_index":1,"content_index":0,"part":{"type":"refusal","refusal":""}}"#,
+        r#"{"type":"response.refusal.delta","sequence_number":10,"item_id":"msg_1","output_index":1,"content_index":0,"delta":"I can\u2019t"}"#,
+        r#"{"type":"response.output_item.done","sequence_number":11,"output_index":1,"item":{"id":"msg_1","type":"message","status":"completed","content":[],"role":"assistant"}}"#,
+        r#"{"type":"response.output_item.added","sequence_number":12,"output_index":2,"item":{"id":"fc_1","type":"function_call","status":"in_progress","arguments":"","call_id":"call_1","name":"f"}}"#,
+        r#"{"type":"response.output_item.done","sequence_number":13,"output_index":2,"item":{"id":"fc_1","type":"function_call","status":"completed","arguments":"{\"a\":1}","call_id":"call_1","name":"f"}}"#,
+        r#"{"type":"response.output_item.added","sequence_number":14,"output_index":3,"item":{"id":"ws_1","type":"web_search_call","status":"in_progress"}}"#,
+        r#"{"type":"response.output_item.done","sequence_number":15,"output_index":3,"item":{"id":"ws_1","type":"web_search_call","status":"completed"}}"#,
+        completed,
+    ])).unwrap();
+    assert_eq!(
+        got,
+        [
+            "start resp_1 m",
+            "0+thinking",
+            "0:a",
+            "0-",
+            "1+thinking",
+            "1:b",
+            "1-",
+            "2+refusal",
+            "2:I can\\u2019t",
+            "2-",
+            "3+call call_1 f",
+            "3:{\\\"a\\\":1}",
+            "3-",
+            "usage 3 4",
+            "stop ToolUse",
+        ]
+    );
+    // An answer with no events before its end still starts; a second terminal event
+    // and anything after it are ignored.
+    let got = decode(true, &sse(&[completed, completed])).unwrap();
+    assert_eq!(got, ["start - -", "usage 3 4", "stop EndTurn"]);
+    // Not Responses at all.
+    assert!(decode(true, "data: {\"choices\":[]}\n\n").is_err());
+    assert!(decode(true, "data: not json\n\n").is_err());
+    let err = decode(true, &sse(&[created, r#"{"type":"response.function_call_arguments.delta","sequence_number":1,"item_id":"fc_9","output_index":5,"delta":"{"}"#, completed])).unwrap_err();
+    assert_eq!(err.status, 502);
+    // Whole bodies: reasoning with summary and encrypted content, refusal, incomplete.
+    let whole = r#"{"id":"resp_2","model":"o3","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[
+        {"id":"rs_2","type":"reasoning","summary":[{"type":"summary_text","text":"s"}],"encrypted_content":"enc"},
+        {"id":"msg_2","type":"message","status":"incomplete","role":"assistant","content":[{"type":"output_text","text":"partial","annotations":[]}]}],
+        "usage":{"input_tokens":1,"input_tokens_details":{"cached_tokens":0},"output_tokens":2,"output_tokens_details":{"reasoning_tokens":1},"total_tokens":3}}"#;
+    assert_eq!(
+        decode(false, whole).unwrap(),
+        [
+            "start resp_2 o3",
+            "0+thinking",
+            "0:s",
+            "0-",
+            "1+redacted rs_2:enc",
+            "1-",
+            "2+text",
+            "2:partial",
+            "2-",
+            "usage 1 2",
+            "stop MaxTokens"
+        ]
+    );
+    assert!(decode(
+        false,
+        r#"{"error":{"message":"bad","type":"invalid_request_error","code":null}}"#
+    )
+    .is_err());
 }
