@@ -872,3 +872,70 @@ fn decoder_edge_cases() {
     )
     .is_err());
 }
+
+/// The text kept for `*.done` events and the final object is capped; deltas are all sent
+/// and every repeated text stays valid JSON.
+#[test]
+fn kept_text_is_bounded() {
+    let chunk = "x\\\"y".repeat(256 * 1024); // 1 MiB of escaped text per delta
+    let deltas = 12;
+    for stream in [true, false] {
+        let mut e = hub::encoder(P, stream, ctx());
+        let mut out = BytesMut::new();
+        e.event(
+            Event::Start {
+                id: None,
+                model: None,
+            },
+            &mut out,
+        );
+        e.event(
+            Event::BlockStart {
+                index: 0,
+                block: Block::Text,
+            },
+            &mut out,
+        );
+        let mut sent = 0;
+        for _ in 0..deltas {
+            e.event(
+                Event::Delta {
+                    index: 0,
+                    delta: Delta::Text(Escaped::from_json_contents(chunk.as_bytes())),
+                },
+                &mut out,
+            );
+            sent += out.len();
+            out.clear();
+        }
+        e.event(Event::BlockStop { index: 0 }, &mut out);
+        e.event(
+            Event::Stop {
+                reason: StopReason::EndTurn,
+                sequence: None,
+            },
+            &mut out,
+        );
+        e.finish(&mut out);
+        if stream {
+            assert!(sent > deltas * chunk.len(), "every delta is sent");
+        }
+        let last = if stream {
+            let text = std::str::from_utf8(&out).unwrap();
+            let data = text.rsplit("data: ").next().unwrap().trim_end();
+            serde_json::from_str::<Value>(data).unwrap()["response"].clone()
+        } else {
+            serde_json::from_slice::<Value>(&out).unwrap()
+        };
+        let kept = last["output"][0]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .len();
+        assert!(
+            kept > 0 && kept <= 8 * 1024 * 1024 && kept % 768 == 0,
+            "{kept}"
+        );
+        // The done events and the final object repeat the kept text: four copies at most.
+        assert!(out.len() < 4 * 8 * 1024 * 1024 + 4096, "{}", out.len());
+    }
+}

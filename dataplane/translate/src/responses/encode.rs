@@ -22,7 +22,7 @@ use crate::json_out;
 use crate::{ResponseContext, UpstreamError, Usage};
 
 /// Most answer text (all items together) repeated in `*.done` events and the final object.
-pub(crate) const MAX_KEPT_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_KEPT_BYTES: usize = 8 * 1024 * 1024;
 
 /// The encoder of one answer for a OpenAI Responses client.
 pub(crate) fn encoder(stream: bool, ctx: ResponseContext) -> Box<dyn Encoder> {
