@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use bytes::BufMut;
-use serde_json::value::RawValue;
 
 /// A string borrowed from the input when it has no escapes (serde's `#[serde(borrow)]`
 /// does not reach a `Cow` inside an `Option`, which would allocate for every field).
@@ -102,17 +101,6 @@ pub(crate) fn escaped<B: BufMut>(out: &mut B, s: &[u8]) {
 pub(crate) fn uint<B: BufMut>(out: &mut B, n: u64) {
     let mut buf = itoa::Buffer::new();
     out.put_slice(buf.format(n).as_bytes());
-}
-
-/// The raw JSON text of `raw` if it is a JSON string literal (quotes included).
-pub(crate) fn raw_string(raw: &RawValue) -> Option<&[u8]> {
-    let s = raw.get().as_bytes();
-    (s.first() == Some(&b'"')).then_some(s)
-}
-
-/// Whether a raw JSON string literal is the empty string `""`.
-pub(crate) fn raw_is_empty_string(raw: &[u8]) -> bool {
-    raw == b"\"\""
 }
 
 /// For bytes starting with a JSON string literal (`s[0] == b'"'`), the index just past its

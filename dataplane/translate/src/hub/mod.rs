@@ -14,7 +14,6 @@
 //! protocol.
 
 mod event;
-pub(crate) mod pending;
 mod pipeline;
 pub(crate) mod request;
 
@@ -65,7 +64,8 @@ pub fn observer(protocol: Protocol, stream: bool) -> Observer {
 /// An error answer body in a `client` surface's error format.
 pub fn error_body(client: Protocol, err: &UpstreamError) -> Vec<u8> {
     match client {
-        Protocol::OpenAi | Protocol::Echo | Protocol::OpenAiResponses => openai::error_body(err),
+        Protocol::OpenAi | Protocol::Echo => openai::error_body(err),
+        Protocol::OpenAiResponses => responses::encode::error_body(err),
         Protocol::Anthropic => anthropic::encode::error_body(err),
         Protocol::Gemini => gemini::encode::error_body(err),
     }

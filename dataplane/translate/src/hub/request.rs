@@ -27,7 +27,6 @@ pub(crate) enum Media {
 
 /// One piece of message content.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(dead_code)] // replayed reasoning: read by the egress adapters being written
 pub(crate) enum Part {
     Text(String),
     Image(Media),
@@ -117,7 +116,6 @@ pub(crate) enum ResponseFormat {
 
 /// The validated request.
 #[derive(Debug, Clone, Default)]
-#[allow(dead_code)] // thinking_budget, top_k: read by the egress adapters being written
 pub(crate) struct HubRequest {
     pub system: Vec<String>,
     pub messages: Vec<Message>,

@@ -66,15 +66,6 @@ impl ChunkWriter {
         Self::end(out, None);
     }
 
-    /// A chunk with a delta field (`key` is the quoted key and colon, e.g. [`CONTENT`])
-    /// set to a raw JSON string literal (already escaped).
-    pub(crate) fn raw_text(&self, out: &mut BytesMut, choice: u32, key: &[u8], raw: &[u8]) {
-        self.begin(out, choice);
-        out.extend_from_slice(key);
-        out.extend_from_slice(raw);
-        Self::end(out, None);
-    }
-
     /// The opening `delta.tool_calls` entry: id, type, name and empty arguments.
     pub(crate) fn tool_start(
         &self,
@@ -99,13 +90,6 @@ impl ChunkWriter {
     pub(crate) fn tool_args_raw(&self, out: &mut BytesMut, choice: u32, index: u32, raw: &[u8]) {
         self.tool_args_begin(out, choice, index);
         out.extend_from_slice(raw);
-        Self::tool_args_end(out);
-    }
-
-    /// An argument fragment given as JSON text to be embedded as a string.
-    pub(crate) fn tool_args_json(&self, out: &mut BytesMut, choice: u32, index: u32, json: &[u8]) {
-        self.tool_args_begin(out, choice, index);
-        json_out::string(out, json);
         Self::tool_args_end(out);
     }
 

@@ -11,7 +11,6 @@ mod passthrough;
 pub(crate) mod request;
 mod usage;
 
-pub(crate) use chunk::{write_usage, ChunkWriter, CONTENT, REASONING};
 pub(crate) use error::upstream_error;
 pub use error::{error_body, write_error_event};
 pub use passthrough::PassthroughScanner;

@@ -30,8 +30,6 @@ pub(crate) fn encoder(stream: bool, ctx: ResponseContext) -> Box<dyn Encoder> {
 }
 
 /// An error answer body in OpenAI Responses's error format (the OpenAI error object).
-// The hub dispatch writes the OpenAI error object for Responses clients directly.
-#[allow(dead_code)]
 pub(crate) fn error_body(err: &UpstreamError) -> Vec<u8> {
     crate::openai::error_body(err)
 }
