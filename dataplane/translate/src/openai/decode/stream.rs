@@ -137,9 +137,14 @@ impl State {
         }
         if !self.started {
             self.started = true;
+            // Azure's first chunk (prompt filter results) has `"id":""` and `"model":""`:
+            // no id rather than an empty one.
             let id = string(chunk.id, "id").map_err(malformed)?;
             let model = string(chunk.model, "model").map_err(malformed)?;
-            sink.event(Event::Start { id, model });
+            sink.event(Event::Start {
+                id: id.filter(|i| !i.is_empty()),
+                model: model.filter(|m| !m.is_empty()),
+            });
         }
         if let Some(choice) = chunk.choices.0 {
             if let Some(delta) = &choice.delta {

@@ -238,6 +238,20 @@ fn errors_and_cut_streams() {
 }
 
 #[test]
+fn azure_prompt_filter_chunk_starts_without_an_id() {
+    let input = "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\",\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":{}}]}\n\n"
+        .to_owned()
+        + &chunk(r#"{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}"#)
+        + "data: [DONE]\n\n";
+    let (trace, r) = decode_everywhere(true, input.as_bytes());
+    r.unwrap();
+    assert_eq!(
+        trace,
+        "start - -\nopen 0 text\ntext 0 x\nstop 0\nend EndTurn\n"
+    );
+}
+
+#[test]
 fn echo_provider_chunks_decode() {
     let input = "data: {\"id\":\"chatcmpl-echo\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"echo\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n\
 data: {\"id\":\"chatcmpl-echo\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"echo\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Echo:\"},\"finish_reason\":null}]}\n\n\
