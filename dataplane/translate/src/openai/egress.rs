@@ -248,9 +248,16 @@ impl Serialize for OneMessage<'_> {
             }
             Role::Assistant => {
                 m.serialize_entry("role", "assistant")?;
+                // `null` content is only valid beside tool calls (a turn that replayed
+                // reasoning alone has neither).
+                let empty = if msg.tool_calls.is_empty() {
+                    Value::String(String::new())
+                } else {
+                    Value::Null
+                };
                 let content = TextContent {
                     parts: &msg.parts,
-                    empty: Value::Null,
+                    empty,
                 };
                 m.serialize_entry("content", &content)?;
                 if !msg.tool_calls.is_empty() {

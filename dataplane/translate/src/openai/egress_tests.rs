@@ -164,6 +164,21 @@ fn minimal_request_and_text_shapes() {
 }
 
 #[test]
+fn an_assistant_turn_of_reasoning_only_keeps_a_content() {
+    let req = HubRequest {
+        messages: vec![
+            msg(Role::User, vec![Part::Text("q".into())], 0),
+            msg(Role::Assistant, vec![Part::RedactedThinking("x".into())], 1),
+        ],
+        ..HubRequest::default()
+    };
+    assert_eq!(
+        body(&req)["messages"][1],
+        json!({"role": "assistant", "content": ""})
+    );
+}
+
+#[test]
 fn budgets_map_to_the_nearest_effort() {
     for (budget, effort) in [
         (0, "minimal"),
