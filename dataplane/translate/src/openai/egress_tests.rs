@@ -156,7 +156,6 @@ fn minimal_request_and_text_shapes() {
                 {"role": "assistant", "content": null, "tool_calls": [
                     {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
             ],
-            "tool_choice": "auto",
             "reasoning_effort": "low",
             "stream": false,
         })
