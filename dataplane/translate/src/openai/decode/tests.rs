@@ -176,6 +176,27 @@ fn tool_name_after_arguments_and_missing_ids() {
 }
 
 #[test]
+fn whole_calls_under_a_reused_index_are_separate_calls() {
+    // Gemini's OpenAI-compatible endpoint: each call whole, every one as index 0.
+    let mut input = chunk(
+        r#"{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f","arguments":"{\"x\":1}"}}]},"finish_reason":null}"#,
+    );
+    input += &chunk(
+        r#"{"index":0,"delta":{"tool_calls":[{"index":0,"id":"b","type":"function","function":{"name":"g","arguments":"{}"}}]},"finish_reason":null}"#,
+    );
+    input += &chunk(
+        r#"{"index":0,"delta":{"tool_calls":[{"id":"","type":"function","function":{"name":"h","arguments":"{}"}}]},"finish_reason":"tool_calls"}"#,
+    );
+    input += "data: [DONE]\n\n";
+    let (trace, r) = decode_everywhere(true, input.as_bytes());
+    r.unwrap();
+    assert_eq!(
+        trace,
+        "start chatcmpl-1 gpt-x\nopen 0 tool a f\nargs 0 {\\\"x\\\":1}\nopen 1 tool b g\nargs 1 {}\nopen 2 tool call_2 h\nargs 2 {}\nstop 0\nstop 1\nstop 2\nend ToolUse\n"
+    );
+}
+
+#[test]
 fn finish_reasons_map() {
     for (reason, want) in [
         ("stop", "EndTurn"),
