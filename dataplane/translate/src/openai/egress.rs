@@ -340,5 +340,4 @@ impl Serialize for Tools<'_> {
 }
 
 #[cfg(test)]
-#[path = "egress_tests.rs"]
 mod tests;
