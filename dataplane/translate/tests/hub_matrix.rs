@@ -1004,3 +1004,47 @@ fn reference_parsers_read_the_recordings() {
     let c = r(Protocol::Gemini, "gemini/stream_prompt_blocked.sse", true);
     assert_eq!(c.stop, Some(StopClass::Filtered));
 }
+
+/// The comparison catches what a lossy client encoder would do: a dropped text delta, a
+/// changed argument, a missing usage.
+#[test]
+fn comparison_catches_losses() {
+    let Some(dir) = common::fixtures() else {
+        return;
+    };
+    let rec = Recording {
+        name: "openai/chat_stream_tool_calls_parallel.sse".into(),
+        upstream: Protocol::OpenAi,
+        stream: true,
+        body: common::read(&dir, "openai/chat_stream_tool_calls_parallel.sse"),
+    };
+    let want = read(rec.upstream, &rec.body, true);
+    let (events, r) = translate(&rec, Client::Events, &[]);
+    r.unwrap();
+    let events = String::from_utf8(events).unwrap();
+    compare(&want, &hub_events(events.as_bytes())).unwrap();
+    let lossy = |f: &dyn Fn(&str) -> Option<String>| -> String {
+        events.lines().filter_map(f).map(|l| l + "\n").collect()
+    };
+    let dropped_args =
+        lossy(&|l| (!(l.contains("\"args\"") && l.contains("urgh"))).then(|| l.to_owned()));
+    assert!(compare(&want, &hub_events(dropped_args.as_bytes())).is_err());
+    let no_usage = lossy(&|l| (!l.contains("\"usage\"")).then(|| l.to_owned()));
+    assert!(compare(&want, &hub_events(no_usage.as_bytes())).is_err());
+    let renamed = lossy(&|l| Some(l.replace("get_stock_price", "get_stock")));
+    assert!(compare(&want, &hub_events(renamed.as_bytes())).is_err());
+    let text = read(
+        Protocol::OpenAi,
+        &common::read(&dir, "openai/chat_stream_text_usage.sse"),
+        true,
+    );
+    let mut cut = Content {
+        text: text.text.clone(),
+        usage: text.usage,
+        stop: text.stop,
+        ..Content::default()
+    };
+    compare(&text, &cut).unwrap();
+    cut.text.pop();
+    assert!(compare(&text, &cut).is_err());
+}

@@ -17,6 +17,8 @@
 //!   `medium` / `high` around 1024 / 2048 / 4096 tokens).
 //! - `top_k` has no OpenAI field and is dropped; `n > 1` is refused (the answer is
 //!   decoded as one choice).
+//! - `tool_choice` and `parallel_tool_calls` are sent only with `tools` (OpenAI refuses
+//!   them alone).
 //! - A streamed request asks for `stream_options.include_usage` (the decoder needs it).
 
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
@@ -104,7 +106,9 @@ impl Serialize for Body<'_> {
                 m.serialize_entry("parallel_tool_calls", &p)?;
             }
         }
-        match &r.tool_choice {
+        // OpenAI refuses `tool_choice` and `parallel_tool_calls` without `tools`; with no
+        // tools the model cannot call one whatever the choice said.
+        match r.tool_choice.as_ref().filter(|_| !r.tools.is_empty()) {
             None => {}
             Some(ToolChoice::Auto) => m.serialize_entry("tool_choice", "auto")?,
             Some(ToolChoice::None) => m.serialize_entry("tool_choice", "none")?,
@@ -248,9 +252,16 @@ impl Serialize for OneMessage<'_> {
             }
             Role::Assistant => {
                 m.serialize_entry("role", "assistant")?;
+                // `null` content is only valid beside tool calls (a turn that replayed
+                // reasoning alone has neither).
+                let empty = if msg.tool_calls.is_empty() {
+                    Value::String(String::new())
+                } else {
+                    Value::Null
+                };
                 let content = TextContent {
                     parts: &msg.parts,
-                    empty: Value::Null,
+                    empty,
                 };
                 m.serialize_entry("content", &content)?;
                 if !msg.tool_calls.is_empty() {
@@ -329,5 +340,4 @@ impl Serialize for Tools<'_> {
 }
 
 #[cfg(test)]
-#[path = "egress_tests.rs"]
 mod tests;

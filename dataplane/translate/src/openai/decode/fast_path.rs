@@ -117,13 +117,21 @@ fn choice0_text<'a>(c: &mut Cursor<'a>) -> Option<Fast<'a>> {
     c.token("}")?;
     let mut finish_seen = false;
     while c.token(",").is_some() {
+        // `finish_reason` must be null; members the full parse does not read (`logprobs`,
+        // vLLM's `stop_reason`, …) are only checked; `index` or `delta` again would be a
+        // duplicate the full parse refuses.
         match c.string()? {
-            "\"logprobs\"" => {}
-            "\"finish_reason\"" if !finish_seen => finish_seen = true,
-            _ => return None,
+            "\"finish_reason\"" if !finish_seen => {
+                finish_seen = true;
+                c.token(":")?;
+                c.token("null")?;
+            }
+            "\"finish_reason\"" | "\"index\"" | "\"delta\"" => return None,
+            _ => {
+                c.token(":")?;
+                c.skip_value(0)?;
+            }
         }
-        c.token(":")?;
-        c.token("null")?;
     }
     c.token("}")?;
     c.token("]")?;
@@ -186,9 +194,15 @@ mod tests {
         assert_eq!(text_chunk(echo), Some(r#"" a\"b\n""#));
         let usage_null = r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"usage":null}"#;
         assert_eq!(text_chunk(usage_null), Some("\"x\""));
+        let vllm = r#"{"id":"cmpl-1","object":"chat.completion.chunk","created":1,"model":"q","choices":[{"index":0,"delta":{"content":"x"},"logprobs":{"content":[]},"finish_reason":null,"stop_reason":null}],"obfuscation":"ab"}"#;
+        assert_eq!(text_chunk(vllm), Some("\"x\""));
+        assert_eq!(fast_read(vllm), serde_read(vllm));
         for refused in [
             r#"{"choices":[{"index":1,"delta":{"content":"x"},"finish_reason":null}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null,"delta":{}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"x"},"stop_reason":[}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"x","refusal":null},"finish_reason":null}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"\u00e9"},"finish_reason":null}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"usage":{"prompt_tokens":1}}"#,

@@ -137,9 +137,14 @@ impl State {
         }
         if !self.started {
             self.started = true;
+            // Azure's first chunk (prompt filter results) has `"id":""` and `"model":""`:
+            // no id rather than an empty one.
             let id = string(chunk.id, "id").map_err(malformed)?;
             let model = string(chunk.model, "model").map_err(malformed)?;
-            sink.event(Event::Start { id, model });
+            sink.event(Event::Start {
+                id: id.filter(|i| !i.is_empty()),
+                model: model.filter(|m| !m.is_empty()),
+            });
         }
         if let Some(choice) = chunk.choices.0 {
             if let Some(delta) = &choice.delta {
@@ -257,12 +262,7 @@ impl State {
         call: &ToolCall<'_>,
         sink: &mut dyn Sink,
     ) -> Result<(), UpstreamError> {
-        let k = call.index.map_or(position, |k| k as usize);
-        if k >= MAX_TOOL_CALLS {
-            return Err(malformed(format!(
-                "tool_calls index {k} exceeds the limit of {MAX_TOOL_CALLS} calls"
-            )));
-        }
+        let mut k = call.index.map_or(position, |k| k as usize);
         let id = string(call.id, "tool_calls.id").map_err(malformed)?;
         let (name, args) = match &call.function {
             Some(f) => (
@@ -272,6 +272,22 @@ impl State {
             None => (None, None),
         };
         let args = args.filter(|a| !a.is_empty());
+        // OpenAI names a call in its first fragment only. A name for a call that already
+        // started is another call under a reused index (Gemini's and some Ollama
+        // OpenAI-compatible endpoints send every whole call as index 0, or without one).
+        let renamed = name.is_some_and(|n| !n.is_empty())
+            && self
+                .tools
+                .get(k)
+                .is_some_and(|s| s.block.is_some() || s.closed);
+        if renamed {
+            k = self.tools.len();
+        }
+        if k >= MAX_TOOL_CALLS {
+            return Err(malformed(format!(
+                "tool_calls index {k} exceeds the limit of {MAX_TOOL_CALLS} calls"
+            )));
+        }
         if self.tools.len() <= k {
             self.tools.resize_with(k + 1, ToolSlot::default);
         }

@@ -176,6 +176,27 @@ fn tool_name_after_arguments_and_missing_ids() {
 }
 
 #[test]
+fn whole_calls_under_a_reused_index_are_separate_calls() {
+    // Gemini's OpenAI-compatible endpoint: each call whole, every one as index 0.
+    let mut input = chunk(
+        r#"{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"f","arguments":"{\"x\":1}"}}]},"finish_reason":null}"#,
+    );
+    input += &chunk(
+        r#"{"index":0,"delta":{"tool_calls":[{"index":0,"id":"b","type":"function","function":{"name":"g","arguments":"{}"}}]},"finish_reason":null}"#,
+    );
+    input += &chunk(
+        r#"{"index":0,"delta":{"tool_calls":[{"id":"","type":"function","function":{"name":"h","arguments":"{}"}}]},"finish_reason":"tool_calls"}"#,
+    );
+    input += "data: [DONE]\n\n";
+    let (trace, r) = decode_everywhere(true, input.as_bytes());
+    r.unwrap();
+    assert_eq!(
+        trace,
+        "start chatcmpl-1 gpt-x\nopen 0 tool a f\nargs 0 {\\\"x\\\":1}\nopen 1 tool b g\nargs 1 {}\nopen 2 tool call_2 h\nargs 2 {}\nstop 0\nstop 1\nstop 2\nend ToolUse\n"
+    );
+}
+
+#[test]
 fn finish_reasons_map() {
     for (reason, want) in [
         ("stop", "EndTurn"),
@@ -238,6 +259,20 @@ fn errors_and_cut_streams() {
 }
 
 #[test]
+fn azure_prompt_filter_chunk_starts_without_an_id() {
+    let input = "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\",\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":{}}]}\n\n"
+        .to_owned()
+        + &chunk(r#"{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}"#)
+        + "data: [DONE]\n\n";
+    let (trace, r) = decode_everywhere(true, input.as_bytes());
+    r.unwrap();
+    assert_eq!(
+        trace,
+        "start - -\nopen 0 text\ntext 0 x\nstop 0\nend EndTurn\n"
+    );
+}
+
+#[test]
 fn echo_provider_chunks_decode() {
     let input = "data: {\"id\":\"chatcmpl-echo\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"echo\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n\
 data: {\"id\":\"chatcmpl-echo\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"echo\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Echo:\"},\"finish_reason\":null}]}\n\n\
@@ -279,4 +314,176 @@ open 2 tool call_1 f\nargs 2 {\\\"a\\\": 1}\nstop 2\nopen 3 tool call_1 g\nstop 
     )
     .1
     .is_err());
+}
+
+mod generated {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::super::decoder;
+    use crate::hub::{Block, Delta, Event, Sink};
+
+    /// One step of a generated answer.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Text(String),
+        Reasoning(String),
+        Refusal(String),
+        /// A fragment of tool call `k` (its first fragment carries id and name).
+        Args(usize, String),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => ".{0,12}".prop_map(Step::Text),
+            1 => ".{0,12}".prop_map(Step::Reasoning),
+            1 => ".{0,12}".prop_map(Step::Refusal),
+            2 => (0usize..3, ".{0,12}").prop_map(|(k, s)| Step::Args(k, s)),
+        ]
+    }
+
+    /// What a client reads from the events, checking their grammar on the way.
+    #[derive(Default, Debug, PartialEq)]
+    struct Read {
+        text: String,
+        thinking: String,
+        refusal: String,
+        /// By OpenAI call name (`f<k>`): concatenated arguments.
+        calls: BTreeMap<String, String>,
+        open: Vec<(u32, String)>,
+        next: u32,
+        stopped: bool,
+    }
+
+    impl Sink for Read {
+        fn event(&mut self, ev: Event<'_>) {
+            assert!(!self.stopped, "event after Stop");
+            match ev {
+                Event::Start { .. } | Event::Usage(_) => {}
+                Event::BlockStart { index, block } => {
+                    assert_eq!(index, self.next);
+                    self.next += 1;
+                    let name = match block {
+                        Block::ToolCall { name, .. } => name.decode().into_owned(),
+                        _ => String::new(),
+                    };
+                    self.calls.entry(name.clone()).or_default();
+                    self.open.push((index, name));
+                }
+                Event::Delta { index, delta } => {
+                    let (_, name) = self.open.iter().find(|(i, _)| *i == index).expect("open");
+                    let name = name.clone();
+                    match delta {
+                        Delta::Text(t) => self.text += &t.decode(),
+                        Delta::Thinking(t) => self.thinking += &t.decode(),
+                        Delta::Refusal(t) => self.refusal += &t.decode(),
+                        Delta::Arguments(t) => *self.calls.entry(name).or_default() += &t.decode(),
+                        Delta::Signature(_) => panic!("no signatures in OpenAI answers"),
+                    }
+                }
+                Event::BlockStop { index } => {
+                    let at = self
+                        .open
+                        .iter()
+                        .position(|(i, _)| *i == index)
+                        .expect("open");
+                    self.open.remove(at);
+                }
+                Event::Stop { .. } => {
+                    assert!(self.open.is_empty());
+                    self.stopped = true;
+                }
+            }
+        }
+    }
+
+    fn render(steps: &[Step]) -> (Vec<u8>, Read) {
+        let mut out = String::new();
+        let mut want = Read::default();
+        let mut started = [false; 3];
+        let mut push = |delta: serde_json::Value| {
+            let chunk = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": null}]});
+            out += &format!("data: {chunk}\n\n");
+        };
+        for s in steps {
+            match s {
+                Step::Text(t) => {
+                    want.text += t;
+                    push(json!({"content": t}));
+                }
+                Step::Reasoning(t) => {
+                    want.thinking += t;
+                    push(json!({"reasoning_content": t}));
+                }
+                Step::Refusal(t) => {
+                    want.refusal += t;
+                    push(json!({"refusal": t}));
+                }
+                Step::Args(k, a) => {
+                    let name = format!("f{k}");
+                    let first = !started[*k];
+                    started[*k] = true;
+                    *want.calls.entry(name.clone()).or_default() += a;
+                    let call = if first {
+                        json!({"index": k, "id": format!("call_{k}"), "type": "function",
+                            "function": {"name": name, "arguments": a}})
+                    } else {
+                        json!({"index": k, "function": {"arguments": a}})
+                    };
+                    push(json!({"tool_calls": [call]}));
+                }
+            }
+        }
+        out += "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        (out.into_bytes(), want)
+    }
+
+    /// Drops tool-call fragments after other content followed the calls: other content
+    /// closes every call (OpenAI sends calls last), and the decoder refuses fragments for
+    /// a closed call.
+    fn contiguous(steps: Vec<Step>) -> Vec<Step> {
+        let mut out: Vec<Step> = Vec::new();
+        let mut closed = false;
+        for s in steps {
+            match &s {
+                Step::Args(..) if closed => continue,
+                Step::Args(..) => {}
+                _ => closed |= out.iter().any(|s| matches!(s, Step::Args(..))),
+            }
+            out.push(s);
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn generated_answers_decode_whatever_the_cuts(
+            steps in proptest::collection::vec(step(), 0..12),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+        ) {
+            let steps = contiguous(steps);
+            let (input, want) = render(&steps);
+            let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut d = decoder(true);
+            let mut got = Read::default();
+            let mut prev = 0;
+            for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+                d.feed(&input[prev..cut], &mut got).unwrap();
+                prev = cut;
+            }
+            d.finish(&mut got).unwrap();
+            prop_assert!(got.stopped);
+            prop_assert_eq!(&got.text, &want.text);
+            prop_assert_eq!(&got.thinking, &want.thinking);
+            prop_assert_eq!(&got.refusal, &want.refusal);
+            // Calls whose name arrived; text-only blocks register under "".
+            let calls: BTreeMap<_, _> = got.calls.into_iter().filter(|(n, _)| !n.is_empty()).collect();
+            prop_assert_eq!(calls, want.calls);
+        }
+    }
 }

@@ -57,8 +57,12 @@ fn decode(body: &[u8], sink: &mut dyn Sink) -> Result<(), UpstreamError> {
         .0
         .ok_or_else(|| malformed("no choice with index 0"))?;
     sink.event(Event::Start {
-        id: string(answer.id, "id").map_err(malformed)?,
-        model: string(answer.model, "model").map_err(malformed)?,
+        id: string(answer.id, "id")
+            .map_err(malformed)?
+            .filter(|i| !i.is_empty()),
+        model: string(answer.model, "model")
+            .map_err(malformed)?
+            .filter(|m| !m.is_empty()),
     });
     let mut index = 0u32;
     let mut calls = 0usize;

@@ -156,10 +156,24 @@ fn minimal_request_and_text_shapes() {
                 {"role": "assistant", "content": null, "tool_calls": [
                     {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
             ],
-            "tool_choice": "auto",
             "reasoning_effort": "low",
             "stream": false,
         })
+    );
+}
+
+#[test]
+fn an_assistant_turn_of_reasoning_only_keeps_a_content() {
+    let req = HubRequest {
+        messages: vec![
+            msg(Role::User, vec![Part::Text("q".into())], 0),
+            msg(Role::Assistant, vec![Part::RedactedThinking("x".into())], 1),
+        ],
+        ..HubRequest::default()
+    };
+    assert_eq!(
+        body(&req)["messages"][1],
+        json!({"role": "assistant", "content": ""})
     );
 }
 
