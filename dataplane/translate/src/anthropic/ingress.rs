@@ -171,7 +171,9 @@ fn system(v: &Json<'_>) -> Result<Vec<String>, TranslateError> {
                     _ => return Err(error("must be \"text\"", p.member("type"))),
                 }
                 let t = string(b.get("text").unwrap_or(&NULL), p.member("text"))?;
-                texts.push(t.to_owned());
+                if !t.is_empty() {
+                    texts.push(t.to_owned());
+                }
             }
             Ok(texts)
         }
