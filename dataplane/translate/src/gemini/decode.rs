@@ -792,6 +792,40 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, failure_persistence: None, ..Default::default() })]
+        /// Any bytes (or a sample stream with a byte changed) give the same events and result
+        /// however they are split, and never a panic.
+        #[test]
+        fn split_invariant_and_total(noise in proptest::prelude::any::<Vec<u8>>(), at in 0usize..400, byte in proptest::prelude::any::<u8>(), cut in 0usize..400, pick in 0usize..3) {
+            let sample = concat!(
+                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"h\\u00e9\",\"thought\":true},{\"text\":\"A\"}]}}],\"responseId\":\"r\"}\r\n\r\n",
+                "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"f\",\"args\":{\"a\":[1]}}}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":3}}\r\n\r\n",
+            );
+            let mut input = match pick {
+                0 => sample.as_bytes().to_vec(),
+                1 => noise.clone(),
+                _ => format!("[{}]", sample.replace("data: ", "").replace("}\r\n\r\n", "},").trim_end_matches(',')).into_bytes(),
+            };
+            if pick != 1 {
+                if let Some(b) = input.get_mut(at) {
+                    *b = byte;
+                }
+            }
+            for stream in [true, false] {
+                let whole = run(stream, &String::from_utf8_lossy(&input));
+                let cut = cut.min(input.len());
+                let (a, b) = input.split_at(cut);
+                let mut d = GeminiDecoder::new(stream, None);
+                let mut log = Log::default();
+                let r = d.feed(a, &mut log).and_then(|()| d.feed(b, &mut log)).and_then(|()| d.finish(&mut log));
+                if std::str::from_utf8(&input).is_ok() {
+                    proptest::prop_assert_eq!((log.0, r.is_ok()), (whole.0, whole.1.is_ok()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn blocked_errors_and_ends() {
         let (log, r) = run(

@@ -107,6 +107,8 @@ pub(crate) struct GeminiEncoder {
     /// Whole answers: the parts written so far (comma-separated).
     parts: Vec<u8>,
     part: Vec<u8>,
+    /// Tool-call arguments unescaped (reused).
+    args: Vec<u8>,
     failed: bool,
 }
 
@@ -123,6 +125,7 @@ impl GeminiEncoder {
             stop: None,
             parts: Vec::new(),
             part: Vec::new(),
+            args: Vec::new(),
             failed: false,
         }
     }
@@ -259,7 +262,7 @@ impl GeminiEncoder {
                 b.live = false;
                 match b.kind {
                     Kind::Tool => {
-                        write_function_call(&mut part, b);
+                        write_function_call(&mut part, b, &mut self.args);
                         true
                     }
                     Kind::Text | Kind::Thinking if !stream => {
@@ -293,16 +296,70 @@ impl GeminiEncoder {
     }
 }
 
+/// Decodes the escapes of JSON string contents `raw` into `out` (reused); `false` when
+/// `raw` is not valid string contents.
+fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        i += 1;
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        let Some(&e) = raw.get(i) else { return false };
+        i += 1;
+        let c = match e {
+            b'"' | b'\\' | b'/' => e,
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let hex = |at: usize| {
+                    raw.get(at..at + 4)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                };
+                let Some(mut code) = hex(i) else { return false };
+                i += 4;
+                if (0xD800..0xDC00).contains(&code) {
+                    let low = (raw.get(i..i + 2) == Some(b"\\u"))
+                        .then(|| hex(i + 2))
+                        .flatten();
+                    let Some(low) = low.filter(|l| (0xDC00..0xE000).contains(l)) else {
+                        return false;
+                    };
+                    i += 6;
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                }
+                let Some(ch) = char::from_u32(code) else {
+                    return false;
+                };
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                continue;
+            }
+            _ => return false,
+        };
+        out.push(c);
+    }
+    true
+}
+
 /// `{"functionCall":{"name":…,"args":{…},"id":…},"thoughtSignature":…}` for a finished
-/// tool block.
-fn write_function_call(part: &mut Vec<u8>, b: &Pending) {
+/// tool block; `args` is scratch space.
+fn write_function_call(part: &mut Vec<u8>, b: &Pending, args: &mut Vec<u8>) {
     let (id, sig) = split_escaped_id(&b.id);
     part.extend_from_slice(b"{\"functionCall\":{\"name\":\"");
     part.extend_from_slice(&b.name);
     part.extend_from_slice(b"\",\"args\":");
-    let args = Escaped::from_json_contents(&b.body).decode();
-    match serde_json::from_str::<&RawValue>(args.trim()) {
-        Ok(raw) if raw.get().starts_with('{') => json_out::minified(part, raw.get().as_bytes()),
+    let parsed = unescape_into(&b.body, args)
+        .then(|| serde_json::from_slice::<&RawValue>(args.trim_ascii()).ok())
+        .flatten();
+    match parsed {
+        Some(raw) if raw.get().starts_with('{') => json_out::minified(part, raw.get().as_bytes()),
         _ => part.extend_from_slice(b"{}"),
     }
     if !id.is_empty() {
@@ -594,6 +651,22 @@ mod tests {
         let arr: Vec<Value> = serde_json::from_slice(&out).unwrap();
         assert_eq!(arr.len(), 5);
         assert_eq!(arr, chunks);
+    }
+
+    #[test]
+    fn unescapes_like_serde() {
+        let mut buf = Vec::new();
+        for s in ["a\"b\\c/\u{8}\u{c}\n\r\t", "é😀\u{1}", ""] {
+            let lit = serde_json::to_string(s).unwrap();
+            let inner = &lit.as_bytes()[1..lit.len() - 1];
+            assert!(unescape_into(inner, &mut buf));
+            assert_eq!(buf, s.as_bytes());
+        }
+        assert!(unescape_into(br"\ud83d\ude00\/", &mut buf));
+        assert_eq!(buf, "😀/".as_bytes());
+        for bad in [&br"\"[..], br"\x", br"\u12", br"\ud83d", br"\ud83d\u0041"] {
+            assert!(!unescape_into(bad, &mut buf));
+        }
     }
 
     #[test]

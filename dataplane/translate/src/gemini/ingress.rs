@@ -28,6 +28,7 @@
 //!   `safetySettings`, `cachedContent`, `labels`, `generationConfig.mediaResolution`,
 //!   `generationConfig.thinkingConfig.includeThoughts` (thoughts are always passed on),
 //!   a `thoughtSignature` on a plain text part, function declarations' `response` schemas.
+//! - A `functionResponse.response` with `error` and no `output` is a failed tool result.
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -111,7 +112,9 @@ fn check_shape(
             top.to_owned()
         }
     };
-    if depth > limits.max_json_depth {
+    // `depth` containers enclose `v`; a container adds one more level.
+    let container = matches!(v, Value::Object(_) | Value::Array(_));
+    if container && depth + 1 > limits.max_json_depth {
         return Err(err(
             format!("JSON nested deeper than {} levels", limits.max_json_depth),
             param(),
@@ -449,6 +452,8 @@ fn turn(
             tool.parts.push(Part::Text(response.to_string()));
             tool.tool_call_id = Some(id);
             tool.tool_name = Some(name.to_owned());
+            // Gemini's convention: `output` for a result, `error` for a failure.
+            tool.is_error = response.get("error").is_some() && response.get("output").is_none();
             req.messages.push(tool);
         } else if signature.is_some() || thought {
             // A bare signature (or empty thought) part: replayed reasoning with no text.
@@ -890,6 +895,43 @@ mod tests {
                 serde_json::json!({"type":["object","null"],"properties":{"a":{"type":"string"}}})
             ))
         );
+    }
+
+    #[test]
+    fn failed_tool_results_and_depth() {
+        let r = ok(
+            r#"{"contents":[{"role":"model","parts":[{"functionCall":{"name":"f"}}]},{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"error":"boom"}}}]}]}"#,
+        );
+        assert!(r.messages[1].is_error);
+        assert_eq!(r.messages[1].tool_call_id.as_deref(), Some("call_0_0"));
+        let body = br#"{"contents":[{"parts":[{"text":"x"}]}]}"#;
+        for (depth, fits) in [(4, false), (5, true)] {
+            let limits = RequestLimits {
+                max_json_depth: depth,
+                ..RequestLimits::default()
+            };
+            assert_eq!(parse(body, &limits).is_ok(), fits, "{depth}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, failure_persistence: None, ..Default::default() })]
+        /// Any JSON (or not) is an answer, never a panic; errors are 400s.
+        #[test]
+        fn never_panics(body in proptest::prelude::any::<Vec<u8>>(), pick in 0usize..6, text in ".{0,8}") {
+            let samples = [
+                format!(r#"{{"contents":[{{"role":"model","parts":[{{"functionCall":{{"name":{text:?},"args":{{}}}}}}]}},{{"parts":[{{"functionResponse":{{"name":{text:?}}}}}]}}]}}"#),
+                format!(r#"{{"contents":[{{"parts":[{{"text":{text:?},"thought":true}}]}}],"generationConfig":{{"thinkingConfig":{{"thinkingBudget":-1}}}}}}"#),
+                format!(r#"{{"contents":[{{"parts":[{{"inlineData":{{"mimeType":{text:?},"data":{text:?}}}}}]}}],"tools":[{{"functionDeclarations":[{{"name":{text:?},"parameters":{{"type":{text:?}}}}}]}}]}}"#),
+                format!(r#"{{"contents":[{{"parts":[{{"text":"x"}}]}}],"toolConfig":{{"functionCallingConfig":{{"mode":{text:?}}}}},"generationConfig":{{"responseMimeType":{text:?}}}}}"#),
+                String::from_utf8_lossy(&body).into_owned(),
+                format!(r#"{{"contents":[{{"parts":[{{"text":{text:?}}}]}}],"generationConfig":{{"topK":-1,"seed":1e400}}}}"#),
+            ];
+            let input = &samples[pick];
+            if let Err(e) = parse(input.as_bytes(), &RequestLimits::default()) {
+                proptest::prop_assert_eq!(e.status(), 400);
+            }
+        }
     }
 
     #[test]
