@@ -156,13 +156,13 @@ fn refuse_state(root: &Map<String, Value>) -> Result<(), TranslateError> {
     Ok(())
 }
 
-/// Nesting depth and members per object, named by the top-level member they occur in.
+/// Nesting depth (the body's object is level 1, as in the Chat surface's shape scan) and
+/// members per object, named by the top-level member they occur in.
 fn check_shape(root: &Map<String, Value>, limits: &RequestLimits) -> Result<(), TranslateError> {
     fn walk(v: &Value, depth: usize, limits: &RequestLimits) -> Result<(), &'static str> {
-        if depth > limits.max_json_depth {
-            return Err("is nested deeper than the limit");
-        }
+        let deep = depth > limits.max_json_depth;
         match v {
+            Value::Array(_) | Value::Object(_) if deep => Err("is nested deeper than the limit"),
             Value::Array(items) => items.iter().try_for_each(|i| walk(i, depth + 1, limits)),
             Value::Object(o) => {
                 if o.len() > limits.max_object_keys {
