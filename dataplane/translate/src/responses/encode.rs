@@ -690,6 +690,8 @@ impl Encoder for ResponsesEncoder {
         }
     }
 
+    /// Streamed: the `error` event. Whole answers write nothing: the caller answers with
+    /// [`error_body`] instead.
     fn error(&mut self, err: &UpstreamError, out: &mut BytesMut) {
         if !self.stream || self.finished {
             return;
