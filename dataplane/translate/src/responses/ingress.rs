@@ -493,17 +493,16 @@ fn parse_input(
                 });
             }
             "reasoning" => {
-                let mut summary = String::new();
+                let mut summary = Vec::new();
                 if let Some(Value::Array(parts)) = o.get("summary") {
                     for (j, s) in parts.iter().enumerate() {
-                        let text = s
-                            .get("text")
-                            .and_then(Value::as_str)
-                            .ok_or_else(|| error("summary part needs a string `text`", p.member("summary").index(j).member("text")))?;
-                        if !summary.is_empty() {
-                            summary.push_str("\n\n");
-                        }
-                        summary.push_str(text);
+                        let text = s.get("text").and_then(Value::as_str).ok_or_else(|| {
+                            error(
+                                "summary part needs a string `text`",
+                                p.member("summary").index(j).member("text"),
+                            )
+                        })?;
+                        summary.push(text.to_owned());
                     }
                 }
                 let encrypted = opt_string(
@@ -512,12 +511,11 @@ fn parse_input(
                 )?;
                 let id = o.get("id").and_then(Value::as_str).unwrap_or("");
                 let msg = assistant(req, i);
-                if !summary.is_empty() {
-                    msg.parts.push(Part::Thinking {
-                        text: summary,
-                        signature: None,
-                    });
-                }
+                // One thinking part per summary part, as the decoder makes one block each.
+                msg.parts.extend(summary.into_iter().map(|text| Part::Thinking {
+                    text,
+                    signature: None,
+                }));
                 if let Some(enc) = encrypted.filter(|e| !e.is_empty()) {
                     msg.parts
                         .push(Part::RedactedThinking(super::reasoning_data(id, &enc)));

@@ -178,7 +178,7 @@ fn reasoning_items_replay_with_their_id() {
         "model": "o4-mini",
         "input": [
             {"role": "user", "content": "hi"},
-            {"type": "reasoning", "id": "rs_abc123", "summary": [{"type": "summary_text", "text": "Thinking."}], "encrypted_content": "gAAAA-_x=="},
+            {"type": "reasoning", "id": "rs_abc123", "summary": [{"type": "summary_text", "text": "Thinking."}, {"type": "summary_text", "text": "More."}], "encrypted_content": "gAAAA-_x=="},
             {"type": "function_call", "call_id": "call_1", "name": "f", "arguments": ""},
             {"type": "function_call_output", "call_id": "call_1", "output": [{"type": "input_text", "text": "42"}]},
             {"type": "reasoning", "id": "rs_sluice_made_up_1", "summary": [], "encrypted_content": "opaque"}
@@ -194,6 +194,10 @@ fn reasoning_items_replay_with_their_id() {
                 text: "Thinking.".into(),
                 signature: None
             },
+            Part::Thinking {
+                text: "More.".into(),
+                signature: None
+            },
             Part::RedactedThinking("rs_abc123:gAAAA-_x==".into())
         ]
     );
@@ -205,7 +209,7 @@ fn reasoning_items_replay_with_their_id() {
     let out: Value = serde_json::from_slice(&egress::build(&ing.hub, "o4-mini").unwrap()).unwrap();
     assert_eq!(
         out["input"][1],
-        json!({"type": "reasoning", "id": "rs_abc123", "summary": [{"type": "summary_text", "text": "Thinking."}], "encrypted_content": "gAAAA-_x=="})
+        json!({"type": "reasoning", "id": "rs_abc123", "summary": [{"type": "summary_text", "text": "Thinking."}, {"type": "summary_text", "text": "More."}], "encrypted_content": "gAAAA-_x=="})
     );
     assert_eq!(out["input"][2]["arguments"], "{}");
     assert_eq!(out["input"][3]["output"], "42");
