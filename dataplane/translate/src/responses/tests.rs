@@ -381,3 +381,21 @@ fn egress_refuses_what_responses_cannot_say() {
             .unwrap()
     );
 }
+
+#[test]
+fn reasoning_payload_carries_real_ids_only() {
+    use super::{reasoning_data, split_reasoning_data};
+    assert_eq!(reasoning_data("rs_68af", "gAAA-_=="), "rs_68af:gAAA-_==");
+    assert_eq!(reasoning_data("rs_sluice_x_0", "gAAA"), "gAAA");
+    assert_eq!(reasoning_data("", "gAAA"), "gAAA");
+    assert_eq!(
+        split_reasoning_data("rs_68af:gAAA-_=="),
+        (Some("rs_68af"), "gAAA-_==")
+    );
+    // Anthropic's redacted thinking (standard base64, no `rs_` prefix) is not split.
+    assert_eq!(
+        split_reasoning_data("EmwKAhgBEgy+/=="),
+        (None, "EmwKAhgBEgy+/==")
+    );
+    assert_eq!(split_reasoning_data("abc:def"), (None, "abc:def"));
+}
