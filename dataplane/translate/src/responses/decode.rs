@@ -13,7 +13,6 @@ use serde_json::value::RawValue;
 use super::fast_path::{fast_delta, DeltaKind};
 use super::wire::{escaped, nonempty, upstream_error, Item, Part, ResponseObject, StreamEvent};
 use crate::hub::{Block, Decoder, Delta, Escaped, Event, Sink, StopReason};
-use crate::json_out;
 use crate::sse::SseParser;
 use crate::UpstreamError;
 
@@ -519,14 +518,16 @@ pub(super) fn decode_whole(body: &[u8], sink: &mut dyn Sink) -> Result<(), Upstr
                 }
             }
             "reasoning" => {
-                for (j, part) in parts(item.summary).map_err(bad)?.iter().enumerate() {
+                let summary = parts(item.summary).map_err(bad)?;
+                for (j, part) in summary.iter().enumerate() {
                     let j = u32::try_from(j).unwrap_or(u32::MAX);
                     let text = escaped(part.text).map_or(&b""[..], |e| e.raw());
                     state.open_block(output_index, Slot::Summary(j), Block::Thinking, sink)?;
                     state.delta(DeltaKind::Summary, output_index, j, text, sink)?;
                     state.close(output_index, Slot::Summary(j), sink);
                 }
-                if item.summary.is_none() || raw_is_empty_array(item.summary) {
+                // Raw reasoning text (open-weight models) when there is no summary.
+                if summary.is_empty() {
                     for (j, part) in parts(item.content).map_err(bad)?.iter().enumerate() {
                         let j = u32::try_from(j).unwrap_or(u32::MAX);
                         state.part_added(output_index, j, part, sink)?;
@@ -544,14 +545,6 @@ pub(super) fn decode_whole(body: &[u8], sink: &mut dyn Sink) -> Result<(), Upstr
     }
     state.end(Some(&r), sink);
     Ok(())
-}
-
-fn raw_is_empty_array(raw: Option<&RawValue>) -> bool {
-    let mut out = Vec::new();
-    if let Some(r) = raw {
-        json_out::minified(&mut out, r.get().as_bytes());
-    }
-    out == b"[]"
 }
 
 /// An item's `content` / `summary` parts (`null` or absent: none).

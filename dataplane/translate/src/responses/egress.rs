@@ -190,17 +190,17 @@ fn write_message(m: &Message, input: &mut Vec<Value>) -> Result<(), TranslateErr
             input.push(json!({"type": "function_call_output", "call_id": id, "output": output}));
         }
         Role::Assistant => {
-            let mut summary: Option<&str> = None;
+            // Summaries since the last reasoning item, replayed with the next one.
+            let mut summary: Vec<&str> = Vec::new();
             let mut text = String::new();
             for p in &m.parts {
                 match p {
-                    Part::Thinking { text, .. } => summary = Some(text),
+                    Part::Thinking { text, .. } => summary.push(text),
                     Part::RedactedThinking(data) => {
                         if let (Some(id), enc) = super::split_reasoning_data(data) {
                             let summary: Vec<Value> = summary
-                                .take()
+                                .iter()
                                 .map(|s| json!({"type": "summary_text", "text": s}))
-                                .into_iter()
                                 .collect();
                             input.push(json!({
                                 "type": "reasoning",
@@ -209,7 +209,7 @@ fn write_message(m: &Message, input: &mut Vec<Value>) -> Result<(), TranslateErr
                                 "encrypted_content": enc,
                             }));
                         }
-                        summary = None;
+                        summary.clear();
                     }
                     Part::Text(t) => text.push_str(t),
                     // An assistant turn cannot carry images in Responses input.

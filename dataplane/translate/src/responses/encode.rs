@@ -245,8 +245,9 @@ impl ResponsesEncoder {
         };
         // The parts now live in the rendered item (counted by `finish_item`).
         self.kept = self.kept.saturating_sub(c.parts.len());
+        let status = self.item_status();
         let start = self.output.len();
-        let mut item = std::mem::take(&mut self.output);
+        let item = &mut self.output;
         item.extend_from_slice(b"{\"id\":\"");
         item.extend_from_slice(&c.item_id);
         if c.reasoning {
@@ -261,12 +262,11 @@ impl ResponsesEncoder {
             item.push(b'}');
         } else {
             item.extend_from_slice(b"\",\"type\":\"message\",\"status\":\"");
-            item.extend_from_slice(self.item_status().as_bytes());
+            item.extend_from_slice(status.as_bytes());
             item.extend_from_slice(b"\",\"content\":[");
             item.extend_from_slice(&c.parts);
             item.extend_from_slice(b"],\"role\":\"assistant\"}");
         }
-        self.output = item;
         self.finish_item(c.output_index, start, out);
     }
 
@@ -473,10 +473,9 @@ impl ResponsesEncoder {
                 }
                 // The arguments now live in the rendered item (counted by `finish_item`).
                 self.kept = self.kept.saturating_sub(b.text.len());
+                let status = self.item_status();
                 let start = self.output.len();
-                let mut item = std::mem::take(&mut self.output);
-                write_call(&mut item, &b, b"completed", args);
-                self.output = item;
+                write_call(&mut self.output, &b, status.as_bytes(), args);
                 self.finish_item(b.output_index, start, out);
             }
             Kind::Text | Kind::Refusal | Kind::Thinking => {
@@ -689,6 +688,8 @@ impl Encoder for ResponsesEncoder {
         }
     }
 
+    /// Streamed: the `error` event. Whole answers write nothing: the caller answers with
+    /// [`error_body`] instead.
     fn error(&mut self, err: &UpstreamError, out: &mut BytesMut) {
         if !self.stream || self.finished {
             return;

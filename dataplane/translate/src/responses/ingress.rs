@@ -156,13 +156,13 @@ fn refuse_state(root: &Map<String, Value>) -> Result<(), TranslateError> {
     Ok(())
 }
 
-/// Nesting depth and members per object, named by the top-level member they occur in.
+/// Nesting depth (the body's object is level 1, as in the Chat surface's shape scan) and
+/// members per object, named by the top-level member they occur in.
 fn check_shape(root: &Map<String, Value>, limits: &RequestLimits) -> Result<(), TranslateError> {
     fn walk(v: &Value, depth: usize, limits: &RequestLimits) -> Result<(), &'static str> {
-        if depth > limits.max_json_depth {
-            return Err("is nested deeper than the limit");
-        }
+        let deep = depth > limits.max_json_depth;
         match v {
+            Value::Array(_) | Value::Object(_) if deep => Err("is nested deeper than the limit"),
             Value::Array(items) => items.iter().try_for_each(|i| walk(i, depth + 1, limits)),
             Value::Object(o) => {
                 if o.len() > limits.max_object_keys {
@@ -493,17 +493,16 @@ fn parse_input(
                 });
             }
             "reasoning" => {
-                let mut summary = String::new();
+                let mut summary = Vec::new();
                 if let Some(Value::Array(parts)) = o.get("summary") {
                     for (j, s) in parts.iter().enumerate() {
-                        let text = s
-                            .get("text")
-                            .and_then(Value::as_str)
-                            .ok_or_else(|| error("summary part needs a string `text`", p.member("summary").index(j).member("text")))?;
-                        if !summary.is_empty() {
-                            summary.push_str("\n\n");
-                        }
-                        summary.push_str(text);
+                        let text = s.get("text").and_then(Value::as_str).ok_or_else(|| {
+                            error(
+                                "summary part needs a string `text`",
+                                p.member("summary").index(j).member("text"),
+                            )
+                        })?;
+                        summary.push(text.to_owned());
                     }
                 }
                 let encrypted = opt_string(
@@ -512,12 +511,11 @@ fn parse_input(
                 )?;
                 let id = o.get("id").and_then(Value::as_str).unwrap_or("");
                 let msg = assistant(req, i);
-                if !summary.is_empty() {
-                    msg.parts.push(Part::Thinking {
-                        text: summary,
-                        signature: None,
-                    });
-                }
+                // One thinking part per summary part, as the decoder makes one block each.
+                msg.parts.extend(summary.into_iter().map(|text| Part::Thinking {
+                    text,
+                    signature: None,
+                }));
                 if let Some(enc) = encrypted.filter(|e| !e.is_empty()) {
                     msg.parts
                         .push(Part::RedactedThinking(super::reasoning_data(id, &enc)));

@@ -14,6 +14,17 @@
 //!   reasoning tokens, as the hub counts them.
 //! - Nothing is stored: `previous_response_id`, `conversation`, `background` and stored
 //!   prompts are refused with a 400; `store` is accepted and answered as `false`.
+//!
+//! Not carried through the hub (dropped where the answer does not change, else refused):
+//! - client side: `strict` of function tools and of `text.format` (written as `false`
+//!   upstream), the json_schema `name`/`description`, `text.verbosity`,
+//!   `reasoning.summary`, image `detail`, `metadata`, `include`, `truncation`,
+//!   `service_tier`, `prompt_cache_key`, `max_tool_calls`; built-in tools, `file_id`s,
+//!   `top_logprobs` > 0 and the stateful fields are 400s;
+//! - answers: annotations and logprobs of `output_text`, built-in tool call items, a
+//!   thinking signature (no place for it in a reasoning item); the Response object
+//!   written to clients does not echo the request's parameters (`tools`, `instructions`,
+//!   `temperature`, … are the defaults).
 
 pub(crate) mod decode;
 pub(crate) mod egress;

@@ -178,7 +178,7 @@ fn reasoning_items_replay_with_their_id() {
         "model": "o4-mini",
         "input": [
             {"role": "user", "content": "hi"},
-            {"type": "reasoning", "id": "rs_abc123", "summary": [{"type": "summary_text", "text": "Thinking."}], "encrypted_content": "gAAAA-_x=="},
+            {"type": "reasoning", "id": "rs_abc123", "summary": [{"type": "summary_text", "text": "Thinking."}, {"type": "summary_text", "text": "More."}], "encrypted_content": "gAAAA-_x=="},
             {"type": "function_call", "call_id": "call_1", "name": "f", "arguments": ""},
             {"type": "function_call_output", "call_id": "call_1", "output": [{"type": "input_text", "text": "42"}]},
             {"type": "reasoning", "id": "rs_sluice_made_up_1", "summary": [], "encrypted_content": "opaque"}
@@ -194,6 +194,10 @@ fn reasoning_items_replay_with_their_id() {
                 text: "Thinking.".into(),
                 signature: None
             },
+            Part::Thinking {
+                text: "More.".into(),
+                signature: None
+            },
             Part::RedactedThinking("rs_abc123:gAAAA-_x==".into())
         ]
     );
@@ -205,7 +209,7 @@ fn reasoning_items_replay_with_their_id() {
     let out: Value = serde_json::from_slice(&egress::build(&ing.hub, "o4-mini").unwrap()).unwrap();
     assert_eq!(
         out["input"][1],
-        json!({"type": "reasoning", "id": "rs_abc123", "summary": [{"type": "summary_text", "text": "Thinking."}], "encrypted_content": "gAAAA-_x=="})
+        json!({"type": "reasoning", "id": "rs_abc123", "summary": [{"type": "summary_text", "text": "Thinking."}, {"type": "summary_text", "text": "More."}], "encrypted_content": "gAAAA-_x=="})
     );
     assert_eq!(out["input"][2]["arguments"], "{}");
     assert_eq!(out["input"][3]["output"], "42");
@@ -376,4 +380,22 @@ fn egress_refuses_what_responses_cannot_say() {
             })
             .unwrap()
     );
+}
+
+#[test]
+fn reasoning_payload_carries_real_ids_only() {
+    use super::{reasoning_data, split_reasoning_data};
+    assert_eq!(reasoning_data("rs_68af", "gAAA-_=="), "rs_68af:gAAA-_==");
+    assert_eq!(reasoning_data("rs_sluice_x_0", "gAAA"), "gAAA");
+    assert_eq!(reasoning_data("", "gAAA"), "gAAA");
+    assert_eq!(
+        split_reasoning_data("rs_68af:gAAA-_=="),
+        (Some("rs_68af"), "gAAA-_==")
+    );
+    // Anthropic's redacted thinking (standard base64, no `rs_` prefix) is not split.
+    assert_eq!(
+        split_reasoning_data("EmwKAhgBEgy+/=="),
+        (None, "EmwKAhgBEgy+/==")
+    );
+    assert_eq!(split_reasoning_data("abc:def"), (None, "abc:def"));
 }
