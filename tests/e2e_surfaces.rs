@@ -90,7 +90,8 @@ impl EmbedUpstream {
                             if reader.read_line(&mut line).unwrap_or(0) == 0 {
                                 return;
                             }
-                            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:")
+                            if let Some(v) =
+                                line.to_ascii_lowercase().strip_prefix("content-length:")
                             {
                                 len = v.trim().parse().unwrap_or(0);
                             }
@@ -165,7 +166,8 @@ fn assert_gemini_error(r: &Resp, status: u16, grpc_status: &str) -> serde_json::
     v
 }
 
-const MESSAGES: &str = r#"{"model":"claude-text","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#;
+const MESSAGES: &str =
+    r#"{"model":"claude-text","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#;
 
 #[test]
 fn anthropic_surface_auth_errors_and_byte_identical_passthrough() {
@@ -196,10 +198,17 @@ fn anthropic_surface_auth_errors_and_byte_identical_passthrough() {
     let r = gw.post_bytes(
         "/v1/messages",
         body.as_bytes(),
-        &[version, &x_api_key, "anthropic-beta: prompt-caching-2024-07-31"],
+        &[
+            version,
+            &x_api_key,
+            "anthropic-beta: prompt-caching-2024-07-31",
+        ],
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.header("content-type").unwrap().starts_with("text/event-stream"));
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/event-stream"));
     assert_eq!(r.body, fixture(&fx, "anthropic/messages_stream_text.sse"));
     assert_eq!(
         String::from_utf8(s.anthropic.last_body()).unwrap(),
@@ -223,11 +232,21 @@ fn anthropic_surface_auth_errors_and_byte_identical_passthrough() {
         &auth,
     );
     let v = assert_anthropic_error(&r, 400, "invalid_request_error");
-    assert!(v["error"]["message"].as_str().unwrap().contains("stream"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("stream"),
+        "{v}"
+    );
 
     // The model list in Anthropic's shape when the request says `anthropic-version`.
     let r = curl(
-        &["-s", "-H", version, "-H", &x_api_key, &format!("{}/v1/models", gw.url())],
+        &[
+            "-s",
+            "-H",
+            version,
+            "-H",
+            &x_api_key,
+            &format!("{}/v1/models", gw.url()),
+        ],
         None,
     );
     assert_eq!(r.status, 200);
@@ -256,7 +275,11 @@ fn gemini_surface_auth_errors_and_byte_identical_passthrough() {
     let r = gw.post_bytes(generate, GEMINI_BODY.as_bytes(), &[&goog]);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, fixture(&fx, "gemini/max_tokens.json"));
-    let r = gw.post_bytes(&format!("{generate}?key={KEY}"), GEMINI_BODY.as_bytes(), &[]);
+    let r = gw.post_bytes(
+        &format!("{generate}?key={KEY}"),
+        GEMINI_BODY.as_bytes(),
+        &[],
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let r = gw.post_bytes(generate, GEMINI_BODY.as_bytes(), &[&bearer()]);
     assert_eq!(r.status, 200, "{}", r.text());

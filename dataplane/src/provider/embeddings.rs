@@ -38,7 +38,12 @@ pub(super) fn parse(body: &[u8]) -> Result<Input, TranslateError> {
                 "input",
             ))
         }
-        None => return Err(TranslateError::new("missing required field `input`", "input")),
+        None => {
+            return Err(TranslateError::new(
+                "missing required field `input`",
+                "input",
+            ))
+        }
     };
     let dimensions = match v.get("dimensions") {
         None | Some(Value::Null) => None,
@@ -122,7 +127,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let input = parse(br#"{"model":"m","input":["a","b"],"dimensions":4}"#).unwrap();
-        assert_eq!(gemini_path("text-embedding-004"), "/v1beta/models/text-embedding-004:batchEmbedContents");
+        assert_eq!(
+            gemini_path("text-embedding-004"),
+            "/v1beta/models/text-embedding-004:batchEmbedContents"
+        );
         let body: Value = serde_json::from_slice(&gemini_body(&input, "e")).unwrap();
         assert_eq!(body["requests"][1]["content"]["parts"][0]["text"], "b");
         assert_eq!(body["requests"][0]["model"], "models/e");

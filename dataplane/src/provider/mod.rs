@@ -175,7 +175,12 @@ impl Relay {
     /// Ends a stream that failed after content reached the client with the client
     /// protocol's in-stream error event. OpenAI Chat clients get the gateway's envelope
     /// as one `data:` event (as before the hub existed).
-    pub fn write_error(&mut self, err: &GatewayError, answer: &AnswerContext<'_>, out: &mut BytesMut) {
+    pub fn write_error(
+        &mut self,
+        err: &GatewayError,
+        answer: &AnswerContext<'_>,
+        out: &mut BytesMut,
+    ) {
         if answer.openai_chat() {
             err.write_event(answer.request_id, out);
             return;
@@ -324,7 +329,10 @@ impl Adapter {
         let retry_after = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
         let error = match self {
             Self::OpenAi | Self::Echo => openai::error(&provider.name, status, body, retry_after),
-            _ => translated(hub::upstream_error(self.protocol(), status, body), retry_after),
+            _ => translated(
+                hub::upstream_error(self.protocol(), status, body),
+                retry_after,
+            ),
         };
         AttemptError::from_status(status, error)
     }
@@ -378,8 +386,7 @@ impl Adapter {
                 req.passthrough(Some(model), |_| false),
             ),
             Self::Gemini => {
-                let input =
-                    embeddings::parse(&req.body).map_err(|e| cannot_serve(provider, e))?;
+                let input = embeddings::parse(&req.body).map_err(|e| cannot_serve(provider, e))?;
                 (
                     join_path(root, &embeddings::gemini_path(model)),
                     Bytes::from(embeddings::gemini_body(&input, model)),

@@ -156,7 +156,12 @@ pub(super) async fn error_answer(
     adapter.translate_error(provider, status, &body, retry_after.as_deref())
 }
 
-pub(super) fn failed(provider: &Provider, permit: Permit, e: AttemptError, latency: Duration) -> AttemptEnd {
+pub(super) fn failed(
+    provider: &Provider,
+    permit: Permit,
+    e: AttemptError,
+    latency: Duration,
+) -> AttemptEnd {
     record(provider, permit, e.outcome, latency);
     AttemptEnd::Failed(e)
 }

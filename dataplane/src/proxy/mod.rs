@@ -38,9 +38,9 @@ use tokio::sync::Notify;
 use crate::admission::{lazy_deadline, BodyDeadline, BodyPermit, InflightPermit, Reject};
 use crate::chat_request::{ChatRequest, ClientRequest};
 use crate::config::{AuthMode, Limits, Protocol, RuntimeConfig};
-use sluice_translate::openai::RequestLimits;
 use crate::error::GatewayError;
 use crate::{metrics, AppState};
+use sluice_translate::openai::RequestLimits;
 
 /// Per-request state, created when the request head has arrived.
 pub struct RequestCtx {
@@ -275,7 +275,10 @@ enum Endpoint {
     /// `GET`/`DELETE /v1/responses/{id}`: nothing is stored.
     StoredResponse,
     /// Gemini `generateContent` (`stream`: `streamGenerateContent`).
-    Gemini { model: String, stream: bool },
+    Gemini {
+        model: String,
+        stream: bool,
+    },
     /// OpenAI embeddings.
     Embeddings,
     /// `GET /v1/models` (OpenAI's list, Anthropic's with `anthropic-version`).
@@ -599,15 +602,14 @@ impl SluiceProxy {
                 tracing::warn!(request_id = %ctx.request_id, error = %err, "request failed");
             }
             let provider = ctx.provider.clone();
-            if let Err(e) =
-                respond::send_error(
-                    session,
-                    &err,
-                    &ctx.request_id,
-                    provider.as_deref(),
-                    ctx.surface,
-                )
-                .await
+            if let Err(e) = respond::send_error(
+                session,
+                &err,
+                &ctx.request_id,
+                provider.as_deref(),
+                ctx.surface,
+            )
+            .await
             {
                 tracing::debug!(error = %e, "could not write error response");
             }
@@ -855,6 +857,133 @@ mod tests {
         );
         assert!(matches!(classify("GET", "/nope"), Endpoint::NotFound));
         assert!(matches!(classify("GET", "/ping"), Endpoint::Ping));
+    }
+
+    #[test]
+    fn surface_paths() {
+        assert!(matches!(
+            classify("POST", "/v1/messages"),
+            Endpoint::Messages
+        ));
+        assert!(matches!(
+            classify("POST", "/v1/messages/count_tokens"),
+            Endpoint::CountTokens
+        ));
+        assert!(matches!(
+            classify("GET", "/v1/messages"),
+            Endpoint::MethodNotAllowed
+        ));
+        assert!(matches!(
+            classify("POST", "/v1/responses"),
+            Endpoint::Responses
+        ));
+        assert!(matches!(
+            classify("GET", "/v1/responses/resp_1"),
+            Endpoint::StoredResponse
+        ));
+        assert!(matches!(
+            classify("DELETE", "/v1/responses/resp_1"),
+            Endpoint::StoredResponse
+        ));
+        assert!(matches!(
+            classify("POST", "/v1/embeddings"),
+            Endpoint::Embeddings
+        ));
+        assert!(matches!(
+            classify("POST", "/v1beta/models/gemini-2.5-flash:generateContent"),
+            Endpoint::Gemini { ref model, stream: false } if model == "gemini-2.5-flash"
+        ));
+        assert!(matches!(
+            classify("POST", "/v1/models/gem%3Ax:streamGenerateContent?alt=sse"),
+            Endpoint::Gemini { ref model, stream: true } if model == "gem:x"
+        ));
+        assert!(matches!(
+            classify("POST", "/v1beta/models/openai:gpt-4o:generateContent"),
+            Endpoint::Gemini { ref model, .. } if model == "openai:gpt-4o"
+        ));
+        assert!(matches!(
+            classify("GET", "/v1beta/models/x:generateContent"),
+            Endpoint::MethodNotAllowed
+        ));
+        assert!(matches!(
+            classify("GET", "/v1beta/models"),
+            Endpoint::GeminiModels
+        ));
+        assert!(
+            matches!(classify("GET", "/v1beta/models/models%2Fg"), Endpoint::GeminiModel(m) if m == "models/g")
+        );
+        // `provider:model` ids still name models, not Gemini methods.
+        assert!(
+            matches!(classify("GET", "/v1/models/openai:gpt-4o"), Endpoint::Model(m) if m == "openai:gpt-4o")
+        );
+        assert!(matches!(
+            classify("POST", "/v1/models/openai:gpt-4o"),
+            Endpoint::MethodNotAllowed
+        ));
+    }
+
+    #[test]
+    fn surfaces_of_endpoints() {
+        assert_eq!(Endpoint::Messages.surface(false), Protocol::Anthropic);
+        assert_eq!(Endpoint::CountTokens.surface(false), Protocol::Anthropic);
+        assert_eq!(Endpoint::Models.surface(false), Protocol::OpenAi);
+        assert_eq!(Endpoint::Models.surface(true), Protocol::Anthropic);
+        assert_eq!(Endpoint::GeminiModels.surface(true), Protocol::Gemini);
+        assert_eq!(
+            Endpoint::Gemini {
+                model: "g".into(),
+                stream: false
+            }
+            .surface(false),
+            Protocol::Gemini
+        );
+        assert_eq!(Endpoint::Responses.surface(true), Protocol::OpenAiResponses);
+        assert_eq!(Endpoint::Chat.surface(true), Protocol::OpenAi);
+    }
+
+    fn head(uri: &str, headers: &[(&'static str, &str)]) -> pingora_http::RequestHeader {
+        let mut h = pingora_http::RequestHeader::build("POST", uri.as_bytes(), None).unwrap();
+        for (k, v) in headers {
+            h.insert_header(*k, *v).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn auth_carriers_per_surface() {
+        let key = |h: &pingora_http::RequestHeader, s| presented_key(h, s).map(|k| k.into_owned());
+        let bearer = head("/v1/messages", &[("authorization", "Bearer  sk-1 ")]);
+        for s in [
+            Protocol::OpenAi,
+            Protocol::Anthropic,
+            Protocol::Gemini,
+            Protocol::OpenAiResponses,
+        ] {
+            assert_eq!(key(&bearer, s).as_deref(), Some("sk-1"));
+        }
+        let x_api_key = head("/v1/messages", &[("x-api-key", "sk-2")]);
+        assert_eq!(
+            key(&x_api_key, Protocol::Anthropic).as_deref(),
+            Some("sk-2")
+        );
+        let goog = head(
+            "/v1beta/models/g:generateContent",
+            &[("x-goog-api-key", "sk-3")],
+        );
+        assert_eq!(key(&goog, Protocol::Gemini).as_deref(), Some("sk-3"));
+        assert_eq!(key(&goog, Protocol::Anthropic), None);
+        let query = head("/v1beta/models/g:generateContent?alt=sse&key=sk%2B4", &[]);
+        assert_eq!(key(&query, Protocol::Gemini).as_deref(), Some("sk+4"));
+        assert_eq!(key(&query, Protocol::OpenAi), None);
+        assert_eq!(key(&head("/v1/messages", &[]), Protocol::Anthropic), None);
+        // The bearer token wins over the other carriers.
+        let both = head(
+            "/x?key=q",
+            &[("authorization", "Bearer b"), ("x-goog-api-key", "g")],
+        );
+        assert_eq!(key(&both, Protocol::Gemini).as_deref(), Some("b"));
+        assert_eq!(query_param("a=1&alt=sse", "alt").as_deref(), Some("sse"));
+        assert_eq!(query_param("alternative=sse", "alt"), None);
     }
 
     #[test]

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
+use super::attempt::answer_ctx;
 use super::downstream::Downstream as Session;
 use super::{respond, RequestCtx};
 use crate::chat_request::ClientRequest;
 use crate::config::Provider;
 use crate::error::AttemptError;
 use crate::metrics;
-use super::attempt::answer_ctx;
 use crate::provider::Adapter;
 use crate::resolve::Candidate;
 use crate::upstream::InboundResponse;
