@@ -54,8 +54,9 @@ pub struct ClientRequest {
 #[derive(Debug, Clone)]
 enum Form {
     /// OpenAI Chat: the fast boundary parse; the hub form is built only when a provider of
-    /// another protocol needs it.
-    Chat(Box<ChatRequest>),
+    /// another protocol needs it. Not boxed: the passthrough hot path allocates nothing
+    /// for it.
+    Chat(ChatRequest),
     /// Another surface: its top-level members and the hub form (`None` for requests that
     /// are only ever passed through, such as `count_tokens` and embeddings).
     Parsed {
@@ -77,7 +78,7 @@ impl ClientRequest {
             fallback_providers: std::mem::take(&mut chat.fallback_providers),
             timeout: chat.timeout,
             retry_count: chat.retry_count,
-            form: Form::Chat(Box::new(chat)),
+            form: Form::Chat(chat),
         }
     }
 
@@ -597,7 +598,7 @@ mod tests {
             Bytes::from_static(
                 b"{\"model\":\"m\",\"stream\":true,\"provider\":\"p\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
             ),
-            &limits(),
+            limits(),
         )
         .unwrap();
         let expected = chat.passthrough_body("u");
