@@ -289,6 +289,10 @@ fn openai_errors_pass_through_with_their_verdict() {
     assert_eq!(e.error.status(), 429);
     assert_eq!(e.error.retry_after(), Some(7));
     assert_eq!(&e.error.envelope("r")[..], &body[..]);
+    // Other surfaces get the upstream's message in their own format.
+    assert_eq!(e.error.to_string(), "slow down");
+    let anthropic = e.error.body_for(Protocol::Anthropic, "r");
+    assert!(std::str::from_utf8(&anthropic).unwrap().contains("slow down"));
     assert_eq!(
         e.outcome,
         Outcome::RateLimited {
