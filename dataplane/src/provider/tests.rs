@@ -560,3 +560,73 @@ fn stream_relays_pass_through_or_translate() {
         .unwrap()
         .contains("\"request_id\":\"r\""));
 }
+
+const ANTHROPIC_STREAM: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":2}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+fn anthropic_client() -> AnswerContext<'static> {
+    AnswerContext {
+        request_id: "r",
+        model: "m",
+        include_usage: false,
+        client: Protocol::Anthropic,
+        json_array: false,
+    }
+}
+
+#[test]
+fn observed_passthrough_forwards_the_bytes_and_reads_usage() {
+    let mut relay = Adapter::Anthropic.stream_relay(&anthropic_client());
+    let mut out = BytesMut::new();
+    for piece in ANTHROPIC_STREAM.as_bytes().chunks(7) {
+        relay
+            .feed(Bytes::copy_from_slice(piece), &mut out)
+            .unwrap();
+    }
+    relay.finish(&mut out).unwrap();
+    assert_eq!(&out[..], ANTHROPIC_STREAM.as_bytes());
+    let usage = relay.usage().unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (5, 2));
+
+    // Cut before message_stop: an error, and the surface's own error event ends it.
+    let mut relay = Adapter::Anthropic.stream_relay(&anthropic_client());
+    let mut out = BytesMut::new();
+    let cut = ANTHROPIC_STREAM.find("event: message_delta").unwrap();
+    relay
+        .feed(Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..cut]), &mut out)
+        .unwrap();
+    let e = relay.finish(&mut out).unwrap_err();
+    let before = out.len();
+    relay.write_error(&GatewayError::from(e), &anthropic_client(), &mut out);
+    let tail = std::str::from_utf8(&out[before..]).unwrap();
+    assert!(tail.starts_with("event: error\n"), "{tail}");
+
+    // The upstream's own error event mid-stream is forwarded as sent, nothing added.
+    let mut relay = Adapter::Anthropic.stream_relay(&anthropic_client());
+    let mut out = BytesMut::new();
+    let start = ANTHROPIC_STREAM.find("event: content_block_start").unwrap();
+    relay
+        .feed(Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..start]), &mut out)
+        .unwrap();
+    let error_event: &[u8] = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+    let e = relay
+        .feed(Bytes::from_static(error_event), &mut out)
+        .unwrap_err();
+    assert!(out.ends_with(error_event));
+    let before = out.len();
+    relay.write_error(&GatewayError::from(e), &anthropic_client(), &mut out);
+    assert_eq!(out.len(), before);
+
+    // An error event before any byte reached the client writes nothing (another
+    // candidate may answer).
+    let mut relay = Adapter::Anthropic.stream_relay(&anthropic_client());
+    let mut out = BytesMut::new();
+    assert!(relay.feed(Bytes::from_static(error_event), &mut out).is_err());
+    assert!(out.is_empty());
+}
