@@ -10,7 +10,6 @@
 #![warn(missing_docs)]
 
 pub mod anthropic;
-pub mod client;
 mod error;
 pub mod gemini;
 pub mod hub;
@@ -20,6 +19,9 @@ pub mod openai;
 pub mod path;
 pub mod responses;
 pub mod sse;
+
+// Every client surface's request, parsed once at the boundary.
+pub mod client;
 
 pub use client::ClientRequest;
 pub use error::{TranslateError, UpstreamError};
