@@ -7,17 +7,14 @@ use bytes::{Bytes, BytesMut};
 use sluice_translate::openai::{scan_usage, PassthroughScanner};
 use sluice_translate::{UpstreamError, Usage};
 
-use super::join_path;
-use crate::chat_request::ChatRequest;
+use crate::config::Protocol;
 use crate::error::GatewayError;
 
 /// Path under the API root (which already ends in `/v1` for OpenAI-style bases).
-const PATH: &str = "/chat/completions";
+pub(super) const PATH: &str = "/chat/completions";
 
-/// Path and body: the client's body with the upstream model, never re-serialised.
-pub(super) fn request(root: &str, model: &str, req: &ChatRequest) -> (String, Bytes) {
-    (join_path(root, PATH), req.passthrough_body(model))
-}
+/// Embeddings path under the API root.
+pub(super) const EMBEDDINGS_PATH: &str = "/embeddings";
 
 /// A non-streamed answer is already in OpenAI terms: only its usage is read.
 pub(super) fn response(body: Bytes) -> (Bytes, Option<Usage>) {
@@ -48,7 +45,8 @@ pub(super) fn finish(s: &mut PassthroughScanner, out: &mut BytesMut) -> Result<(
 }
 
 /// An error answer: an OpenAI error object passes through as it is (with the upstream's
-/// status); anything else becomes one naming the provider.
+/// status) to OpenAI clients, and its message and code reach other surfaces' error
+/// formats; anything else becomes one naming the provider.
 pub(super) fn error(
     provider: &str,
     status: u16,
@@ -58,6 +56,17 @@ pub(super) fn error(
     let is_openai_error = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .is_some_and(|v| v.get("error").is_some_and(|e| e.is_object()));
+    if is_openai_error {
+        let e = sluice_translate::hub::upstream_error(Protocol::OpenAi, status, body);
+        return GatewayError::Upstream {
+            status,
+            error_type: UpstreamError::type_for_status(status),
+            code: e.code,
+            message: e.message,
+            passthrough_body: Some(Bytes::copy_from_slice(body)),
+            retry_after,
+        };
+    }
     GatewayError::Upstream {
         status,
         error_type: UpstreamError::type_for_status(status),
@@ -66,7 +75,7 @@ pub(super) fn error(
             "provider '{provider}' answered {status}: {}",
             String::from_utf8_lossy(body.get(..512).unwrap_or(body))
         ),
-        passthrough_body: is_openai_error.then(|| Bytes::copy_from_slice(body)),
+        passthrough_body: None,
         retry_after,
     }
 }

@@ -21,6 +21,10 @@ pub mod path;
 pub mod responses;
 pub mod sse;
 
+// Every client surface's request, parsed once at the boundary.
+pub mod client;
+
+pub use client::ClientRequest;
 pub use error::{TranslateError, UpstreamError};
 
 /// Usage numbers normalised to OpenAI semantics.
