@@ -40,19 +40,23 @@ struct Upstream {
     route: &'static str,
     model: &'static str,
     stream_fixture: &'static str,
-    whole_fixture: &'static str,
+    /// `None` for a variant that only adds a streamed recording.
+    whole_fixture: Option<&'static str>,
     /// Header carrying the provider key upstream, and its expected value.
     auth: (&'static str, &'static str),
 }
 
-const UPSTREAMS: [Upstream; 4] = [
+/// The four upstream kinds of the matrix (the diagonal uses these), then variants: more
+/// recordings of the same kinds (single call, calls without arguments, reasoning) run
+/// streamed through every ingress too.
+const UPSTREAMS: [Upstream; 8] = [
     Upstream {
         kind: "openai",
         provider: "up-openai",
         route: "to-openai",
         model: "m-openai",
         stream_fixture: "openai/chat_stream_tool_calls_parallel.sse",
-        whole_fixture: "openai/chat_tool_calls_parallel.json",
+        whole_fixture: Some("openai/chat_tool_calls_parallel.json"),
         auth: ("authorization", "Bearer sk-up-openai"),
     },
     Upstream {
@@ -61,7 +65,7 @@ const UPSTREAMS: [Upstream; 4] = [
         route: "to-responses",
         model: "m-responses",
         stream_fixture: "openai_responses/stream_function_call.sse",
-        whole_fixture: "openai_responses/function_call.json",
+        whole_fixture: Some("openai_responses/function_call.json"),
         auth: ("authorization", "Bearer sk-up-responses"),
     },
     Upstream {
@@ -70,7 +74,7 @@ const UPSTREAMS: [Upstream; 4] = [
         route: "to-anthropic",
         model: "m-anthropic",
         stream_fixture: "anthropic/messages_stream_tool_use_quoted_args.sse",
-        whole_fixture: "anthropic/messages_parallel_tool_use.json",
+        whole_fixture: Some("anthropic/messages_parallel_tool_use.json"),
         auth: ("x-api-key", "sk-ant-up"),
     },
     Upstream {
@@ -79,10 +83,56 @@ const UPSTREAMS: [Upstream; 4] = [
         route: "to-gemini",
         model: "m-gemini",
         stream_fixture: "gemini/stream_tool_call_args.sse",
-        whole_fixture: "gemini/tool_call.json",
+        whole_fixture: Some("gemini/tool_call.json"),
+        auth: ("x-goog-api-key", "gm-up"),
+    },
+    Upstream {
+        kind: "openai",
+        provider: "up-openai",
+        route: "to-openai-single",
+        model: "m-openai-single",
+        stream_fixture: "openai/chat_stream_tool_call_single.sse",
+        whole_fixture: None,
+        auth: ("authorization", "Bearer sk-up-openai"),
+    },
+    Upstream {
+        kind: "openai_responses",
+        provider: "up-responses",
+        route: "to-responses-reasoning",
+        model: "m-responses-reasoning",
+        stream_fixture: "openai_responses/stream_reasoning_function_call.sse",
+        whole_fixture: None,
+        auth: ("authorization", "Bearer sk-up-responses"),
+    },
+    Upstream {
+        kind: "anthropic",
+        provider: "up-anthropic",
+        route: "to-anthropic-noargs",
+        model: "m-anthropic-noargs",
+        stream_fixture: "anthropic/messages_stream_parallel_tool_use_no_args.sse",
+        whole_fixture: None,
+        auth: ("x-api-key", "sk-ant-up"),
+    },
+    Upstream {
+        kind: "gemini",
+        provider: "up-gemini",
+        route: "to-gemini-noargs",
+        model: "m-gemini-noargs",
+        stream_fixture: "gemini/stream_tool_call_no_args_thought_signature.sse",
+        whole_fixture: None,
         auth: ("x-goog-api-key", "gm-up"),
     },
 ];
+
+/// The upstream models of a provider (for its `models` list).
+fn models_of(provider: &str) -> String {
+    UPSTREAMS
+        .iter()
+        .filter(|u| u.provider == provider)
+        .map(|u| format!("\"{}\"", u.model))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A client surface of the matrix and the SDK driver that speaks it.
 struct Ingress {
@@ -176,11 +226,14 @@ fn run_driver(script: &str, args: &[&str]) -> Result<Value, String> {
 fn start_mock(name: &str) -> Mock {
     let mut rules = Vec::new();
     for up in &UPSTREAMS {
-        rules.push(serde_json::json!({
+        let mut rule = serde_json::json!({
             "model": up.model,
             "fixture_stream": up.stream_fixture,
-            "fixture_json": up.whole_fixture,
-        }));
+        });
+        if let Some(whole) = up.whole_fixture {
+            rule["fixture_json"] = Value::from(whole);
+        }
+        rules.push(rule);
     }
     let dir = tempdir();
     let scenario = dir.join("protocols-scenario.json");
@@ -201,30 +254,34 @@ fn start_mock(name: &str) -> Mock {
 /// client's model to the upstream's; plus two embedding routes.
 fn config(mock: &Mock) -> String {
     let m = mock.url();
+    let openai = models_of("up-openai");
+    let responses = models_of("up-responses");
+    let anthropic = models_of("up-anthropic");
+    let gemini = models_of("up-gemini");
     let mut c = format!(
         r#"env_providers = false
 [[providers]]
 name = "up-openai"
 kind = "openai"
-models = ["m-openai", "e-openai"]
+models = [{openai}, "e-openai"]
 base_url = "{m}/v1"
 api_key = "sk-up-openai"
 [[providers]]
 name = "up-responses"
 kind = "openai_responses"
-models = ["m-responses"]
+models = [{responses}]
 base_url = "{m}/v1"
 api_key = "sk-up-responses"
 [[providers]]
 name = "up-anthropic"
 kind = "anthropic"
-models = ["m-anthropic"]
+models = [{anthropic}]
 base_url = "{m}"
 api_key = "sk-ant-up"
 [[providers]]
 name = "up-gemini"
 kind = "gemini"
-models = ["m-gemini", "e-gemini"]
+models = [{gemini}, "e-gemini"]
 base_url = "{m}"
 api_key = "gm-up"
 "#
@@ -399,8 +456,10 @@ fn run_row(ingress: &Ingress) {
             let mode = if stream { "stream" } else { "whole" };
             let fixture = if stream {
                 up.stream_fixture
+            } else if let Some(whole) = up.whole_fixture {
+                whole
             } else {
-                up.whole_fixture
+                continue;
             };
             let outcome = match fixture_file(&fx, fixture) {
                 None => Outcome::Skipped(format!("recording {fixture} absent")),
@@ -481,7 +540,10 @@ fn report(row: &str, cells: &[(&str, &str, &str, Outcome)]) {
                 format!("SKIPPED ({why})")
             }
         };
-        table.push_str(&format!("  {row:<20} <- {kind:<17} {mode:<6} {verdict}\n"));
+        let file = fixture.rsplit('/').next().unwrap_or(fixture);
+        table.push_str(&format!(
+            "  {row:<18} <- {kind:<16} {mode:<6} {file:<46} {verdict}\n"
+        ));
     }
     table.push_str(&format!("  {pass} passed, {fail} failed, {skip} skipped\n"));
     eprintln!("{table}{failures}");
@@ -601,7 +663,7 @@ fn diagonal_cells_are_byte_identical() {
             let rel = if stream {
                 up.stream_fixture
             } else {
-                up.whole_fixture
+                up.whole_fixture.unwrap()
             };
             let Some(file) = fixture_file(&fx, rel) else {
                 skipped += 1;
@@ -757,6 +819,12 @@ fn embeddings_through_openai_and_gemini_upstreams() {
             if vectors != want {
                 failures.push(format!(
                     "{kind} {encoding}: vectors {vectors:?} != {want:?}"
+                ));
+            }
+            if g["wire"] != encoding {
+                failures.push(format!(
+                    "{kind}: asked encoding_format {encoding}, the answer carried {}",
+                    g["wire"]
                 ));
             }
             if g["indexes"] != serde_json::json!([0, 1]) {

@@ -3,7 +3,9 @@
 
 Prints one JSON line: {"base64": {...}, "float": {...}} with, for each encoding asked,
 {"vectors": [[float]], "usage": {"input": prompt_tokens, "total": total_tokens},
-"model": str, "indexes": [int]}, or {"error": ...} (see matrix_common.main).
+"model": str, "indexes": [int], "wire": "base64"|"float"|...} ("wire": how the answer
+carried the vectors on the wire, before the SDK decoded them), or {"error": ...} (see
+matrix_common.main).
 
 usage: openai_embeddings.py BASE_URL MODEL [--inputs a,b,c]
 """
@@ -25,7 +27,10 @@ def run():
     out = {}
     for encoding in ("base64", "float"):
         kw = {} if encoding == "base64" else {"encoding_format": "float"}
-        resp = client.embeddings.create(model=a.model, input=inputs, **kw)
+        raw = client.embeddings.with_raw_response.create(model=a.model, input=inputs, **kw)
+        resp = raw.parse()
+        first = raw.http_response.json()["data"][0]["embedding"]
+        wire = "base64" if isinstance(first, str) else "float" if isinstance(first, list) else type(first).__name__
         u = resp.usage
         out[encoding] = {
             "vectors": [list(map(float, d.embedding)) for d in resp.data],
@@ -33,6 +38,7 @@ def run():
             "usage": {"input": u.prompt_tokens if u else None, "total": u.total_tokens if u else None},
             "model": resp.model,
             "object": resp.object,
+            "wire": wire,
         }
     return out
 
