@@ -720,6 +720,28 @@ fn diagonal_cells_are_byte_identical() {
                     Err(e) => problems.push(format!("upstream body not JSON: {e}")),
                 }
             }
+            // 1b. OpenAI Chat's gateway fields are for the gateway: stripped, the rest kept.
+            if ingress.same_kind == "openai" {
+                let mut with_fields: Value = serde_json::from_str(&body).unwrap();
+                with_fields["retry_count"] = Value::from(0);
+                with_fields["timeout"] = Value::from(30);
+                let r = gw.post_bytes(
+                    &path,
+                    with_fields.to_string().as_bytes(),
+                    &raw_headers(ingress),
+                );
+                let (_, _, sent) = upstream_last(&mock, &upath);
+                let mut want: Value = serde_json::from_str(&body).unwrap();
+                want["model"] = Value::from(up.model);
+                match serde_json::from_slice::<Value>(&sent) {
+                    Ok(got) if r.status == 200 && got == want => {}
+                    Ok(got) => problems.push(format!(
+                        "with gateway fields retry_count/timeout (status {}): upstream body {got} != {want}",
+                        r.status
+                    )),
+                    Err(e) => problems.push(format!("upstream body not JSON: {e}")),
+                }
+            }
             // 2. Asking for the upstream's own model name: the body goes up untouched.
             if up.kind != "gemini" {
                 let (path, body) = raw_request(ingress, up.model, stream);
