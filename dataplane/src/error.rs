@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use sluice_route::AttemptOutcome;
+use sluice_translate::hub::{self, Protocol};
 use sluice_translate::{openai, UpstreamError};
 
 use crate::upstream::AttemptFailure;
@@ -171,6 +172,32 @@ impl GatewayError {
         let mut out = BytesMut::with_capacity(256);
         self.write_envelope(request_id, &mut out);
         out.freeze()
+    }
+
+    /// The error body in a client surface's format: Anthropic's and Gemini's own error
+    /// objects (written by the hub's encoders), the gateway's envelope for OpenAI Chat
+    /// and Responses.
+    pub fn body_for(&self, surface: Protocol, request_id: &str) -> Bytes {
+        match surface {
+            Protocol::Anthropic | Protocol::Gemini => {
+                Bytes::from(hub::error_body(surface, &self.as_upstream()))
+            }
+            Protocol::OpenAi | Protocol::OpenAiResponses | Protocol::Echo => {
+                self.envelope(request_id)
+            }
+        }
+    }
+
+    /// The error in hub terms (what another protocol's error writer takes).
+    pub fn as_upstream(&self) -> UpstreamError {
+        UpstreamError {
+            status: self.status(),
+            error_type: self.error_type(),
+            code: Some(self.code().to_owned()),
+            message: self.to_string(),
+            retry_after_secs: self.retry_after(),
+            param: self.param().map(str::to_owned),
+        }
     }
 
     /// Ends a stream that fails after content reached the client: the same envelope as an
@@ -423,6 +450,32 @@ mod tests {
             })
         );
         assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn surfaces_get_their_own_error_format() {
+        let e = GatewayError::ModelNotFound {
+            model: "x".into(),
+            message: "The model `x` does not exist".into(),
+        };
+        let openai: serde_json::Value =
+            serde_json::from_slice(&e.body_for(Protocol::OpenAiResponses, "r")).unwrap();
+        assert_eq!(openai["error"]["code"], "model_not_found");
+        assert_eq!(openai["request_id"], "r");
+        let up = e.as_upstream();
+        assert_eq!((up.status, up.error_type), (404, "not_found_error"));
+        assert_eq!(up.param.as_deref(), Some("model"));
+        let o = GatewayError::Overloaded {
+            message: "full".into(),
+            retry_after: 3,
+        };
+        assert_eq!(o.as_upstream().retry_after_secs, Some(3));
+        for surface in [Protocol::Anthropic, Protocol::Gemini] {
+            assert_eq!(
+                e.body_for(surface, "r"),
+                Bytes::from(hub::error_body(surface, &up))
+            );
+        }
     }
 
     #[test]

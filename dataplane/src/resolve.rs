@@ -4,7 +4,7 @@
 //! (4) providers listing the model, (5) prefix rules (see `docs/ARCHITECTURE.md`,
 //! "The request path").
 
-use crate::chat_request::ChatRequest;
+use crate::chat_request::ClientRequest;
 use crate::config::{Provider, RuntimeConfig, Strategy};
 use crate::error::GatewayError;
 
@@ -85,7 +85,7 @@ fn model_known(cfg: &RuntimeConfig, model: &str) -> bool {
 }
 
 /// Resolves the model of `req` against `cfg`.
-pub fn resolve(cfg: &RuntimeConfig, req: &ChatRequest) -> Result<Resolution, GatewayError> {
+pub fn resolve(cfg: &RuntimeConfig, req: &ClientRequest) -> Result<Resolution, GatewayError> {
     let model = req.model.as_str();
     let mut res = match &req.pin {
         Some((name, _field)) => resolve_pinned(cfg, model, name)?,
@@ -281,12 +281,14 @@ model = "claude-3-5-sonnet"
         .unwrap()
     }
 
-    fn req(body: &str) -> ChatRequest {
-        ChatRequest::parse(
-            Bytes::copy_from_slice(body.as_bytes()),
-            &crate::config::Limits::default(),
+    fn req(body: &str) -> ClientRequest {
+        ClientRequest::from_chat(
+            crate::chat_request::ChatRequest::parse(
+                Bytes::copy_from_slice(body.as_bytes()),
+                &crate::config::Limits::default(),
+            )
+            .unwrap(),
         )
-        .unwrap()
     }
 
     fn names(cfg: &RuntimeConfig, cs: &[Candidate]) -> Vec<String> {

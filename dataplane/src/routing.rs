@@ -390,7 +390,7 @@ weight = 1
             &crate::config::Limits::default(),
         )
         .unwrap();
-        crate::resolve::resolve(c, &req).unwrap()
+        crate::resolve::resolve(c, &crate::chat_request::ClientRequest::from_chat(req)).unwrap()
     }
 
     #[test]

@@ -1,25 +1,33 @@
-//! The provider seam: one module per provider kind ([`openai`] for OpenAI and every
-//! OpenAI-compatible kind, [`anthropic`], [`gemini`], [`echo`]) behind one interface,
-//! [`Adapter`]. The kind is resolved once per attempt ([`for_kind`]); after that the
-//! request path only calls the adapter: upstream path and auth headers, the upstream
-//! request built from the one parsed body, non-streamed and streamed answer translation,
-//! error translation, and the health-check request.
+//! The provider seam: one module per provider protocol ([`openai`] for OpenAI Chat and
+//! every OpenAI-compatible kind, [`responses`] for OpenAI Responses, [`anthropic`],
+//! [`gemini`], [`echo`]) behind one interface, [`Adapter`]. The kind is resolved once per
+//! attempt ([`for_kind`]); after that the request path only calls the adapter: upstream
+//! path and auth headers, the upstream request built from the client's request (passed
+//! through when the client speaks the provider's protocol, else built from the hub form),
+//! non-streamed and streamed answers (passed through with an observer reading usage, or
+//! translated by the hub into the client's protocol), error translation, token counting,
+//! embeddings, and the health-check request.
 //!
 //! An enum rather than trait objects: dispatch is one `match` on a `Copy` value, nothing
-//! is boxed, and the passthrough path costs what it cost before the seam existed.
+//! is boxed, and the OpenAI Chat passthrough path costs what it cost before the seam
+//! existed.
 
 mod anthropic;
 pub mod echo;
+mod embeddings;
 mod gemini;
 mod openai;
+mod responses;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use sluice_translate::hub::{self, Observer, Translator};
 use sluice_translate::openai::PassthroughScanner;
-use sluice_translate::{ResponseContext, StreamTranslator, TranslateError, UpstreamError, Usage};
+use sluice_translate::{
+    ClientRequest, ResponseContext, StreamTranslator, TranslateError, UpstreamError, Usage,
+};
 
-use crate::chat_request::ChatRequest;
 use crate::config::{BaseUrl, Endpoint, Protocol, Provider, ProviderKind};
 use crate::error::{AttemptError, GatewayError};
 use crate::upstream::OutboundRequest;
@@ -27,11 +35,13 @@ use crate::upstream::OutboundRequest;
 /// How the gateway speaks to one provider kind's upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
-    /// OpenAI Chat Completions and OpenAI-compatible servers: forwarded byte for byte.
+    /// OpenAI Chat Completions and OpenAI-compatible servers.
     OpenAi,
-    /// Anthropic Messages: translated both ways.
+    /// OpenAI Responses (`/responses` under the OpenAI-style API root).
+    OpenAiResponses,
+    /// Anthropic Messages.
     Anthropic,
-    /// Gemini generateContent: translated both ways.
+    /// Gemini generateContent.
     Gemini,
     /// The built-in echo provider: answered inside the gateway, no upstream.
     Echo,
@@ -44,7 +54,7 @@ pub fn for_kind(kind: ProviderKind) -> Adapter {
         Protocol::Anthropic => Adapter::Anthropic,
         Protocol::Gemini => Adapter::Gemini,
         Protocol::Echo => Adapter::Echo,
-        Protocol::OpenAiResponses => Adapter::OpenAi,
+        Protocol::OpenAiResponses => Adapter::OpenAiResponses,
     }
 }
 
@@ -52,23 +62,48 @@ pub fn for_kind(kind: ProviderKind) -> Adapter {
 /// passthrough answer never builds the translators' owned [`ResponseContext`].
 #[derive(Debug, Clone, Copy)]
 pub struct AnswerContext<'a> {
-    /// The gateway's request id (a translated answer's id is `chatcmpl-<request id>`).
+    /// The gateway's request id (a translated answer's id is derived from it).
     pub request_id: &'a str,
     /// The model name to report.
     pub model: &'a str,
     /// The client asked for `stream_options.include_usage`.
     pub include_usage: bool,
+    /// The client's surface: the protocol its answer is written in.
+    pub client: Protocol,
+    /// A streamed Gemini answer as one JSON array (`streamGenerateContent` without
+    /// `alt=sse`).
+    pub json_array: bool,
 }
 
 impl AnswerContext<'_> {
-    fn translation(&self) -> ResponseContext {
+    /// The owned context the hub's encoders take.
+    pub fn translation(&self) -> ResponseContext {
+        let prefix = match self.client {
+            Protocol::OpenAi | Protocol::Echo => "chatcmpl-",
+            Protocol::Anthropic => "msg_",
+            Protocol::OpenAiResponses => "resp_",
+            Protocol::Gemini => "",
+        };
         ResponseContext {
             model: self.model.to_owned(),
             include_usage: self.include_usage,
             created: unix_now(),
-            id: format!("chatcmpl-{}", self.request_id),
-            json_array: false,
+            id: format!("{prefix}{}", self.request_id),
+            json_array: self.json_array,
         }
+    }
+
+    /// Whether the client speaks OpenAI Chat (answers and errors in today's envelope).
+    pub fn openai_chat(&self) -> bool {
+        matches!(self.client, Protocol::OpenAi | Protocol::Echo)
+    }
+}
+
+/// Echo answers like OpenAI Chat: one wire format.
+fn wire(p: Protocol) -> Protocol {
+    match p {
+        Protocol::Echo => Protocol::OpenAi,
+        p => p,
     }
 }
 
@@ -79,13 +114,25 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// A streamed answer on its way to the client: passed through (a scanner picks `usage`
-/// out) or translated chunk by chunk.
+/// A streamed answer on its way to the client: passed through (a scanner or observer
+/// reads usage and the proper end) or translated chunk by chunk.
 pub enum Relay {
-    /// Same protocol as the client: bytes pass untouched.
+    /// OpenAI Chat both sides: bytes pass untouched, the scanner picks `usage` out.
     Passthrough(PassthroughScanner),
-    /// Another protocol: an incremental translator to OpenAI chunks.
-    Translate(Box<dyn StreamTranslator>),
+    /// Same protocol both sides (not OpenAI Chat): bytes pass untouched, the protocol's
+    /// decoder reads usage and the proper end.
+    Observe(Box<Observed>),
+    /// Another protocol: the hub translates upstream events into the client's protocol.
+    Translate(Box<Translator>),
+}
+
+/// An answer passed through and watched.
+pub struct Observed {
+    observer: Observer,
+    /// Some bytes already went to the client.
+    forwarded: bool,
+    /// The upstream's own in-stream error event was forwarded: nothing more to write.
+    error_forwarded: bool,
 }
 
 impl Relay {
@@ -99,6 +146,18 @@ impl Relay {
                 }
                 Ok(())
             }
+            Self::Observe(o) => {
+                let result = o.observer.observe(&chunk);
+                // An error event in the middle of the answer is already in the client's
+                // protocol: it is forwarded as sent. Before any byte, nothing is written
+                // so another candidate may still answer.
+                if result.is_ok() || o.forwarded {
+                    o.error_forwarded = result.is_err();
+                    o.forwarded = true;
+                    out.extend_from_slice(&chunk);
+                }
+                result
+            }
             Self::Translate(t) => t.feed(chunk, out),
         }
     }
@@ -108,7 +167,27 @@ impl Relay {
     pub fn finish(&mut self, out: &mut BytesMut) -> Result<(), UpstreamError> {
         match self {
             Self::Passthrough(s) => openai::finish(s, out),
+            Self::Observe(o) => o.observer.finish(),
             Self::Translate(t) => t.finish(out),
+        }
+    }
+
+    /// Ends a stream that failed after content reached the client with the client
+    /// protocol's in-stream error event. OpenAI Chat clients get the gateway's envelope
+    /// as one `data:` event (as before the hub existed).
+    pub fn write_error(&mut self, err: &GatewayError, answer: &AnswerContext<'_>, out: &mut BytesMut) {
+        if answer.openai_chat() {
+            err.write_event(answer.request_id, out);
+            return;
+        }
+        match self {
+            Self::Passthrough(_) => err.write_event(answer.request_id, out),
+            Self::Observe(o) if o.error_forwarded => {}
+            Self::Observe(_) => {
+                let mut encoder = hub::encoder(answer.client, true, answer.translation());
+                encoder.error(&err.as_upstream(), out);
+            }
+            Self::Translate(t) => t.write_error(&err.as_upstream(), out),
         }
     }
 
@@ -116,6 +195,7 @@ impl Relay {
     pub fn usage(&self) -> Option<Usage> {
         match self {
             Self::Passthrough(s) => s.usage(),
+            Self::Observe(o) => o.observer.usage(),
             Self::Translate(t) => t.usage(),
         }
     }
@@ -127,31 +207,52 @@ impl Adapter {
         self == Self::Echo
     }
 
-    /// The upstream request for one endpoint, built from the one parsed body. `Err` when
+    /// The provider's wire protocol.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Self::OpenAi => Protocol::OpenAi,
+            Self::OpenAiResponses => Protocol::OpenAiResponses,
+            Self::Anthropic => Protocol::Anthropic,
+            Self::Gemini => Protocol::Gemini,
+            Self::Echo => Protocol::Echo,
+        }
+    }
+
+    /// Whether an answer goes to the client as the upstream sent it.
+    fn passes_through(self, answer: &AnswerContext<'_>) -> bool {
+        wire(self.protocol()) == wire(answer.client) && !answer.json_array
+    }
+
+    /// The upstream request for one endpoint, built from the client's request. `Err` when
     /// this provider cannot express the request (another candidate may).
+    /// `anthropic_beta` is the client's `anthropic-beta` header, forwarded to an
+    /// Anthropic upstream when the request passes through.
     pub fn build_request<'a>(
         self,
         provider: &Provider,
         endpoint: &'a Endpoint,
         model: &str,
-        req: &ChatRequest,
+        req: &ClientRequest,
+        anthropic_beta: Option<&str>,
     ) -> Result<OutboundRequest<'a>, GatewayError> {
         let root = api_root(provider.kind, &endpoint.base_url);
-        let (path, body) = match self {
-            Self::OpenAi | Self::Echo => Ok(openai::request(root, model, req)),
-            Self::Anthropic => anthropic::request(root, model, req),
-            Self::Gemini => gemini::request(root, model, req),
-        }
-        .map_err(|e: TranslateError| GatewayError::InvalidRequest {
-            message: format!(
-                "provider '{}' cannot serve this request: {}",
-                provider.name, e.message
-            ),
-            param: e.param,
-        })?;
+        let body = req
+            .upstream_body(self.protocol(), model)
+            .map_err(|e| cannot_serve(provider, e))?;
+        let path = match self {
+            Self::OpenAi | Self::Echo => join_path(root, openai::PATH),
+            Self::OpenAiResponses => join_path(root, responses::PATH),
+            Self::Anthropic => join_path(root, anthropic::PATH),
+            Self::Gemini => join_path(root, &gemini::path(model, req.stream)),
+        };
         let mut headers = auth_headers(provider.kind, endpoint.api_key.expose());
         if req.stream {
             headers.push(("accept", "text/event-stream".to_string()));
+        }
+        if self == Self::Anthropic && req.protocol == Protocol::Anthropic {
+            if let Some(beta) = anthropic_beta {
+                headers.push(("anthropic-beta", beta.to_string()));
+            }
         }
         Ok(OutboundRequest {
             method: "POST",
@@ -162,7 +263,7 @@ impl Adapter {
         })
     }
 
-    /// A non-streamed 2xx answer in OpenAI terms, with its usage.
+    /// A non-streamed 2xx answer in the client's protocol, with its usage.
     // The error is moved once, to the attempt loop; boxing it would allocate per failure.
     #[allow(clippy::result_large_err)]
     pub fn translate_response(
@@ -170,25 +271,49 @@ impl Adapter {
         body: Bytes,
         answer: &AnswerContext<'_>,
     ) -> Result<(Bytes, Option<Usage>), AttemptError> {
-        match self {
-            Self::OpenAi | Self::Echo => Ok(openai::response(body)),
-            Self::Anthropic => anthropic::response(&body, &answer.translation()),
-            Self::Gemini => gemini::response(&body, &answer.translation()),
+        if self.passes_through(answer) {
+            return match self {
+                Self::OpenAi | Self::Echo => Ok(openai::response(body)),
+                _ => {
+                    let mut observer = hub::observer(self.protocol(), false);
+                    observer
+                        .observe(&body)
+                        .and_then(|()| observer.finish())
+                        .map(|()| (body, observer.usage()))
+                        .map_err(AttemptError::from_answer)
+                }
+            };
         }
-        .map_err(AttemptError::from_answer)
+        hub::translator(self.protocol(), answer.client, false, answer.translation())
+            .whole(&body)
+            .map(|(b, u)| (Bytes::from(b), u))
+            .map_err(AttemptError::from_answer)
     }
 
     /// The relay for a streamed 2xx answer.
     pub fn stream_relay(self, answer: &AnswerContext<'_>) -> Relay {
-        match self {
-            Self::OpenAi | Self::Echo => Relay::Passthrough(openai::relay(answer.include_usage)),
-            Self::Anthropic => Relay::Translate(Box::new(anthropic::relay(answer.translation()))),
-            Self::Gemini => Relay::Translate(Box::new(gemini::relay(answer.translation()))),
+        if self.passes_through(answer) {
+            return match self {
+                Self::OpenAi | Self::Echo => {
+                    Relay::Passthrough(openai::relay(answer.include_usage))
+                }
+                _ => Relay::Observe(Box::new(Observed {
+                    observer: hub::observer(self.protocol(), true),
+                    forwarded: false,
+                    error_forwarded: false,
+                })),
+            };
         }
+        Relay::Translate(Box::new(hub::translator(
+            self.protocol(),
+            answer.client,
+            true,
+            answer.translation(),
+        )))
     }
 
     /// An upstream error answer (`status` not 2xx, its body and `Retry-After` header) in
-    /// OpenAI terms, with its retry verdict.
+    /// hub terms, with its retry verdict.
     pub fn translate_error(
         self,
         provider: &Provider,
@@ -199,10 +324,94 @@ impl Adapter {
         let retry_after = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
         let error = match self {
             Self::OpenAi | Self::Echo => openai::error(&provider.name, status, body, retry_after),
-            Self::Anthropic => translated(anthropic::error(status, body), retry_after),
-            Self::Gemini => translated(gemini::error(status, body), retry_after),
+            _ => translated(hub::upstream_error(self.protocol(), status, body), retry_after),
         };
         AttemptError::from_status(status, error)
+    }
+
+    /// Whether the provider counts tokens itself ([`Adapter::count_tokens_request`]).
+    pub fn counts_tokens(self) -> bool {
+        self == Self::Anthropic
+    }
+
+    /// Anthropic's token-counting request (`/v1/messages/count_tokens`, the client's body
+    /// passed through with the upstream model); `None` for providers without one.
+    pub fn count_tokens_request<'a>(
+        self,
+        provider: &Provider,
+        endpoint: &'a Endpoint,
+        model: &str,
+        req: &ClientRequest,
+        anthropic_beta: Option<&str>,
+    ) -> Option<OutboundRequest<'a>> {
+        if self != Self::Anthropic {
+            return None;
+        }
+        let root = api_root(provider.kind, &endpoint.base_url);
+        let mut headers = auth_headers(provider.kind, endpoint.api_key.expose());
+        if let Some(beta) = anthropic_beta {
+            headers.push(("anthropic-beta", beta.to_string()));
+        }
+        Some(OutboundRequest {
+            method: "POST",
+            base: &endpoint.base_url,
+            path: join_path(root, anthropic::COUNT_TOKENS_PATH),
+            headers,
+            body: req.passthrough(Some(model), |_| false),
+        })
+    }
+
+    /// The embeddings request for an OpenAI embeddings body: passed through to
+    /// OpenAI-compatible upstreams, translated for Gemini. `Ok(None)` when the provider
+    /// cannot embed; `Err` when it cannot express this request.
+    pub fn embeddings_request<'a>(
+        self,
+        provider: &Provider,
+        endpoint: &'a Endpoint,
+        model: &str,
+        req: &ClientRequest,
+    ) -> Result<Option<OutboundRequest<'a>>, GatewayError> {
+        let root = api_root(provider.kind, &endpoint.base_url);
+        let (path, body) = match self {
+            Self::OpenAi => (
+                join_path(root, openai::EMBEDDINGS_PATH),
+                req.passthrough(Some(model), |_| false),
+            ),
+            Self::Gemini => {
+                let input =
+                    embeddings::parse(&req.body).map_err(|e| cannot_serve(provider, e))?;
+                (
+                    join_path(root, &embeddings::gemini_path(model)),
+                    Bytes::from(embeddings::gemini_body(&input, model)),
+                )
+            }
+            Self::OpenAiResponses | Self::Anthropic | Self::Echo => return Ok(None),
+        };
+        Ok(Some(OutboundRequest {
+            method: "POST",
+            base: &endpoint.base_url,
+            path,
+            headers: auth_headers(provider.kind, endpoint.api_key.expose()),
+            body,
+        }))
+    }
+
+    /// A 2xx embeddings answer as OpenAI's, with its usage.
+    #[allow(clippy::result_large_err)]
+    pub fn embeddings_response(
+        self,
+        body: Bytes,
+        req: &ClientRequest,
+        model: &str,
+    ) -> Result<(Bytes, Option<Usage>), AttemptError> {
+        match self {
+            Self::Gemini => embeddings::parse(&req.body)
+                .map_err(|e| UpstreamError::new(400, "invalid_request_error", e.message))
+                .and_then(|input| embeddings::openai_from_gemini(&body, &input, model))
+                .map(|(b, u)| (Bytes::from(b), u))
+                .map_err(AttemptError::from_answer),
+            _ => Ok(openai::response(body)),
+        }
     }
 
     /// The active health check of one endpoint: `GET` the configured path under the API
@@ -220,6 +429,17 @@ impl Adapter {
             headers: auth_headers(provider.kind, endpoint.api_key.expose()),
             body: Bytes::new(),
         }
+    }
+}
+
+/// A request this provider cannot express: a 400 naming the field, tried elsewhere first.
+fn cannot_serve(provider: &Provider, e: TranslateError) -> GatewayError {
+    GatewayError::InvalidRequest {
+        message: format!(
+            "provider '{}' cannot serve this request: {}",
+            provider.name, e.message
+        ),
+        param: e.param,
     }
 }
 

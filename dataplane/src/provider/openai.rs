@@ -7,17 +7,13 @@ use bytes::{Bytes, BytesMut};
 use sluice_translate::openai::{scan_usage, PassthroughScanner};
 use sluice_translate::{UpstreamError, Usage};
 
-use super::join_path;
-use crate::chat_request::ChatRequest;
 use crate::error::GatewayError;
 
 /// Path under the API root (which already ends in `/v1` for OpenAI-style bases).
-const PATH: &str = "/chat/completions";
+pub(super) const PATH: &str = "/chat/completions";
 
-/// Path and body: the client's body with the upstream model, never re-serialised.
-pub(super) fn request(root: &str, model: &str, req: &ChatRequest) -> (String, Bytes) {
-    (join_path(root, PATH), req.passthrough_body(model))
-}
+/// Embeddings path under the API root.
+pub(super) const EMBEDDINGS_PATH: &str = "/embeddings";
 
 /// A non-streamed answer is already in OpenAI terms: only its usage is read.
 pub(super) fn response(body: Bytes) -> (Bytes, Option<Usage>) {

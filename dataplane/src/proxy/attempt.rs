@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::downstream::Downstream as Session;
 use super::plan::Attempt;
 use super::{local, relay, whole, RequestCtx};
-use crate::chat_request::ChatRequest;
+use crate::chat_request::ClientRequest;
 use crate::config::Provider;
 use crate::error::{AttemptError, GatewayError};
 use crate::provider::{self, Adapter, AnswerContext};
@@ -18,7 +18,7 @@ use crate::{metrics, AppState};
 use sluice_route::Permit;
 
 /// Upper bound on an upstream error body we read.
-const MAX_ERROR_BODY: usize = 1024 * 1024;
+pub(super) const MAX_ERROR_BODY: usize = 1024 * 1024;
 
 /// How an attempt ended.
 pub enum AttemptEnd {
@@ -32,12 +32,28 @@ pub enum AttemptEnd {
     Skipped,
 }
 
+/// What shaping the answer needs: the request's id, surface and streaming form, and the
+/// model the candidate names.
+pub fn answer_ctx<'a>(
+    rctx: &'a RequestCtx,
+    model: &'a str,
+    req: &ClientRequest,
+) -> AnswerContext<'a> {
+    AnswerContext {
+        request_id: &rctx.request_id,
+        model,
+        include_usage: req.include_usage,
+        client: rctx.surface,
+        json_array: rctx.json_array,
+    }
+}
+
 /// Runs one attempt for `req`.
 pub async fn run(
     state: &AppState,
     session: &mut Session,
     rctx: &mut RequestCtx,
-    req: &ChatRequest,
+    req: &ClientRequest,
     attempt: Attempt<'_>,
 ) -> AttemptEnd {
     let Attempt {
@@ -61,7 +77,13 @@ pub async fn run(
     let Some(ep) = provider.endpoints.get(endpoint.index) else {
         return AttemptEnd::Skipped;
     };
-    let outbound = match adapter.build_request(provider, ep, &candidate.model, req) {
+    let outbound = match adapter.build_request(
+        provider,
+        ep,
+        &candidate.model,
+        req,
+        rctx.anthropic_beta.as_deref(),
+    ) {
         Ok(o) => o,
         Err(e) => return AttemptEnd::Unsupported(e),
     };
@@ -106,22 +128,19 @@ pub async fn run(
         }
     };
     state.upstream.release(resp);
-    let answer = AnswerContext {
-        request_id: &rctx.request_id,
-        model: &candidate.model,
-        include_usage: req.include_usage,
-    };
+    let answer = answer_ctx(rctx, &candidate.model, req);
+    let extras = answer.openai_chat();
     let (body, usage) = match adapter.translate_response(body, &answer) {
         Ok(a) => a,
         Err(e) => return failed(provider, endpoint.permit, e, ttfb),
     };
     record(provider, endpoint.permit, Outcome::Success, ttfb);
-    whole::send(session, rctx, provider, body, usage).await;
+    whole::send(session, rctx, provider, body, usage, extras).await;
     AttemptEnd::Served
 }
 
 /// Reads and translates an error answer, handing the connection back.
-async fn error_answer(
+pub(super) async fn error_answer(
     state: &AppState,
     adapter: Adapter,
     provider: &Provider,
@@ -137,13 +156,13 @@ async fn error_answer(
     adapter.translate_error(provider, status, &body, retry_after.as_deref())
 }
 
-fn failed(provider: &Provider, permit: Permit, e: AttemptError, latency: Duration) -> AttemptEnd {
+pub(super) fn failed(provider: &Provider, permit: Permit, e: AttemptError, latency: Duration) -> AttemptEnd {
     record(provider, permit, e.outcome, latency);
     AttemptEnd::Failed(e)
 }
 
 /// Feeds an attempt's outcome to health and metrics.
-fn record(provider: &Provider, permit: Permit, outcome: Outcome, latency: Duration) {
+pub(super) fn record(provider: &Provider, permit: Permit, outcome: Outcome, latency: Duration) {
     metrics::attempt(&provider.name, outcome.label());
     permit.record(outcome, latency, Instant::now());
 }

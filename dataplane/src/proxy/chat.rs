@@ -1,4 +1,5 @@
-//! `POST /v1/chat/completions`: the data plane's own upstream exchange loop, in the order
+//! Every LLM surface (`/v1/chat/completions`, `/v1/messages`, `/v1/responses`, Gemini's
+//! `generateContent`): the data plane's own upstream exchange loop, in the order
 //! of the request path (docs/ARCHITECTURE.md): resolve the model to candidates →
 //! plan the attempts → per attempt: pick an endpoint, the provider builds the request, send,
 //! relay the answer (streamed or whole), record the outcome. A failure before the first
@@ -8,19 +9,19 @@ use super::attempt::{self, AttemptEnd};
 use super::downstream::Downstream as Session;
 use super::plan::{AttemptPlan, Failures};
 use super::RequestCtx;
-use crate::chat_request::ChatRequest;
+use crate::chat_request::ClientRequest;
 use crate::config::RuntimeConfig;
 use crate::error::GatewayError;
 use crate::resolve::resolve;
 use crate::AppState;
 
-/// Serves one chat completion. `Err` only when nothing was written to the client yet.
+/// Serves one request of any surface. `Err` only when nothing was written to the client yet.
 pub async fn serve(
     state: &AppState,
     session: &mut Session,
     rctx: &mut RequestCtx,
     cfg: &RuntimeConfig,
-    req: ChatRequest,
+    req: ClientRequest,
 ) -> Result<(), GatewayError> {
     let res = resolve(cfg, &req)?;
     rctx.route = res.route.clone();

@@ -9,7 +9,9 @@
 
 mod attempt;
 pub mod chat;
+mod count_tokens;
 pub mod downstream;
+mod embeddings;
 mod local;
 pub mod models;
 mod plan;
@@ -34,8 +36,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 use crate::admission::{lazy_deadline, BodyDeadline, BodyPermit, InflightPermit, Reject};
-use crate::chat_request::ChatRequest;
-use crate::config::{AuthMode, Limits, RuntimeConfig};
+use crate::chat_request::{ChatRequest, ClientRequest};
+use crate::config::{AuthMode, Limits, Protocol, RuntimeConfig};
+use sluice_translate::openai::RequestLimits;
 use crate::error::GatewayError;
 use crate::{metrics, AppState};
 
@@ -63,6 +66,13 @@ pub struct RequestCtx {
     pub stream: bool,
     /// Time to the first byte sent to the client.
     pub ttft: Option<std::time::Duration>,
+    /// The client surface: answers and errors are written in its protocol.
+    pub surface: Protocol,
+    /// A streamed Gemini answer as one JSON array (no `alt=sse`).
+    pub json_array: bool,
+    /// The client's `anthropic-beta` header (forwarded to Anthropic upstreams on
+    /// passthrough).
+    pub anthropic_beta: Option<String>,
     _inflight: Option<metrics::InflightGuard>,
     /// This request's share of the in-flight cap.
     _admitted: Option<InflightPermit>,
@@ -101,27 +111,50 @@ fn valid_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// The client key a request presents: `Authorization: Bearer` on every surface,
+/// `x-api-key` (Anthropic's carrier, accepted everywhere as before), and for Gemini's
+/// surface `x-goog-api-key` or the `key` query parameter.
+fn presented_key<'h>(
+    h: &'h pingora_http::RequestHeader,
+    surface: Protocol,
+) -> Option<std::borrow::Cow<'h, str>> {
+    let header = |name: &str| h.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(k) = header("authorization").and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    }) {
+        return Some(k.trim().into());
+    }
+    if let Some(k) = header("x-api-key") {
+        return Some(k.trim().into());
+    }
+    if surface != Protocol::Gemini {
+        return None;
+    }
+    if let Some(k) = header("x-goog-api-key") {
+        return Some(k.trim().into());
+    }
+    query_param(h.uri.query()?, "key")
+}
+
+/// The first value of `name` in a query string, percent-decoded.
+fn query_param<'q>(query: &'q str, name: &str) -> Option<std::borrow::Cow<'q, str>> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy())
+    })
+}
+
 /// Whether the request carries an accepted client key. Fails closed: in `keys` mode an
 /// empty key set accepts nobody.
-fn authorized(cfg: &RuntimeConfig, session: &Downstream) -> bool {
+fn authorized(cfg: &RuntimeConfig, session: &Downstream, surface: Protocol) -> bool {
     if cfg.server.auth == AuthMode::None {
         return true;
     }
-    let h = session.req_header();
-    let presented = h
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .or_else(|| h.headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .map(str::trim);
-    let Some(presented) = presented else {
+    let Some(presented) = presented_key(session.req_header(), surface) else {
         return false;
     };
-    let hash = crate::config::client_key_hash(presented);
+    let hash = crate::config::client_key_hash(&presented);
     cfg.server
         .client_key_hashes
         .iter()
@@ -231,13 +264,45 @@ fn overloaded(what: &str) -> GatewayError {
 }
 
 enum Endpoint {
+    /// OpenAI Chat Completions.
     Chat,
+    /// Anthropic Messages.
+    Messages,
+    /// Anthropic token counting.
+    CountTokens,
+    /// OpenAI Responses.
+    Responses,
+    /// `GET`/`DELETE /v1/responses/{id}`: nothing is stored.
+    StoredResponse,
+    /// Gemini `generateContent` (`stream`: `streamGenerateContent`).
+    Gemini { model: String, stream: bool },
+    /// OpenAI embeddings.
+    Embeddings,
+    /// `GET /v1/models` (OpenAI's list, Anthropic's with `anthropic-version`).
     Models,
+    /// `GET /v1beta/models` (Gemini's list).
+    GeminiModels,
+    /// `GET /v1/models/{id}`.
     Model(String),
+    /// `GET /v1beta/models/{id}`.
+    GeminiModel(String),
     Health,
     Ping,
     NotFound,
     MethodNotAllowed,
+}
+
+impl Endpoint {
+    /// The client surface whose protocol answers and errors are written in.
+    fn surface(&self, anthropic_version: bool) -> Protocol {
+        match self {
+            Self::Messages | Self::CountTokens => Protocol::Anthropic,
+            Self::Models | Self::Model(_) if anthropic_version => Protocol::Anthropic,
+            Self::Gemini { .. } | Self::GeminiModels | Self::GeminiModel(_) => Protocol::Gemini,
+            Self::Responses | Self::StoredResponse => Protocol::OpenAiResponses,
+            _ => Protocol::OpenAi,
+        }
+    }
 }
 
 fn classify(method: &str, path: &str) -> Endpoint {
@@ -248,14 +313,23 @@ fn classify(method: &str, path: &str) -> Endpoint {
         path
     };
     let get = method == "GET" || method == "HEAD";
+    let post = |e: Endpoint| {
+        if method == "POST" {
+            e
+        } else {
+            Endpoint::MethodNotAllowed
+        }
+    };
     match path {
         "/v1/chat/completions" | "/api/v1/chat/completions" | "/chat/completions" => {
-            if method == "POST" {
-                Endpoint::Chat
-            } else {
-                Endpoint::MethodNotAllowed
-            }
+            post(Endpoint::Chat)
         }
+        "/v1/messages" | "/api/v1/messages" => post(Endpoint::Messages),
+        "/v1/messages/count_tokens" | "/api/v1/messages/count_tokens" => {
+            post(Endpoint::CountTokens)
+        }
+        "/v1/responses" | "/api/v1/responses" | "/responses" => post(Endpoint::Responses),
+        "/v1/embeddings" | "/api/v1/embeddings" | "/embeddings" => post(Endpoint::Embeddings),
         "/v1/models" | "/api/v1/models" | "/models" => {
             if get {
                 Endpoint::Models
@@ -263,17 +337,49 @@ fn classify(method: &str, path: &str) -> Endpoint {
                 Endpoint::MethodNotAllowed
             }
         }
+        "/v1beta/models" => {
+            if get {
+                Endpoint::GeminiModels
+            } else {
+                Endpoint::MethodNotAllowed
+            }
+        }
         "/health" | "/healthz" => Endpoint::Health,
         "/ping" => Endpoint::Ping,
         _ => {
-            for prefix in ["/v1/models/", "/api/v1/models/"] {
-                if let Some(id) = path.strip_prefix(prefix) {
-                    return if get {
-                        Endpoint::Model(percent_decode(id))
+            for prefix in ["/v1/responses/", "/api/v1/responses/"] {
+                if path.strip_prefix(prefix).is_some() {
+                    return if get || method == "DELETE" {
+                        Endpoint::StoredResponse
                     } else {
                         Endpoint::MethodNotAllowed
                     };
                 }
+            }
+            for prefix in ["/v1beta/models/", "/v1/models/", "/api/v1/models/"] {
+                let Some(rest) = path.strip_prefix(prefix) else {
+                    continue;
+                };
+                let gemini = rest.rsplit_once(':').and_then(|(model, m)| match m {
+                    "generateContent" => Some((model, false)),
+                    "streamGenerateContent" => Some((model, true)),
+                    _ => None,
+                });
+                if let Some((model, stream)) = gemini {
+                    return post(Endpoint::Gemini {
+                        model: percent_decode(model),
+                        stream,
+                    });
+                }
+                if !get {
+                    return Endpoint::MethodNotAllowed;
+                }
+                let id = percent_decode(rest);
+                return if prefix == "/v1beta/models/" {
+                    Endpoint::GeminiModel(id)
+                } else {
+                    Endpoint::Model(id)
+                };
             }
             Endpoint::NotFound
         }
@@ -295,10 +401,18 @@ impl SluiceProxy {
         ctx: &mut RequestCtx,
     ) -> Result<(), GatewayError> {
         let cfg = self.state.config.load();
-        let endpoint = {
+        let (endpoint, anthropic_version, alt_sse) = {
             let h = session.req_header();
-            classify(h.method.as_str(), h.uri.path())
+            (
+                classify(h.method.as_str(), h.uri.path()),
+                h.headers.contains_key("anthropic-version"),
+                h.uri
+                    .query()
+                    .and_then(|q| query_param(q, "alt"))
+                    .is_some_and(|alt| alt == "sse"),
+            )
         };
+        ctx.surface = endpoint.surface(anthropic_version);
         match endpoint {
             Endpoint::Health => {
                 ctx.status = 200;
@@ -341,53 +455,103 @@ impl SluiceProxy {
                 .request(&cfg.server.limits)
                 .map_err(|_| overloaded("requests in flight"))?,
         );
-        if !authorized(&cfg, session) {
+        if !authorized(&cfg, session, ctx.surface) {
             return Err(GatewayError::Unauthorized(
                 "missing or invalid API key".into(),
             ));
         }
+        let limits = RequestLimits::from(&cfg.server.limits);
         match endpoint {
-            Endpoint::Models => {
+            Endpoint::Models | Endpoint::GeminiModels => {
+                let body = match ctx.surface {
+                    Protocol::Anthropic => models::anthropic_list_body(&cfg),
+                    Protocol::Gemini => models::gemini_list_body(&cfg),
+                    _ => models::list_body(&cfg),
+                };
                 ctx.status = 200;
-                let _ = respond::send_json(
-                    session,
-                    200,
-                    Bytes::from(models::list_body(&cfg)),
-                    &ctx.request_id,
-                )
-                .await;
+                let _ = respond::send_json(session, 200, Bytes::from(body), &ctx.request_id).await;
                 Ok(())
             }
-            Endpoint::Model(id) => match models::get(&cfg, &id) {
-                Some(m) => {
-                    ctx.status = 200;
-                    let body = serde_json::to_vec(&m).unwrap_or_default();
-                    let _ =
-                        respond::send_json(session, 200, Bytes::from(body), &ctx.request_id).await;
-                    Ok(())
-                }
-                None => Err(GatewayError::ModelNotFound {
-                    model: id.clone(),
-                    message: format!("The model `{id}` does not exist"),
-                }),
-            },
+            Endpoint::Model(ref id) | Endpoint::GeminiModel(ref id) => {
+                let Some(body) = models::get_body(&cfg, id, ctx.surface) else {
+                    return Err(GatewayError::ModelNotFound {
+                        model: id.clone(),
+                        message: format!("The model `{id}` does not exist"),
+                    });
+                };
+                ctx.status = 200;
+                let _ = respond::send_json(session, 200, Bytes::from(body), &ctx.request_id).await;
+                Ok(())
+            }
+            Endpoint::StoredResponse => Err(GatewayError::NotFound(
+                "responses are not stored by this gateway (every response is created with \
+                 store: false semantics), so they cannot be retrieved or deleted"
+                    .into(),
+            )),
             Endpoint::Chat => {
                 ctx.is_chat = true;
-                let permit = ctx._body.insert(BodyPermit::empty(&self.state.admission));
-                let body = read_body(
-                    session,
-                    cfg.server.max_body_bytes,
-                    &cfg.server.limits,
-                    permit,
-                )
-                .await?;
-                let req = ChatRequest::parse(body, &cfg.server.limits)?;
+                let body = self.body(session, ctx, &cfg).await?;
+                let req = ClientRequest::from_chat(ChatRequest::parse(body, limits)?);
                 ctx.stream = req.stream;
                 chat::serve(&self.state, session, ctx, &cfg, req).await
+            }
+            Endpoint::Messages | Endpoint::Responses | Endpoint::Gemini { .. } => {
+                ctx.is_chat = true;
+                ctx.anthropic_beta = anthropic_beta(session);
+                let body = self.body(session, ctx, &cfg).await?;
+                let (model, stream) = match &endpoint {
+                    Endpoint::Gemini { model, stream } => {
+                        ctx.json_array = *stream && !alt_sse;
+                        (Some(model.as_str()), Some(*stream))
+                    }
+                    _ => (None, None),
+                };
+                let req = ClientRequest::parse(ctx.surface, body, model, stream, &limits)?;
+                ctx.stream = req.stream;
+                chat::serve(&self.state, session, ctx, &cfg, req).await
+            }
+            Endpoint::CountTokens => {
+                ctx.anthropic_beta = anthropic_beta(session);
+                let body = self.body(session, ctx, &cfg).await?;
+                let req = ClientRequest::scan(Protocol::Anthropic, body, None, None, &limits)?;
+                count_tokens::serve(&self.state, session, ctx, &cfg, req).await
+            }
+            Endpoint::Embeddings => {
+                ctx.is_chat = true;
+                let body = self.body(session, ctx, &cfg).await?;
+                let req = ClientRequest::scan(Protocol::OpenAi, body, None, Some(false), &limits)?;
+                embeddings::serve(&self.state, session, ctx, &cfg, req).await
             }
             _ => Err(GatewayError::Internal("unroutable endpoint".into())),
         }
     }
+
+    /// Reads the request body within the configured limits and budgets.
+    async fn body(
+        &self,
+        session: &mut Downstream,
+        ctx: &mut RequestCtx,
+        cfg: &RuntimeConfig,
+    ) -> Result<Bytes, GatewayError> {
+        let permit = ctx._body.insert(BodyPermit::empty(&self.state.admission));
+        read_body(
+            session,
+            cfg.server.max_body_bytes,
+            &cfg.server.limits,
+            permit,
+        )
+        .await
+    }
+}
+
+/// The client's `anthropic-beta` header, if any.
+fn anthropic_beta(session: &Downstream) -> Option<String> {
+    session
+        .req_header()
+        .headers
+        .get("anthropic-beta")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 impl SluiceProxy {
@@ -404,6 +568,9 @@ impl SluiceProxy {
             is_chat: false,
             stream: false,
             ttft: None,
+            surface: Protocol::OpenAi,
+            json_array: false,
+            anthropic_beta: None,
             _inflight: None,
             _admitted: None,
             _body: None,
@@ -433,7 +600,14 @@ impl SluiceProxy {
             }
             let provider = ctx.provider.clone();
             if let Err(e) =
-                respond::send_error(session, &err, &ctx.request_id, provider.as_deref()).await
+                respond::send_error(
+                    session,
+                    &err,
+                    &ctx.request_id,
+                    provider.as_deref(),
+                    ctx.surface,
+                )
+                .await
             {
                 tracing::debug!(error = %e, "could not write error response");
             }
@@ -537,7 +711,7 @@ impl SluiceProxy {
                         param: None,
                     };
                     ds.set_keepalive(None);
-                    let _ = respond::send_error(&mut ds, &err, "-", None).await;
+                    let _ = respond::send_error(&mut ds, &err, "-", None, Protocol::OpenAi).await;
                 }
                 ds.finish(false).await;
                 return None;

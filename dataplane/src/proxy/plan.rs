@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::chat_request::ChatRequest;
+use crate::chat_request::ClientRequest;
 use crate::config::{Provider, RuntimeConfig};
 use crate::error::GatewayError;
 use crate::resolve::{Candidate, Resolution};
@@ -71,7 +71,7 @@ impl AttemptPlan {
         state: &AppState,
         cfg: &RuntimeConfig,
         res: &Resolution,
-        req: &ChatRequest,
+        req: &ClientRequest,
         start: Instant,
     ) -> Result<Self, GatewayError> {
         let plan = state.router.plan(cfg, res);

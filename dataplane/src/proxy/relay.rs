@@ -9,11 +9,12 @@ use bytes::BytesMut;
 
 use super::downstream::Downstream as Session;
 use super::{respond, RequestCtx};
-use crate::chat_request::ChatRequest;
+use crate::chat_request::ClientRequest;
 use crate::config::Provider;
 use crate::error::AttemptError;
 use crate::metrics;
-use crate::provider::{Adapter, AnswerContext};
+use super::attempt::answer_ctx;
+use crate::provider::Adapter;
 use crate::resolve::Candidate;
 use crate::upstream::InboundResponse;
 
@@ -21,9 +22,14 @@ use crate::upstream::InboundResponse;
 /// and is held by every open stream, so it starts small.
 pub const OUT_BUF_START: usize = 512;
 
-/// The head of an event stream.
+/// The head of an event stream (a Gemini JSON-array stream is `application/json`).
 pub fn sse_header(rctx: &RequestCtx, provider: &str) -> Box<pingora_http::ResponseHeader> {
-    let mut h = respond::header(200, "text/event-stream", &rctx.request_id, Some(provider));
+    let content_type = if rctx.json_array {
+        "application/json"
+    } else {
+        "text/event-stream"
+    };
+    let mut h = respond::header(200, content_type, &rctx.request_id, Some(provider));
     let _ = h.insert_header("cache-control", "no-cache");
     // Without an explicit length or chunking, Pingora frames the body by closing the
     // connection, so a client could never reuse its connection after a stream.
@@ -41,16 +47,12 @@ pub async fn stream(
     adapter: Adapter,
     provider: &Provider,
     candidate: &Candidate,
-    req: &ChatRequest,
+    req: &ClientRequest,
     resp: &mut InboundResponse,
     idle_timeout: Duration,
     deadline: Option<Instant>,
 ) -> Result<(), AttemptError> {
-    let mut relay = adapter.stream_relay(&AnswerContext {
-        request_id: &rctx.request_id,
-        model: &candidate.model,
-        include_usage: req.include_usage,
-    });
+    let mut relay = adapter.stream_relay(&answer_ctx(rctx, &candidate.model, req));
     let mut out = BytesMut::with_capacity(OUT_BUF_START);
     let mut started = false;
     loop {
@@ -86,13 +88,14 @@ pub async fn stream(
                 &e.error,
                 &rctx.request_id,
                 Some(&provider.name),
+                rctx.surface,
             ))
             .await;
             return Ok(());
         }
         if !out.is_empty() {
             if let Some(e) = &failure {
-                e.error.write_event(&rctx.request_id, &mut out);
+                relay.write_error(&e.error, &answer_ctx(rctx, &candidate.model, req), &mut out);
                 tracing::warn!(request_id = %rctx.request_id, provider = %provider.name, error = %e.error, "stream failed after content was sent");
             }
             let data = out.split().freeze();
@@ -118,7 +121,7 @@ pub async fn stream(
                 return Ok(());
             }
         } else if let Some(e) = &failure {
-            e.error.write_event(&rctx.request_id, &mut out);
+            relay.write_error(&e.error, &answer_ctx(rctx, &candidate.model, req), &mut out);
             let _ = session
                 .write_response_body(out.split().freeze(), false)
                 .await;

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use pingora::Result;
 use pingora_http::ResponseHeader;
 
+use crate::config::Protocol;
 use crate::error::GatewayError;
 
 /// Builds a response header with the gateway's standard headers.
@@ -68,12 +69,13 @@ pub async fn send_json(
     .await
 }
 
-/// Writes the unified error envelope for `err`.
+/// Writes `err` in the client surface's error format (the unified envelope for OpenAI).
 pub async fn send_error(
     session: &mut Session,
     err: &GatewayError,
     request_id: &str,
     provider: Option<&str>,
+    surface: Protocol,
 ) -> Result<()> {
     let mut extra = Vec::new();
     if let Some(s) = err.retry_after() {
@@ -83,7 +85,7 @@ pub async fn send_error(
         session,
         err.status(),
         "application/json",
-        err.envelope(request_id),
+        err.body_for(surface, request_id),
         request_id,
         provider,
         &extra,

@@ -1,5 +1,6 @@
-//! Non-streamed answers: the answer body in OpenAI terms gains the orchestrator API's
-//! `provider` and `latency_ms` and is written with its length in one go.
+//! Non-streamed answers: the answer body (in the client's protocol; OpenAI Chat answers
+//! gain the orchestrator API's `provider` and `latency_ms`) is written with its length in
+//! one go.
 
 use bytes::{Bytes, BytesMut};
 use sluice_translate::Usage;
@@ -12,17 +13,23 @@ use crate::config::Provider;
 /// Upper bound on a non-streamed upstream answer.
 pub const MAX_BODY: usize = 64 * 1024 * 1024;
 
-/// Writes a 2xx answer `body` (already in OpenAI terms) to the client.
+/// Writes a 2xx answer `body` (already in the client's protocol) to the client; `extras`
+/// adds the orchestrator API's fields (OpenAI Chat answers).
 pub async fn send(
     session: &mut Session,
     rctx: &mut RequestCtx,
     provider: &Provider,
     body: Bytes,
     usage: Option<Usage>,
+    extras: bool,
 ) {
     rctx.usage = usage;
     let latency_ms = rctx.start.elapsed().as_millis() as u64;
-    let body = add_response_extras(body, &provider.name, latency_ms);
+    let body = if extras {
+        add_response_extras(body, &provider.name, latency_ms)
+    } else {
+        body
+    };
     rctx.status = 200;
     if let Err(e) = respond::send_body(
         session,

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod anthropic;
+pub mod client;
 mod error;
 pub mod gemini;
 pub mod hub;
@@ -20,6 +21,7 @@ pub mod path;
 pub mod responses;
 pub mod sse;
 
+pub use client::ClientRequest;
 pub use error::{TranslateError, UpstreamError};
 
 /// Usage numbers normalised to OpenAI semantics.
