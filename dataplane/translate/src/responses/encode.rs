@@ -10,6 +10,7 @@ pub(crate) fn encoder(_stream: bool, _ctx: ResponseContext) -> Box<dyn Encoder> 
 }
 
 /// An error answer body in OpenAI Responses's error format.
+#[allow(dead_code)]
 pub(crate) fn error_body(err: &UpstreamError) -> Vec<u8> {
     crate::openai::error_body(err)
 }
