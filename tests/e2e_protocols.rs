@@ -251,7 +251,8 @@ fn start_mock(name: &str) -> Mock {
 }
 
 /// Four providers on the mock (one per kind) and a route per upstream that maps the
-/// client's model to the upstream's; plus two embedding routes.
+/// client's model to the upstream's (no retries: a cell is one upstream request); plus
+/// two embedding routes.
 fn config(mock: &Mock) -> String {
     let m = mock.url();
     let openai = models_of("up-openai");
@@ -295,7 +296,7 @@ api_key = "gm-up"
         ]);
     for (route, provider, model) in routes {
         c.push_str(&format!(
-            "[[routes]]\nname = \"{route}\"\n[[routes.targets]]\nprovider = \"{provider}\"\nmodel = \"{model}\"\n"
+            "[[routes]]\nname = \"{route}\"\nretries = 0\n[[routes.targets]]\nprovider = \"{provider}\"\nmodel = \"{model}\"\n"
         ));
     }
     c
@@ -448,8 +449,7 @@ fn run_row(ingress: &Ingress) {
         return;
     }
     let mock = start_mock(&format!("protocols-{}", ingress.name));
-    let gw = Gateway::start(&config(&mock));
-    let base = gw.url();
+    let mut gw = Gateway::start(&config(&mock));
     let mut rows = Vec::new();
     for up in &UPSTREAMS {
         for stream in [true, false] {
@@ -463,8 +463,14 @@ fn run_row(ingress: &Ingress) {
             };
             let outcome = match fixture_file(&fx, fixture) {
                 None => Outcome::Skipped(format!("recording {fixture} absent")),
-                Some(file) => cell(&mock, &base, ingress, up, stream, &file),
+                Some(file) => cell(&mock, &gw.url(), ingress, up, stream, &file),
             };
+            // A failed cell may have ejected its provider (consecutive failures): the
+            // next cell gets a fresh gateway, so one failure does not cascade.
+            if matches!(outcome, Outcome::Fail(_)) {
+                drop(gw);
+                gw = Gateway::start(&config(&mock));
+            }
             rows.push((up.kind, mode, fixture, outcome));
         }
     }
