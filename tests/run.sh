@@ -29,13 +29,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
-# The real openai Python SDK, in a venv the tests find at .venv/bin/python; PyYAML and
-# kubernetes-validate for the Kubernetes manifest check.
-if ! .venv/bin/python -c 'import openai, yaml, kubernetes_validate' 2>/dev/null; then
-  echo "== creating .venv with the openai SDK and the manifest checker's packages"
+# The real client SDKs of every ingress protocol (openai: Chat, Responses, embeddings;
+# anthropic: Messages; google-genai: Gemini), in a venv the tests find at
+# .venv/bin/python; PyYAML and kubernetes-validate for the Kubernetes manifest check.
+if ! .venv/bin/python -c 'import openai, anthropic, google.genai, yaml, kubernetes_validate' 2>/dev/null; then
+  echo "== creating .venv with the openai, anthropic and google-genai SDKs and the manifest checker's packages"
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q openai pyyaml kubernetes-validate
+  .venv/bin/pip install -q openai anthropic google-genai pyyaml kubernetes-validate
 fi
 export SLUICE_PYTHON="$PWD/.venv/bin/python"
 

@@ -1,4 +1,5 @@
-//! Answers to upstream API requests (OpenAI, Anthropic, Gemini), per the active scenario.
+//! Answers to upstream API requests (OpenAI Chat, OpenAI Responses, Anthropic, Gemini,
+//! embeddings, token counting), per the active scenario.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,12 +9,13 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_T
 use hyper::{Response, StatusCode};
 
 use crate::body::{Ending, PacedBody};
+use crate::embed::{self, EmbedAsk};
 use crate::fixture::FixtureRef;
-use crate::flavor::{self, ApiEndpoint, Flavor, RequestProbe};
+use crate::flavor::{self, Answer, ApiEndpoint, Flavor, RequestProbe};
 use crate::generate::{json_string, Shape};
 use crate::scenario::{Content, Fault, Rule, Verdict};
 use crate::server::ConnControl;
-use crate::state::MockState;
+use crate::state::{LastRequest, MockState};
 use crate::stats::{LogEntry, LOGGED_HEADERS};
 
 /// Header naming the mock that answered.
@@ -31,6 +33,8 @@ struct Ask {
     model: Option<String>,
     stream: bool,
     shape: Shape,
+    /// Set for the embedding endpoints.
+    embed: Option<EmbedAsk>,
 }
 
 /// An upstream API request, routed and with its body read.
@@ -92,6 +96,16 @@ pub async fn answer(
             PacedBody::full(flavor::error_body(Flavor::Openai, 404, &msg)),
         ));
     };
+    let target = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    if let Some(slot) = state.last.get(endpoint.index()) {
+        slot.store(Some(Arc::new(LastRequest {
+            target,
+            body: body.clone(),
+        })));
+    }
     let flavor = endpoint.flavor();
     let ask = match inspect(endpoint, path_model, query, &body) {
         Ok(ask) => ask,
@@ -189,6 +203,13 @@ fn inspect(
     body: &[u8],
 ) -> Result<Ask, serde_json::Error> {
     let flavor = endpoint.flavor();
+    let path_ask = |stream, shape, embed| Ask {
+        flavor,
+        model: path_model.map(str::to_owned),
+        stream,
+        shape,
+        embed,
+    };
     match endpoint {
         ApiEndpoint::GeminiGenerate | ApiEndpoint::GeminiStream => {
             let stream = endpoint == ApiEndpoint::GeminiStream;
@@ -197,22 +218,42 @@ fn inspect(
                 (true, true) => Shape::Sse { usage: true },
                 (true, false) => Shape::JsonArray,
             };
-            Ok(Ask {
-                flavor,
-                model: path_model.map(str::to_owned),
-                stream,
-                shape,
-            })
+            Ok(path_ask(stream, shape, None))
         }
+        ApiEndpoint::GeminiEmbed => Ok(path_ask(
+            false,
+            Shape::Json,
+            Some(embed::gemini_one_ask(body)?),
+        )),
+        ApiEndpoint::GeminiBatchEmbed => Ok(path_ask(
+            false,
+            Shape::Json,
+            Some(embed::gemini_batch_ask(body)?),
+        )),
         ApiEndpoint::OpenaiModels | ApiEndpoint::GeminiModels => Ok(Ask {
             flavor,
             model: None,
             stream: false,
             shape: Shape::Json,
+            embed: None,
         }),
-        ApiEndpoint::OpenaiChatV1 | ApiEndpoint::OpenaiChat | ApiEndpoint::AnthropicMessages => {
+        ApiEndpoint::OpenaiEmbeddings => {
             let probe = RequestProbe::parse(body)?;
-            let stream = probe.stream.unwrap_or(false);
+            Ok(Ask {
+                flavor,
+                model: probe.model.map(|m| m.into_owned()),
+                stream: false,
+                shape: Shape::Json,
+                embed: Some(embed::openai_ask(body)?),
+            })
+        }
+        ApiEndpoint::OpenaiChatV1
+        | ApiEndpoint::OpenaiChat
+        | ApiEndpoint::AnthropicMessages
+        | ApiEndpoint::AnthropicCountTokens
+        | ApiEndpoint::Responses => {
+            let probe = RequestProbe::parse(body)?;
+            let stream = probe.stream.unwrap_or(false) && endpoint.answer() == Answer::Generation;
             let usage = probe
                 .stream_options
                 .and_then(|o| o.include_usage)
@@ -226,6 +267,7 @@ fn inspect(
                 } else {
                     Shape::Json
                 },
+                embed: None,
             })
         }
     }
@@ -239,18 +281,26 @@ fn serve(
     ask: &Ask,
     entry: &mut LogEntry,
 ) -> Response<PacedBody> {
-    if matches!(
-        endpoint,
-        ApiEndpoint::OpenaiModels | ApiEndpoint::GeminiModels
-    ) {
-        let body = models_list(state, ask.flavor);
-        return respond(state, StatusCode::OK, JSON, PacedBody::full(body));
-    }
-
     let status = match rule.status {
         Some(s) => status_code(s),
         None => StatusCode::OK,
     };
+    let builtin = match endpoint.answer() {
+        Answer::Generation => None,
+        Answer::Models => Some(models_list(state, ask.flavor)),
+        Answer::CountTokens => Some(embed::count_tokens_answer()),
+        Answer::Embeddings => Some(embeddings(endpoint, ask)),
+    };
+    if let Some(body) = builtin {
+        let status = if endpoint.answer() == Answer::Models {
+            StatusCode::OK
+        } else {
+            status
+        };
+        let body = paced(vec![body], false, rule, entry);
+        return respond(state, status, JSON, body);
+    }
+
     let (chunks, content_type) = match &rule.content {
         Content::Generated(generated) => {
             let model = json_string(ask.model.as_deref().unwrap_or("mock-model"));
@@ -325,6 +375,20 @@ fn paced(mut chunks: Vec<Bytes>, stream: bool, rule: &Rule, entry: &mut LogEntry
         };
     }
     body
+}
+
+/// The built-in embeddings answer of `endpoint`.
+fn embeddings(endpoint: ApiEndpoint, ask: &Ask) -> Bytes {
+    let embed = ask.embed.clone().unwrap_or(EmbedAsk {
+        inputs: 1,
+        dimensions: embed::DEFAULT_DIMENSIONS,
+        base64: false,
+    });
+    match endpoint {
+        ApiEndpoint::GeminiEmbed => embed::gemini_one_answer(&embed),
+        ApiEndpoint::GeminiBatchEmbed => embed::gemini_batch_answer(&embed),
+        _ => embed::openai_answer(&embed, ask.model.as_deref().unwrap_or("mock-embedding")),
+    }
 }
 
 fn respond(

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::fixture::FixtureRoots;
 use crate::generate::GenerateSpec;
 use crate::scenario::Defaults;
 
@@ -23,6 +24,11 @@ pub struct Args {
     /// [default: ../shared/fixtures, relative to the working directory].
     #[arg(long, env = "SLUICE_FIXTURES")]
     pub fixtures: Option<PathBuf>,
+
+    /// Further directories searched for a fixture path the fixtures directory lacks, in
+    /// order (e.g. recordings kept in the repository beside the shared ones). Repeatable.
+    #[arg(long)]
+    pub fixtures_extra: Vec<PathBuf>,
 
     /// Also write the `LISTENING ...` line to this file (atomically: temp file + rename).
     #[arg(long)]
@@ -77,11 +83,14 @@ pub struct Args {
 }
 
 impl Args {
-    /// The fixtures directory: `--fixtures`, else `$SLUICE_FIXTURES`, else `../shared/fixtures`.
-    pub fn fixtures_dir(&self) -> PathBuf {
-        self.fixtures
+    /// The fixtures directories: `--fixtures` (else `$SLUICE_FIXTURES`, else
+    /// `../shared/fixtures`), then every `--fixtures-extra`.
+    pub fn fixtures_dir(&self) -> FixtureRoots {
+        let primary = self
+            .fixtures
             .clone()
-            .unwrap_or_else(|| PathBuf::from("../shared/fixtures"))
+            .unwrap_or_else(|| PathBuf::from("../shared/fixtures"));
+        FixtureRoots::new(primary, self.fixtures_extra.iter().cloned())
     }
 
     /// The behaviour used where a scenario rule leaves a knob unset.

@@ -27,6 +27,32 @@ pub enum FixtureRef {
     },
 }
 
+/// The directories fixture paths are relative to: the recorded traffic (`--fixtures`)
+/// first, then `--fixtures-extra` directories (e.g. recordings kept in the repository).
+#[derive(Debug, Clone)]
+pub struct FixtureRoots(Vec<PathBuf>);
+
+impl FixtureRoots {
+    /// `primary` first, then `extra` in order.
+    pub fn new(primary: PathBuf, extra: impl IntoIterator<Item = PathBuf>) -> Self {
+        Self(std::iter::once(primary).chain(extra).collect())
+    }
+
+    /// The first root holding `relative` (refusing absolute paths and `..`); when none
+    /// does, the path under the primary root (reported as missing when served).
+    pub fn resolve(&self, relative: &str) -> anyhow::Result<PathBuf> {
+        let mut first = None;
+        for root in &self.0 {
+            let path = resolve(root, relative)?;
+            if path.exists() {
+                return Ok(path);
+            }
+            first.get_or_insert(path);
+        }
+        first.ok_or_else(|| anyhow::anyhow!("no fixtures directory"))
+    }
+}
+
 /// Resolves `relative` under `root`, refusing absolute paths and `..`.
 pub fn resolve(root: &Path, relative: &str) -> anyhow::Result<PathBuf> {
     let rel = Path::new(relative);
@@ -103,6 +129,19 @@ mod tests {
         assert_eq!(&events[0][..], b"data: {}\r\n\r\n");
         let joined: Vec<u8> = events.iter().flat_map(|e| e.to_vec()).collect();
         assert_eq!(joined, input.as_bytes());
+    }
+
+    #[test]
+    fn extra_roots_are_searched_in_order() {
+        let dir = std::env::temp_dir().join(format!("sluice-mock-roots-{}", std::process::id()));
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        std::fs::create_dir_all(b.join("x")).unwrap();
+        std::fs::write(b.join("x/f.sse"), "data: 1\n\n").unwrap();
+        let roots = FixtureRoots::new(a.clone(), [b.clone()]);
+        assert_eq!(roots.resolve("x/f.sse").unwrap(), b.join("x/f.sse"));
+        assert_eq!(roots.resolve("x/none.sse").unwrap(), a.join("x/none.sse"));
+        assert!(roots.resolve("../f").is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Provider flavors, request routing and provider-shaped error bodies.
 //!
-//! The mock speaks three upstream protocols from one process; the request path says which
+//! The mock speaks four upstream protocols from one process; the request path says which
 //! one (and, for Gemini, also the model and whether the answer streams).
 
 use std::borrow::Cow;
@@ -18,6 +18,9 @@ pub enum Flavor {
     Anthropic,
     /// Gemini `generateContent` / `streamGenerateContent`.
     Gemini,
+    /// OpenAI Responses (`/v1/responses`).
+    #[serde(rename = "openai_responses", alias = "responses")]
+    Responses,
 }
 
 /// A routed upstream API endpoint (control endpoints are routed separately).
@@ -37,11 +40,34 @@ pub enum ApiEndpoint {
     GeminiStream,
     /// `GET /v1beta/models`.
     GeminiModels,
+    /// `POST /v1/responses` (and `/responses`).
+    Responses,
+    /// `POST /v1/embeddings` (and `/embeddings`).
+    OpenaiEmbeddings,
+    /// `POST /v1/messages/count_tokens`.
+    AnthropicCountTokens,
+    /// `POST /v1beta/models/{model}:embedContent`.
+    GeminiEmbed,
+    /// `POST /v1beta/models/{model}:batchEmbedContents`.
+    GeminiBatchEmbed,
+}
+
+/// What an endpoint answers with, apart from faults and forced statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// A model answer: a fixture or a generated text answer.
+    Generation,
+    /// The model list.
+    Models,
+    /// Built-in embedding vectors, one per input (fixtures are not used).
+    Embeddings,
+    /// Built-in `{"input_tokens": N}` (fixtures are not used).
+    CountTokens,
 }
 
 impl ApiEndpoint {
     /// Every endpoint, in the order of [`ApiEndpoint::index`].
-    pub const ALL: [ApiEndpoint; 7] = [
+    pub const ALL: [ApiEndpoint; 12] = [
         ApiEndpoint::OpenaiChatV1,
         ApiEndpoint::OpenaiChat,
         ApiEndpoint::OpenaiModels,
@@ -49,6 +75,11 @@ impl ApiEndpoint {
         ApiEndpoint::GeminiGenerate,
         ApiEndpoint::GeminiStream,
         ApiEndpoint::GeminiModels,
+        ApiEndpoint::Responses,
+        ApiEndpoint::OpenaiEmbeddings,
+        ApiEndpoint::AnthropicCountTokens,
+        ApiEndpoint::GeminiEmbed,
+        ApiEndpoint::GeminiBatchEmbed,
     ];
 
     /// Dense index, used for per-endpoint atomic counters.
@@ -66,19 +97,45 @@ impl ApiEndpoint {
             ApiEndpoint::GeminiGenerate => "/v1beta/models/{model}:generateContent",
             ApiEndpoint::GeminiStream => "/v1beta/models/{model}:streamGenerateContent",
             ApiEndpoint::GeminiModels => "/v1beta/models",
+            ApiEndpoint::Responses => "/v1/responses",
+            ApiEndpoint::OpenaiEmbeddings => "/v1/embeddings",
+            ApiEndpoint::AnthropicCountTokens => "/v1/messages/count_tokens",
+            ApiEndpoint::GeminiEmbed => "/v1beta/models/{model}:embedContent",
+            ApiEndpoint::GeminiBatchEmbed => "/v1beta/models/{model}:batchEmbedContents",
+        }
+    }
+
+    /// What kind of answer this endpoint gives.
+    pub fn answer(self) -> Answer {
+        match self {
+            ApiEndpoint::OpenaiModels | ApiEndpoint::GeminiModels => Answer::Models,
+            ApiEndpoint::OpenaiEmbeddings
+            | ApiEndpoint::GeminiEmbed
+            | ApiEndpoint::GeminiBatchEmbed => Answer::Embeddings,
+            ApiEndpoint::AnthropicCountTokens => Answer::CountTokens,
+            ApiEndpoint::OpenaiChatV1
+            | ApiEndpoint::OpenaiChat
+            | ApiEndpoint::AnthropicMessages
+            | ApiEndpoint::GeminiGenerate
+            | ApiEndpoint::GeminiStream
+            | ApiEndpoint::Responses => Answer::Generation,
         }
     }
 
     /// The protocol this endpoint speaks.
     pub fn flavor(self) -> Flavor {
         match self {
-            ApiEndpoint::OpenaiChatV1 | ApiEndpoint::OpenaiChat | ApiEndpoint::OpenaiModels => {
-                Flavor::Openai
-            }
-            ApiEndpoint::AnthropicMessages => Flavor::Anthropic,
-            ApiEndpoint::GeminiGenerate | ApiEndpoint::GeminiStream | ApiEndpoint::GeminiModels => {
-                Flavor::Gemini
-            }
+            ApiEndpoint::OpenaiChatV1
+            | ApiEndpoint::OpenaiChat
+            | ApiEndpoint::OpenaiModels
+            | ApiEndpoint::OpenaiEmbeddings => Flavor::Openai,
+            ApiEndpoint::AnthropicMessages | ApiEndpoint::AnthropicCountTokens => Flavor::Anthropic,
+            ApiEndpoint::GeminiGenerate
+            | ApiEndpoint::GeminiStream
+            | ApiEndpoint::GeminiModels
+            | ApiEndpoint::GeminiEmbed
+            | ApiEndpoint::GeminiBatchEmbed => Flavor::Gemini,
+            ApiEndpoint::Responses => Flavor::Responses,
         }
     }
 }
@@ -92,6 +149,8 @@ pub enum ControlEndpoint {
     Reset,
     /// `GET /_mock/last_body`.
     LastBody,
+    /// `GET /_mock/last?path=P`: the last request to the endpoint of path `P`.
+    Last,
     /// `POST /_mock/scenario`.
     SetScenario,
     /// `GET /_mock/scenario`.
@@ -126,10 +185,18 @@ pub fn route<'a>(method: &hyper::Method, path: &'a str) -> Route<'a> {
         (&Method::POST, "/chat/completions") => api(ApiEndpoint::OpenaiChat),
         (&Method::GET, "/v1/models") | (&Method::GET, "/models") => api(ApiEndpoint::OpenaiModels),
         (&Method::POST, "/v1/messages") => api(ApiEndpoint::AnthropicMessages),
+        (&Method::POST, "/v1/messages/count_tokens") => api(ApiEndpoint::AnthropicCountTokens),
+        (&Method::POST, "/v1/responses") | (&Method::POST, "/responses") => {
+            api(ApiEndpoint::Responses)
+        }
+        (&Method::POST, "/v1/embeddings") | (&Method::POST, "/embeddings") => {
+            api(ApiEndpoint::OpenaiEmbeddings)
+        }
         (&Method::GET, "/v1beta/models") => api(ApiEndpoint::GeminiModels),
         (&Method::GET, "/_mock/stats") => Route::Control(ControlEndpoint::Stats),
         (&Method::POST, "/_mock/reset") => Route::Control(ControlEndpoint::Reset),
         (&Method::GET, "/_mock/last_body") => Route::Control(ControlEndpoint::LastBody),
+        (&Method::GET, "/_mock/last") => Route::Control(ControlEndpoint::Last),
         (&Method::POST, "/_mock/scenario") => Route::Control(ControlEndpoint::SetScenario),
         (&Method::GET, "/_mock/scenario") => Route::Control(ControlEndpoint::GetScenario),
         (&Method::POST, _) => route_gemini(path).unwrap_or(Route::NotFound),
@@ -148,6 +215,8 @@ fn route_gemini(path: &str) -> Option<Route<'_>> {
     let endpoint = match action {
         "generateContent" => ApiEndpoint::GeminiGenerate,
         "streamGenerateContent" => ApiEndpoint::GeminiStream,
+        "embedContent" => ApiEndpoint::GeminiEmbed,
+        "batchEmbedContents" => ApiEndpoint::GeminiBatchEmbed,
         _ => return None,
     };
     Some(Route::Api {
@@ -211,7 +280,7 @@ fn status_message(status: u16) -> &'static str {
 /// Builds a provider-shaped JSON error body for `status` with the given message.
 pub fn error_body(flavor: Flavor, status: u16, message: &str) -> Bytes {
     let body = match flavor {
-        Flavor::Openai => {
+        Flavor::Openai | Flavor::Responses => {
             let (kind, code) = match status {
                 400 => ("invalid_request_error", "invalid_request"),
                 401 => ("invalid_request_error", "invalid_api_key"),

@@ -99,6 +99,8 @@ pub struct Generated {
     gemini_json: Template,
     gemini_sse: Template,
     gemini_array: Template,
+    responses_json: Template,
+    responses_stream: Template,
 }
 
 /// Which shape of generated body a request needs.
@@ -136,6 +138,20 @@ impl Generated {
                     .collect(),
             ),
             gemini_array: Template::new(gemini_array(gemini_stream_objects(id, &text, n))),
+            responses_json: Template::new(vec![responses_object(
+                id,
+                "completed",
+                &format!(
+                    "[{}]",
+                    responses_message_item(
+                        id,
+                        "completed",
+                        &format!("[{}]", output_text_part(&full_text)),
+                    )
+                ),
+                &responses_usage(n),
+            )]),
+            responses_stream: Template::new(responses_stream(id, &text, &full_text, n)),
         }
     }
 
@@ -151,6 +167,8 @@ impl Generated {
             (Flavor::Gemini, Shape::Json) => &self.gemini_json,
             (Flavor::Gemini, Shape::Sse { .. }) => &self.gemini_sse,
             (Flavor::Gemini, Shape::JsonArray) => &self.gemini_array,
+            (Flavor::Responses, Shape::Json | Shape::JsonArray) => &self.responses_json,
+            (Flavor::Responses, Shape::Sse { .. }) => &self.responses_stream,
         }
     }
 }
@@ -283,6 +301,94 @@ fn gemini_array(objects: Vec<String>) -> Vec<String> {
         .collect()
 }
 
+/// An OpenAI Responses `response` object with `output` (a JSON array) and `usage`
+/// (a JSON value, `null` while in progress).
+fn responses_object(id: &str, status: &str, output: &str, usage: &str) -> String {
+    format!(
+        r#"{{"id":"resp_{id}","object":"response","created_at":{CREATED},"status":"{status}","error":null,"incomplete_details":null,"instructions":null,"max_output_tokens":null,"model":{MODEL_SLOT},"output":{output},"parallel_tool_calls":true,"previous_response_id":null,"reasoning":{{"effort":null,"summary":null}},"store":false,"temperature":1.0,"text":{{"format":{{"type":"text"}}}},"tool_choice":"auto","tools":[],"top_p":1.0,"truncation":"disabled","usage":{usage},"user":null,"metadata":{{}}}}"#
+    )
+}
+
+/// The assistant `message` output item holding `content` (a JSON array).
+fn responses_message_item(id: &str, status: &str, content: &str) -> String {
+    format!(
+        r#"{{"id":"msg_{id}","type":"message","status":"{status}","content":{content},"role":"assistant"}}"#
+    )
+}
+
+/// An `output_text` content part.
+fn output_text_part(text: &str) -> String {
+    format!(r#"{{"type":"output_text","annotations":[],"text":{text}}}"#)
+}
+
+fn responses_usage(n: u32) -> String {
+    let total = PROMPT_TOKENS + u64::from(n);
+    format!(
+        r#"{{"input_tokens":{PROMPT_TOKENS},"input_tokens_details":{{"cached_tokens":0}},"output_tokens":{n},"output_tokens_details":{{"reasoning_tokens":0}},"total_tokens":{total}}}"#
+    )
+}
+
+/// The Responses event sequence of a text answer: created, in_progress, the message item
+/// and its text part opened, `n` text deltas, everything closed, completed (with usage).
+fn responses_stream(id: &str, text: &str, full_text: &str, n: u32) -> Vec<String> {
+    let mut seq = 0u32;
+    let mut event = |kind: &str, fields: String| {
+        let e = format!(
+            "event: {kind}\ndata: {{\"type\":\"{kind}\",\"sequence_number\":{seq},{fields}}}\n\n"
+        );
+        seq += 1;
+        e
+    };
+    let item_id = format!("msg_{id}");
+    let mut events = Vec::with_capacity(n as usize + 8);
+    let pending = responses_object(id, "in_progress", "[]", "null");
+    events.push(event(
+        "response.created",
+        format!(r#""response":{pending}"#),
+    ));
+    events.push(event(
+        "response.in_progress",
+        format!(r#""response":{pending}"#),
+    ));
+    events.push(event(
+        "response.output_item.added",
+        format!(
+            r#""output_index":0,"item":{}"#,
+            responses_message_item(id, "in_progress", "[]")
+        ),
+    ));
+    events.push(event(
+        "response.content_part.added",
+        format!(
+            r#""item_id":"{item_id}","output_index":0,"content_index":0,"part":{}"#,
+            output_text_part("\"\"")
+        ),
+    ));
+    for _ in 0..n {
+        events.push(event(
+            "response.output_text.delta",
+            format!(r#""item_id":"{item_id}","output_index":0,"content_index":0,"delta":{text},"logprobs":[]"#),
+        ));
+    }
+    events.push(event(
+        "response.output_text.done",
+        format!(r#""item_id":"{item_id}","output_index":0,"content_index":0,"text":{full_text},"logprobs":[]"#),
+    ));
+    let part = output_text_part(full_text);
+    events.push(event(
+        "response.content_part.done",
+        format!(r#""item_id":"{item_id}","output_index":0,"content_index":0,"part":{part}"#),
+    ));
+    let item = responses_message_item(id, "completed", &format!("[{part}]"));
+    events.push(event(
+        "response.output_item.done",
+        format!(r#""output_index":0,"item":{item}"#),
+    ));
+    let done = responses_object(id, "completed", &format!("[{item}]"), &responses_usage(n));
+    events.push(event("response.completed", format!(r#""response":{done}"#)));
+    events
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,7 +411,12 @@ mod tests {
     #[test]
     fn json_bodies_parse_and_echo_model() {
         let g = spec(3);
-        for flavor in [Flavor::Openai, Flavor::Anthropic, Flavor::Gemini] {
+        for flavor in [
+            Flavor::Openai,
+            Flavor::Anthropic,
+            Flavor::Gemini,
+            Flavor::Responses,
+        ] {
             let events = g.template(flavor, Shape::Json).render(br#""m-1""#);
             assert_eq!(events.len(), 1);
             let v: serde_json::Value = serde_json::from_slice(&events[0]).unwrap();
@@ -350,5 +461,37 @@ mod tests {
                 .render(b"\"g\""),
         );
         assert_eq!(sse.matches("\r\n\r\n").count(), 3);
+    }
+
+    #[test]
+    fn responses_stream_is_a_complete_event_sequence() {
+        let g = spec(3);
+        let events = g
+            .template(Flavor::Responses, Shape::Sse { usage: false })
+            .render(br#""r-1""#);
+        assert_eq!(events.len(), 4 + 3 + 4);
+        let mut text = String::new();
+        for (i, event) in events.iter().enumerate() {
+            let s = std::str::from_utf8(event).unwrap();
+            let (head, data) = s.split_once('\n').unwrap();
+            let kind = head.strip_prefix("event: ").unwrap();
+            let json = data
+                .strip_prefix("data: ")
+                .unwrap()
+                .strip_suffix("\n\n")
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert_eq!(v["type"], kind);
+            assert_eq!(v["sequence_number"], i as u64);
+            if kind == "response.output_text.delta" {
+                text.push_str(v["delta"].as_str().unwrap());
+            }
+            if kind == "response.completed" {
+                assert_eq!(v["response"]["model"], "r-1");
+                assert_eq!(v["response"]["usage"]["output_tokens"], 3);
+                assert_eq!(v["response"]["output"][0]["content"][0]["text"], text);
+            }
+        }
+        assert_eq!(text, "hi \"x\" ".repeat(3));
     }
 }

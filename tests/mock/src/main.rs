@@ -8,6 +8,7 @@ mod api;
 mod body;
 mod cli;
 mod control;
+mod embed;
 mod fixture;
 mod flavor;
 mod generate;

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::fixture::{self, FixtureRef};
+use crate::fixture::{self, FixtureRef, FixtureRoots};
 use crate::flavor::{default_error_body, Flavor};
 use crate::generate::{GenerateSpec, Generated};
 
@@ -180,7 +180,11 @@ impl Scenario {
     }
 
     /// Parses and compiles a scenario: `{"rules": [...]}` or a bare `[...]` of rules.
-    pub fn compile(source: Bytes, defaults: &Defaults, fixtures: &Path) -> anyhow::Result<Self> {
+    pub fn compile(
+        source: Bytes,
+        defaults: &Defaults,
+        fixtures: &FixtureRoots,
+    ) -> anyhow::Result<Self> {
         let doc: serde_json::Value =
             serde_json::from_slice(&source).context("scenario is not valid JSON")?;
         let specs = match doc {
@@ -223,7 +227,7 @@ impl Scenario {
         &self,
         json: &[u8],
         defaults: &Defaults,
-        fixtures: &Path,
+        fixtures: &FixtureRoots,
     ) -> anyhow::Result<Rule> {
         let spec: RuleSpec = serde_json::from_slice(json).context("x-mock-rule")?;
         spec.compile(defaults, fixtures, &self.generated_default)
@@ -269,7 +273,7 @@ impl RuleSpec {
     fn compile(
         self,
         defaults: &Defaults,
-        fixtures: &Path,
+        fixtures: &FixtureRoots,
         generated_default: &Arc<Generated>,
     ) -> anyhow::Result<Rule> {
         let has_fixture =
@@ -295,7 +299,7 @@ impl RuleSpec {
                 .or_else(|| self.fixture_json.clone());
             let load = |name: Option<String>| -> anyhow::Result<FixtureRef> {
                 let name = name.unwrap_or_default();
-                Ok(fixture::load(&fixture::resolve(fixtures, &name)?))
+                Ok(fixture::load(&fixtures.resolve(&name)?))
             };
             Content::Fixture {
                 json: load(json)?,
@@ -477,7 +481,7 @@ mod tests {
         Scenario::compile(
             Bytes::copy_from_slice(json.as_bytes()),
             &defaults(),
-            Path::new("/nonexistent"),
+            &FixtureRoots::new("/nonexistent".into(), []),
         )
     }
 

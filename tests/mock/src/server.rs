@@ -156,7 +156,9 @@ async fn handle(
         .to_bytes();
     let path = parts.uri.path();
     let (endpoint, path_model) = match route(&parts.method, path) {
-        Route::Control(endpoint) => return Ok(control::answer(&state, endpoint, body)),
+        Route::Control(endpoint) => {
+            return Ok(control::answer(&state, endpoint, parts.uri.query(), body))
+        }
         Route::Api {
             endpoint,
             path_model,

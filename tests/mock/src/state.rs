@@ -1,14 +1,24 @@
 //! State shared by every connection of one mock process.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
+use crate::fixture::FixtureRoots;
+use crate::flavor::ApiEndpoint;
 use crate::scenario::{Defaults, Scenario};
 use crate::stats::Stats;
+
+/// The last request one endpoint received (served by `GET /_mock/last?path=`).
+#[derive(Debug)]
+pub struct LastRequest {
+    /// Path and query as received (e.g. `/v1beta/models/m:streamGenerateContent?alt=sse`).
+    pub target: String,
+    /// The whole body.
+    pub body: Bytes,
+}
 
 /// Everything a request handler reads; swapped parts use `ArcSwap`, counters are atomics.
 pub struct MockState {
@@ -18,10 +28,12 @@ pub struct MockState {
     pub stats: Stats,
     /// Body of the last upstream API request.
     pub last_body: ArcSwap<Bytes>,
+    /// The last request of each endpoint, by [`ApiEndpoint::index`].
+    pub last: [ArcSwapOption<LastRequest>; ApiEndpoint::ALL.len()],
     /// Command-line defaults, used to compile scenarios posted at runtime.
     pub defaults: Defaults,
-    /// Root that scenario fixture paths are relative to.
-    pub fixtures_dir: PathBuf,
+    /// Roots that scenario fixture paths are relative to.
+    pub fixtures_dir: FixtureRoots,
     /// `--name`, as sent in `x-mock-name`.
     pub name: String,
     /// `--name` as a header value, built once.
@@ -33,7 +45,7 @@ impl MockState {
     pub fn new(
         scenario: Scenario,
         defaults: Defaults,
-        fixtures_dir: PathBuf,
+        fixtures_dir: FixtureRoots,
         name: String,
     ) -> anyhow::Result<Self> {
         let name_header = HeaderValue::from_str(&name)
@@ -42,6 +54,7 @@ impl MockState {
             scenario: ArcSwap::from_pointee(scenario),
             stats: Stats::new(),
             last_body: ArcSwap::from_pointee(Bytes::new()),
+            last: Default::default(),
             defaults,
             fixtures_dir,
             name,
@@ -54,5 +67,8 @@ impl MockState {
         self.stats.reset();
         self.scenario.load().reset_counters();
         self.last_body.store(Arc::new(Bytes::new()));
+        for last in &self.last {
+            last.store(None);
+        }
     }
 }

@@ -592,3 +592,150 @@ fn closed_mock_holds_its_port_and_refuses_until_opened() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn last_request_per_endpoint_with_its_target() {
+    let mock = Mock::start(&[]);
+    let chat = r#"{"model":"a","messages":[{"role":"user","content":"hi"}]}"#;
+    let gem = r#"{"contents":[{"parts":[{"text":"g"}]}]}"#;
+    assert_eq!(mock.post("/v1/chat/completions", chat).status(), 200);
+    assert_eq!(
+        mock.post("/v1beta/models/g-1:streamGenerateContent?alt=sse", gem)
+            .status(),
+        200
+    );
+    let r = mock.get("/_mock/last?path=/v1/chat/completions");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body, chat.as_bytes());
+    let r = mock.get("/_mock/last?path=%2Fv1beta%2Fmodels%2Fany%3AstreamGenerateContent");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body, gem.as_bytes());
+    assert_eq!(
+        r.header("x-mock-target"),
+        Some("/v1beta/models/g-1:streamGenerateContent?alt=sse")
+    );
+    assert_eq!(mock.get("/_mock/last?path=/v1/messages").status(), 404);
+    assert_eq!(mock.get("/_mock/last?path=/nope").status(), 400);
+    assert_eq!(mock.post("/_mock/reset", "").status(), 200);
+    assert_eq!(
+        mock.get("/_mock/last?path=/v1/chat/completions").status(),
+        404
+    );
+}
+
+#[test]
+fn generated_responses_stream_and_object() {
+    let mock = Mock::start(&["--chunks", "3", "--chunk-text", "ab"]);
+    let r = mock.post(
+        "/v1/responses",
+        r#"{"model":"r-1","stream":true,"input":"hi"}"#,
+    );
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let body = r.body_str();
+    let kinds: Vec<&str> = body
+        .split("\n\n")
+        .filter_map(|e| e.lines().next()?.strip_prefix("event: "))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"response.created"));
+    assert_eq!(kinds.last(), Some(&"response.completed"));
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "response.output_text.delta")
+            .count(),
+        3
+    );
+    let r = mock.post("/v1/responses", r#"{"model":"r-1","input":"hi"}"#);
+    let v = r.json();
+    assert_eq!(v["object"], "response");
+    assert_eq!(v["model"], "r-1");
+    assert_eq!(v["output"][0]["content"][0]["text"], "ababab");
+    assert_eq!(v["usage"]["output_tokens"], 3);
+    // Scenario rules can pick the Responses flavor.
+    mock.set_scenario(r#"[{"flavor":"openai_responses","status":503}]"#);
+    assert_eq!(mock.post("/v1/responses", r#"{"model":"r"}"#).status(), 503);
+    assert_eq!(
+        mock.post("/v1/chat/completions", r#"{"model":"r"}"#)
+            .status(),
+        200
+    );
+}
+
+#[test]
+fn embeddings_and_count_tokens_are_built_in() {
+    let mock = Mock::start(&[]);
+    let v = mock
+        .post(
+            "/v1/embeddings",
+            r#"{"model":"e-1","input":["a","b"],"dimensions":2}"#,
+        )
+        .json();
+    assert_eq!(v["model"], "e-1");
+    assert_eq!(v["data"][1]["embedding"], serde_json::json!([0.1875, 0.25]));
+    assert_eq!(v["usage"]["prompt_tokens"], 8);
+    let v = mock
+        .post(
+            "/v1/embeddings",
+            r#"{"model":"e-1","input":"a","encoding_format":"base64"}"#,
+        )
+        .json();
+    assert!(v["data"][0]["embedding"].is_string(), "{v}");
+    let v = mock
+        .post(
+            "/v1beta/models/e-2:batchEmbedContents",
+            r#"{"requests":[{"model":"models/e-2","content":{"parts":[{"text":"a"}]}},{"model":"models/e-2","content":{"parts":[{"text":"b"}]}}]}"#,
+        )
+        .json();
+    assert_eq!(v["embeddings"].as_array().unwrap().len(), 2);
+    let v = mock
+        .post(
+            "/v1beta/models/e-2:embedContent",
+            r#"{"content":{"parts":[{"text":"a"}]}}"#,
+        )
+        .json();
+    assert_eq!(v["embedding"]["values"].as_array().unwrap().len(), 8);
+    let r = mock.post(
+        "/v1/messages/count_tokens",
+        r#"{"model":"c","messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(r.json(), serde_json::json!({"input_tokens": 10}));
+    // Faults and statuses still apply; chat fixtures are never served as embeddings.
+    mock.set_scenario(r#"[{"model":"e-1","status":429},{"fixture":"openai/chat_text.json"}]"#);
+    assert_eq!(
+        mock.post("/v1/embeddings", r#"{"model":"e-1","input":"a"}"#)
+            .status(),
+        429
+    );
+    let v = mock
+        .post("/v1/embeddings", r#"{"model":"e-3","input":"a"}"#)
+        .json();
+    assert_eq!(v["object"], "list");
+    assert_eq!(mock.post("/v1/embeddings", "{nope").status(), 400);
+}
+
+#[test]
+fn fixtures_extra_dirs_are_searched() {
+    let dir = std::env::temp_dir().join(format!("sluice-mock-extra-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("openai_responses")).unwrap();
+    let sse = "event: response.created\ndata: {\"type\":\"response.created\"}\n\n";
+    std::fs::write(dir.join("openai_responses/x.sse"), sse).unwrap();
+    let scenario = dir.join("s.json");
+    std::fs::write(
+        &scenario,
+        r#"[{"fixture_stream":"openai_responses/x.sse"}]"#,
+    )
+    .unwrap();
+    let mock = Mock::start(&[
+        "--fixtures",
+        "/nonexistent-sluice-fixtures",
+        "--fixtures-extra",
+        dir.to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+    ]);
+    let r = mock.post("/v1/responses", r#"{"model":"r","stream":true}"#);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body_str(), sse);
+    let _ = std::fs::remove_dir_all(&dir);
+}
