@@ -292,7 +292,9 @@ fn openai_errors_pass_through_with_their_verdict() {
     // Other surfaces get the upstream's message in their own format.
     assert_eq!(e.error.to_string(), "slow down");
     let anthropic = e.error.body_for(Protocol::Anthropic, "r");
-    assert!(std::str::from_utf8(&anthropic).unwrap().contains("slow down"));
+    assert!(std::str::from_utf8(&anthropic)
+        .unwrap()
+        .contains("slow down"));
     assert_eq!(
         e.outcome,
         Outcome::RateLimited {
@@ -585,9 +587,7 @@ fn observed_passthrough_forwards_the_bytes_and_reads_usage() {
     let mut relay = Adapter::Anthropic.stream_relay(&anthropic_client());
     let mut out = BytesMut::new();
     for piece in ANTHROPIC_STREAM.as_bytes().chunks(7) {
-        relay
-            .feed(Bytes::copy_from_slice(piece), &mut out)
-            .unwrap();
+        relay.feed(Bytes::copy_from_slice(piece), &mut out).unwrap();
     }
     relay.finish(&mut out).unwrap();
     assert_eq!(&out[..], ANTHROPIC_STREAM.as_bytes());
@@ -599,7 +599,10 @@ fn observed_passthrough_forwards_the_bytes_and_reads_usage() {
     let mut out = BytesMut::new();
     let cut = ANTHROPIC_STREAM.find("event: message_delta").unwrap();
     relay
-        .feed(Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..cut]), &mut out)
+        .feed(
+            Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..cut]),
+            &mut out,
+        )
         .unwrap();
     let e = relay.finish(&mut out).unwrap_err();
     let before = out.len();
@@ -612,7 +615,10 @@ fn observed_passthrough_forwards_the_bytes_and_reads_usage() {
     let mut out = BytesMut::new();
     let start = ANTHROPIC_STREAM.find("event: content_block_start").unwrap();
     relay
-        .feed(Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..start]), &mut out)
+        .feed(
+            Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..start]),
+            &mut out,
+        )
         .unwrap();
     let error_event: &[u8] = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
     let e = relay
@@ -627,6 +633,8 @@ fn observed_passthrough_forwards_the_bytes_and_reads_usage() {
     // candidate may answer).
     let mut relay = Adapter::Anthropic.stream_relay(&anthropic_client());
     let mut out = BytesMut::new();
-    assert!(relay.feed(Bytes::from_static(error_event), &mut out).is_err());
+    assert!(relay
+        .feed(Bytes::from_static(error_event), &mut out)
+        .is_err());
     assert!(out.is_empty());
 }

@@ -58,10 +58,13 @@ enum Form {
     /// for it.
     Chat(ChatRequest),
     /// Another surface: its top-level members and the hub form (`None` for requests that
-    /// are only ever passed through, such as `count_tokens` and embeddings).
+    /// are only ever passed through, such as `count_tokens` and embeddings). A request
+    /// the hub cannot take keeps its error here: it is answered only if no provider of
+    /// the client's own protocol serves it (passthrough never needs the hub form, so
+    /// fields Sluice does not know still reach a provider that does).
     Parsed {
         members: Members,
-        hub: Option<Box<HubRequest>>,
+        hub: Option<Result<Box<HubRequest>, TranslateError>>,
     },
 }
 
@@ -99,8 +102,7 @@ impl ClientRequest {
         };
         // The ingress parser sees the body without the gateway's own fields.
         let stripped = members.rewrite(&req.body, None, |_| false);
-        let ingress = hub::parse(protocol, &stripped, limits)?;
-        *slot = Some(Box::new(ingress.hub));
+        *slot = Some(hub::parse(protocol, &stripped, limits).map(|i| Box::new(i.hub)));
         Ok(req)
     }
 
@@ -254,9 +256,12 @@ impl ClientRequest {
                 let model = (self.protocol != Protocol::Gemini).then_some(model);
                 Ok(members.rewrite(&self.body, model, |_| false))
             }
-            Form::Parsed { hub: Some(hub), .. } => {
-                hub::build(upstream, hub, model).map(Bytes::from)
-            }
+            Form::Parsed {
+                hub: Some(Ok(hub)), ..
+            } => hub::build(upstream, hub, model).map(Bytes::from),
+            Form::Parsed {
+                hub: Some(Err(e)), ..
+            } => Err(e.clone()),
             Form::Parsed { hub: None, .. } => Err(TranslateError::body(format!(
                 "this request can only be sent to a provider speaking {}",
                 self.protocol.as_str()

@@ -49,6 +49,8 @@ mod tests {
                     signature: None,
                 },
                 Part::RedactedThinking("opaque".into()),
+                // OpenAI's encrypted reasoning is never sent to Anthropic.
+                Part::RedactedThinking("rs_123:gAAAA".into()),
             ],
         );
         assistant.tool_calls.push(ToolCall {

@@ -111,7 +111,11 @@ pub(super) fn build_body(
                                 thinking: text,
                                 signature,
                             }),
-                            Part::RedactedThinking(data) => {
+                            // OpenAI's encrypted reasoning (`rs_…:<payload>`) is only
+                            // valid for OpenAI; Anthropic would reject it.
+                            Part::RedactedThinking(data)
+                                if crate::responses::split_reasoning_data(data).0.is_none() =>
+                            {
                                 blocks.push(ContentBlock::RedactedThinking(data))
                             }
                             _ => {}
