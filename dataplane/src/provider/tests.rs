@@ -482,9 +482,14 @@ fn token_counting_and_embeddings_per_provider() {
         .is_none());
 
     let emb = surface(Protocol::OpenAi, r#"{"model":"a","input":["x","y"]}"#);
+    let parsed = sluice_translate::embeddings::parse(
+        &emb.body,
+        &sluice_translate::openai::RequestLimits::default(),
+    )
+    .unwrap();
     let p = provider(&cfg, "oa");
     let o = Adapter::OpenAi
-        .embeddings_request(p, &p.endpoints[0], "text-embedding-3-small", &emb)
+        .embeddings_request(p, &p.endpoints[0], "text-embedding-3-small", &emb, &parsed)
         .unwrap()
         .unwrap();
     assert_eq!(o.path, "/v1/embeddings");
@@ -493,7 +498,7 @@ fn token_counting_and_embeddings_per_provider() {
         br#"{"model":"text-embedding-3-small","input":["x","y"]}"#
     );
     let o = Adapter::Gemini
-        .embeddings_request(g, &g.endpoints[0], "text-embedding-004", &emb)
+        .embeddings_request(g, &g.endpoints[0], "text-embedding-004", &emb, &parsed)
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -503,16 +508,16 @@ fn token_counting_and_embeddings_per_provider() {
     let (body, _) = Adapter::Gemini
         .embeddings_response(
             Bytes::from_static(br#"{"embeddings":[{"values":[1]},{"values":[2]}]}"#),
-            &emb,
+            &parsed,
             "text-embedding-004",
         )
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(v["data"][1]["embedding"][0], 2);
+    assert_eq!(v["data"][1]["embedding"][0].as_f64(), Some(2.0));
     for a in [Adapter::Anthropic, Adapter::OpenAiResponses] {
         let p = provider(&cfg, if a == Adapter::Anthropic { "an" } else { "rs" });
         assert!(a
-            .embeddings_request(p, &p.endpoints[0], "m", &emb)
+            .embeddings_request(p, &p.endpoints[0], "m", &emb, &parsed)
             .unwrap()
             .is_none());
     }
