@@ -1,10 +1,17 @@
 //! Stream translation throughput against a parsing floor.
 //!
 //! Streams are synthetic (built here from the shapes of the recorded fixtures, no files
-//! needed): 2,000 text deltas plus a tool call streamed in 200 argument fragments, cut
-//! into 4 KiB network chunks. Next to each translator the same frames' `data` payloads are
-//! deserialised into `serde::de::IgnoredAny` — the floor: (a) payloads already split out,
-//! (b) including the same SSE framing pass. Throughput is in input bytes.
+//! needed), cut into 4 KiB network chunks. Throughput is in input bytes.
+//!
+//! - `anthropic/*`, `gemini/*` (today's names): the OpenAI-client translators, 2,000 text
+//!   deltas plus a tool call in 200 argument fragments, next to the same frames' `data`
+//!   payloads deserialised into `serde::de::IgnoredAny` — the floor: (a) payloads already
+//!   split out, (b) including the same SSE framing pass.
+//! - `hub/<upstream>_to_<client>/{text,tool}`: every (upstream protocol, client protocol)
+//!   pair through `hub::translator`, on a long text answer (2,000 deltas) and a tool-call
+//!   answer (200 argument fragments), next to `hub/<upstream>_floor/{text,tool}`: the SSE
+//!   pass plus every event parsed into a `serde_json::Value`. Pairs whose adapters are
+//!   not written yet are skipped (said on stderr).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,8 +23,13 @@
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, Criterion, Throughput};
 use serde::de::IgnoredAny;
+#[path = "common/streams.rs"]
+mod streams;
+
+use serde_json::Value;
 use sluice_translate::anthropic::AnthropicStreamTranslator;
 use sluice_translate::gemini::GeminiStreamTranslator;
+use sluice_translate::hub::{self, Protocol};
 use sluice_translate::sse::{SseError, SseParser};
 use sluice_translate::{ResponseContext, StreamTranslator};
 
@@ -219,10 +231,233 @@ fn interleaved_report() {
     }
 }
 
-criterion_group!(benches, bench);
+// ---------- the hub matrix ----------
+
+const PROTOCOLS: [Protocol; 4] = [
+    Protocol::OpenAi,
+    Protocol::Anthropic,
+    Protocol::Gemini,
+    Protocol::OpenAiResponses,
+];
+
+fn short(p: Protocol) -> &'static str {
+    match p {
+        Protocol::OpenAi | Protocol::Echo => "openai",
+        Protocol::Anthropic => "anthropic",
+        Protocol::Gemini => "gemini",
+        Protocol::OpenAiResponses => "responses",
+    }
+}
+
+/// The floor: the SSE pass plus every event parsed into a `serde_json::Value`.
+fn floor_value(chunks: &[Bytes]) -> usize {
+    let mut p = SseParser::new();
+    let mut n = 0;
+    for c in chunks {
+        p.feed::<SseError, _>(c, |e| {
+            if e.data != b"[DONE]" {
+                let v: Value = serde_json::from_slice(e.data).unwrap();
+                n += usize::from(!v.is_null());
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    n
+}
+
+/// One answer through `hub::translator`; output bytes, or `None` when the pair fails (an
+/// adapter still pending).
+fn translate_hub(
+    upstream: Protocol,
+    client: Protocol,
+    chunks: &[Bytes],
+    out: &mut BytesMut,
+) -> Option<usize> {
+    let mut t = hub::translator(upstream, client, true, ctx());
+    let mut n = 0;
+    for c in chunks {
+        t.feed(c.clone(), out).ok()?;
+        n += out.len();
+        out.clear();
+    }
+    t.finish(out).ok()?;
+    n += out.len();
+    out.clear();
+    (n > 0).then_some(n)
+}
+
+/// One answer through the upstream's decoder alone (`hub::observer`, the same-protocol
+/// passthrough watcher); `None` when the decoder is still pending.
+fn observe_hub(upstream: Protocol, chunks: &[Bytes]) -> Option<usize> {
+    let mut o = hub::observer(upstream, true);
+    for c in chunks {
+        o.observe(c).ok()?;
+    }
+    o.finish().ok()?;
+    o.usage().map(|u| u.total_tokens as usize)
+}
+
+/// Every (upstream, client, kind) whose adapters exist, with its chunks.
+fn hub_cases() -> Vec<(Protocol, Protocol, &'static str, Vec<u8>)> {
+    let mut cases = Vec::new();
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    for upstream in PROTOCOLS {
+        for (kind, tool) in [("text", false), ("tool", true)] {
+            let stream = streams::stream(upstream, tool);
+            let chunks = chunks(&stream);
+            for client in PROTOCOLS {
+                if translate_hub(upstream, client, &chunks, &mut out).is_some() {
+                    cases.push((upstream, client, kind, stream.clone()));
+                } else {
+                    eprintln!(
+                        "hub bench: {} -> {} ({kind}) skipped: adapter not written yet",
+                        short(upstream),
+                        short(client)
+                    );
+                }
+            }
+        }
+    }
+    cases
+}
+
+fn bench_hub(c: &mut Criterion) {
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    for upstream in PROTOCOLS {
+        let mut group = c.benchmark_group(format!("hub/{}_floor", short(upstream)));
+        for (kind, tool) in [("text", false), ("tool", true)] {
+            let stream = streams::stream(upstream, tool);
+            let chunks = chunks(&stream);
+            group.throughput(Throughput::Bytes(stream.len() as u64));
+            group.bench_function(kind, |b| b.iter(|| floor_value(black_box(&chunks))));
+        }
+        group.finish();
+    }
+    for upstream in PROTOCOLS {
+        let mut group = c.benchmark_group(format!("hub/{}_decode", short(upstream)));
+        for (kind, tool) in [("text", false), ("tool", true)] {
+            let stream = streams::stream(upstream, tool);
+            let chunks = chunks(&stream);
+            if observe_hub(upstream, &chunks).is_none() {
+                continue;
+            }
+            group.throughput(Throughput::Bytes(stream.len() as u64));
+            group.bench_function(kind, |b| {
+                b.iter(|| observe_hub(upstream, black_box(&chunks)))
+            });
+        }
+        group.finish();
+    }
+    for (upstream, client, kind, stream) in hub_cases() {
+        let chunks = chunks(&stream);
+        let mut group = c.benchmark_group(format!("hub/{}_to_{}", short(upstream), short(client)));
+        group.throughput(Throughput::Bytes(stream.len() as u64));
+        group.bench_function(kind, |b| {
+            b.iter(|| translate_hub(upstream, client, black_box(&chunks), &mut out))
+        });
+        group.finish();
+    }
+}
+
+/// The SSE pass plus every event deserialised into `IgnoredAny` (`[DONE]` skipped): the
+/// stricter floor, validation without building anything.
+fn floor_framed_any(chunks: &[Bytes]) -> usize {
+    let mut p = SseParser::new();
+    let mut n = 0;
+    for c in chunks {
+        p.feed::<SseError, _>(c, |e| {
+            if e.data != b"[DONE]" {
+                let _: IgnoredAny = serde_json::from_slice(e.data).unwrap();
+                n += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    n
+}
+
+/// Best times of the `Value` floor, the `IgnoredAny` floor and `work`, interleaved.
+fn best_of(runs: usize, chunks: &[Bytes], mut work: impl FnMut()) -> [std::time::Duration; 3] {
+    use std::time::{Duration, Instant};
+    let mut best = [Duration::MAX; 3];
+    for _ in 0..runs {
+        let t = Instant::now();
+        black_box(floor_value(black_box(chunks)));
+        best[0] = best[0].min(t.elapsed());
+        let t = Instant::now();
+        black_box(floor_framed_any(black_box(chunks)));
+        best[1] = best[1].min(t.elapsed());
+        let t = Instant::now();
+        work();
+        best[2] = best[2].min(t.elapsed());
+    }
+    best
+}
+
+fn report_row(label: &str, kind: &str, len: usize, [fl, ig, tr]: [std::time::Duration; 3]) {
+    let mbs = |d: std::time::Duration| len as f64 / d.as_secs_f64() / 1e6;
+    println!(
+        "{label:<30} {kind:>6} {:>8.0} {:>8.0} {:>10.0} {:>7.0}% {:>9.0}%",
+        mbs(fl),
+        mbs(ig),
+        mbs(tr),
+        100.0 * mbs(tr) / mbs(fl),
+        100.0 * mbs(tr) / mbs(ig)
+    );
+}
+
+/// Interleaved best-of-N for the hub matrix: translation MB/s next to the `Value` floor
+/// (the ratio asked for) and the stricter `IgnoredAny` floor.
+fn hub_report(runs: usize) {
+    println!(
+        "\nhub matrix, interleaved best-of-{runs} (input MB/s = 1e6 bytes/s; floor = SSE + \
+         serde_json::Value per event; ignored = SSE + IgnoredAny):"
+    );
+    println!(
+        "{:<30} {:>6} {:>8} {:>8} {:>10} {:>8} {:>10}",
+        "upstream -> client", "kind", "floor", "ignored", "translate", "ratio", "vs ignored"
+    );
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    for upstream in PROTOCOLS {
+        for (kind, tool) in [("text", false), ("tool", true)] {
+            let stream = streams::stream(upstream, tool);
+            let chunks = chunks(&stream);
+            if observe_hub(upstream, &chunks).is_none() {
+                continue;
+            }
+            let best = best_of(runs, &chunks, || {
+                black_box(observe_hub(upstream, black_box(&chunks)));
+            });
+            let label = format!("{} -> (decoder only)", short(upstream));
+            report_row(&label, kind, stream.len(), best);
+        }
+    }
+    for (upstream, client, kind, stream) in hub_cases() {
+        let chunks = chunks(&stream);
+        let best = best_of(runs, &chunks, || {
+            black_box(translate_hub(
+                upstream,
+                client,
+                black_box(&chunks),
+                &mut out,
+            ));
+        });
+        let label = format!("{} -> {}", short(upstream), short(client));
+        report_row(&label, kind, stream.len(), best);
+    }
+}
+
+criterion_group!(benches, bench, bench_hub);
 
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     interleaved_report();
+    let runs = std::env::var("HUB_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(50);
+    hub_report(runs);
 }

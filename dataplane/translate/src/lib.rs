@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod anthropic;
+pub mod embeddings;
 mod error;
 pub mod gemini;
 pub mod hub;

@@ -289,7 +289,7 @@ fn non_stream_fixtures() {
 }
 
 #[test]
-fn non_stream_multiple_candidates_and_thoughts() {
+fn non_stream_thoughts_and_only_the_first_candidate() {
     let body = br#"{"candidates":[
         {"content":{"parts":[{"text":"think","thought":true},{"text":"A"}],"role":"model"},"finishReason":"STOP","index":0},
         {"content":{"parts":[{"text":"B"},{"functionCall":{"name":"f","args":{ "x" : [1, 2] }}}],"role":"model"},"finishReason":"STOP","index":1}],
@@ -298,17 +298,10 @@ fn non_stream_multiple_candidates_and_thoughts() {
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "A");
     assert_eq!(v["choices"][0]["message"]["reasoning_content"], "think");
-    assert_eq!(v["choices"][1]["index"], 1);
-    assert_eq!(v["choices"][1]["message"]["content"], "B");
-    assert_eq!(
-        v["choices"][1]["message"]["tool_calls"][0]["function"]["arguments"],
-        r#"{"x":[1,2]}"#
-    );
-    assert_eq!(
-        v["choices"][1]["message"]["tool_calls"][0]["id"],
-        "call_test123_1_0"
-    );
-    assert_eq!(v["choices"][1]["finish_reason"], "tool_calls");
+    // The hub answer carries one candidate: candidate 1 is not translated (the Gemini
+    // egress refuses n > 1, so it is never asked for).
+    assert_eq!(v["choices"].as_array().unwrap().len(), 1);
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
     let u = u.unwrap();
     assert_eq!(
         (

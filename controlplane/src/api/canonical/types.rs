@@ -32,7 +32,7 @@ pub struct ProviderInput {
     pub name: Option<String>,
     /// Free-form display name.
     pub display_name: Option<String>,
-    /// `openai`, `anthropic`, `gemini`, `deepseek`, `openai_compatible`, `echo`, ...;
+    /// `openai`, `anthropic`, `gemini`, `deepseek`, `openai_compatible`, `openai_responses`, `echo`, ...;
     /// inferred from name and base URL when absent.
     pub kind: Option<String>,
     /// Models served.

@@ -1,6 +1,9 @@
-//! OpenAI Chat Completions ⇄ Anthropic Messages.
+//! Anthropic Messages: the four hub adapters (answers decoded from and encoded to
+//! Anthropic, requests parsed from and built for it), token estimation for
+//! `count_tokens`, and the OpenAI Chat ⇄ Anthropic entry points built on them.
 //!
-//! Mapping choices (see the crate README section "Protocol translation"):
+//! Mapping choices for OpenAI Chat clients (see the crate README section "Protocol
+//! translation"):
 //! - `system` and `developer` messages anywhere in the list go to the top-level `system`.
 //! - `temperature` is clamped into Anthropic's 0..=1 range (OpenAI allows 0..=2).
 //! - `n > 1` is rejected with 400 (`param: "n"`): Anthropic has no multiple choices.
@@ -14,25 +17,28 @@
 //!   cache_creation_input_tokens`, `cached_tokens = cache_read_input_tokens`; streamed
 //!   output tokens are the cumulative count of the last `message_delta`.
 //! - Response ids are Anthropic's message id (`msg_…`), streamed or not.
-//! - Hot path: `text_delta` events in Anthropic's exact compact form take a validating
-//!   fast path (`fast_text_delta`); everything else is borrowed-deserialised with serde.
 
+mod count_tokens;
 pub(crate) mod decode;
 pub(crate) mod egress;
 pub(crate) mod encode;
 mod error;
 pub(crate) mod ingress;
 mod request;
-mod response;
-mod stream;
+#[cfg(test)]
+mod round_trip_tests;
 mod text_fast_path;
 mod usage;
 mod wire;
 
+use bytes::{Bytes, BytesMut};
+
+pub use count_tokens::estimate_input_tokens;
 pub use error::translate_error;
 pub use request::{build_request, build_request_from};
-pub use response::{finish_reason, translate_response};
-pub use stream::AnthropicStreamTranslator;
+
+use crate::hub::{self, Protocol, Translator};
+use crate::{ResponseContext, StreamTranslator, UpstreamError, Usage};
 
 /// Path of the Messages endpoint, relative to the provider's base URL.
 pub const PATH: &str = "/v1/messages";
@@ -40,3 +46,46 @@ pub const PATH: &str = "/v1/messages";
 pub const VERSION: &str = "2023-06-01";
 /// `max_tokens` sent when the client gives none (Anthropic requires the field).
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+/// OpenAI finish reason for an Anthropic `stop_reason`.
+pub fn finish_reason(stop_reason: &str) -> &'static str {
+    crate::openai::encode::finish_reason(decode::stop_reason(stop_reason))
+}
+
+/// Translate a non-streamed Anthropic Messages response into an OpenAI `chat.completion`.
+pub fn translate_response(
+    body: &[u8],
+    ctx: &ResponseContext,
+) -> Result<(Vec<u8>, Option<Usage>), UpstreamError> {
+    hub::translator(Protocol::Anthropic, Protocol::OpenAi, false, ctx.clone()).whole(body)
+}
+
+/// Incremental Anthropic Messages SSE → OpenAI `chat.completion.chunk` translator: the
+/// hub's Anthropic decoder joined to its OpenAI Chat encoder.
+pub struct AnthropicStreamTranslator(Translator);
+
+impl AnthropicStreamTranslator {
+    /// A translator for one response stream.
+    pub fn new(ctx: ResponseContext) -> Self {
+        Self(hub::translator(
+            Protocol::Anthropic,
+            Protocol::OpenAi,
+            true,
+            ctx,
+        ))
+    }
+}
+
+impl StreamTranslator for AnthropicStreamTranslator {
+    fn feed(&mut self, chunk: Bytes, out: &mut BytesMut) -> Result<(), UpstreamError> {
+        self.0.feed(chunk, out)
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) -> Result<(), UpstreamError> {
+        self.0.finish(out)
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.0.usage()
+    }
+}

@@ -1,12 +1,17 @@
-//! OpenAI Chat Completions request → Anthropic Messages body.
+//! Hub request → Anthropic Messages body (and the OpenAI Chat entry points into it).
 
 use super::wire::{
-    ContentBlock, Metadata, RequestBody, System, Thinking, ToolChoiceOut, ToolDef, Turn,
+    ContentBlock, Metadata, RequestBody, System, Thinking, ToolChoiceOut, ToolDef,
+    ToolResultContent, Turn,
 };
 use super::DEFAULT_MAX_TOKENS;
-use crate::openai::request::hub::{self as chat, HubRequest, Media, Part, Role, ToolChoice};
+use crate::hub::request::{self as hub, HubRequest, Media, Message, Part, Role, ToolChoice};
+use crate::openai::request::hub as chat;
 use crate::openai::request::ChatRequest;
 use crate::{TranslateError, UpstreamRequest};
+
+/// Anthropic's smallest thinking budget; a smaller non-zero budget is raised to it.
+const MIN_THINKING_BUDGET: u64 = 1024;
 
 /// An image or document block; `index` is the client message's, named only on error.
 fn media_block(media: &Media, index: usize) -> Result<ContentBlock<'_>, TranslateError> {
@@ -35,11 +40,11 @@ pub fn build_request(
     openai_body: &[u8],
     upstream_model: &str,
 ) -> Result<UpstreamRequest, TranslateError> {
-    build(
-        HubRequest::parse(openai_body)?,
-        openai_body.len(),
-        upstream_model,
-    )
+    let req = HubRequest::parse(openai_body)?;
+    Ok(UpstreamRequest {
+        body: build_body(&req, openai_body.len(), upstream_model)?,
+        stream: req.stream,
+    })
 }
 
 /// [`build_request`] for a request the boundary parse ([`ChatRequest::parse`]) already
@@ -48,18 +53,40 @@ pub fn build_request_from(
     req: &ChatRequest,
     upstream_model: &str,
 ) -> Result<UpstreamRequest, TranslateError> {
-    build(
-        HubRequest::from_checked(req)?,
-        req.body.len(),
-        upstream_model,
-    )
+    let hub = HubRequest::from_checked(req)?;
+    Ok(UpstreamRequest {
+        body: build_body(&hub, req.body.len(), upstream_model)?,
+        stream: hub.stream,
+    })
 }
 
-fn build(
-    req: HubRequest,
+/// The content of a tool result: a string for text, blocks when it carries media.
+fn tool_result_content(m: &Message) -> Result<ToolResultContent<'_>, TranslateError> {
+    if !m.parts.iter().any(|p| matches!(p, Part::Image(_))) {
+        return Ok(ToolResultContent::Text(chat::tool_result_text(&m.parts)));
+    }
+    let mut blocks = Vec::with_capacity(m.parts.len());
+    for part in &m.parts {
+        match part {
+            Part::Text(t) if !t.is_empty() => blocks.push(ContentBlock::Text(t)),
+            Part::Image(media) => blocks.push(media_block(media, m.index)?),
+            _ => {}
+        }
+    }
+    Ok(ToolResultContent::Blocks(blocks))
+}
+
+/// The Messages body for `req` naming `upstream_model`; `input_len` (the client body's
+/// size) only sizes the output buffer.
+///
+/// Replayed reasoning is sent only in assistant turns and only where Anthropic accepts it:
+/// thinking with a signature, redacted thinking verbatim (both first in their turn, as
+/// Anthropic requires). An explicit `thinking_budget` wins over `reasoning_effort`.
+pub(super) fn build_body(
+    req: &HubRequest,
     input_len: usize,
     upstream_model: &str,
-) -> Result<UpstreamRequest, TranslateError> {
+) -> Result<Vec<u8>, TranslateError> {
     if req.n.is_some_and(|n| n > 1) {
         return Err(TranslateError::new(
             "Anthropic does not support n > 1 (multiple choices)",
@@ -74,6 +101,23 @@ fn build(
         let mut blocks = Vec::new();
         let role = match m.role {
             Role::User | Role::Assistant => {
+                if m.role == Role::Assistant {
+                    for part in &m.parts {
+                        match part {
+                            Part::Thinking {
+                                text,
+                                signature: Some(signature),
+                            } => blocks.push(ContentBlock::Thinking {
+                                thinking: text,
+                                signature,
+                            }),
+                            Part::RedactedThinking(data) => {
+                                blocks.push(ContentBlock::RedactedThinking(data))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
                 for part in &m.parts {
                     match part {
                         Part::Text(t) => {
@@ -89,8 +133,7 @@ fn build(
                             }
                         }
                         Part::Image(media) => blocks.push(media_block(media, m.index)?),
-                        // Replayed reasoning: the egress adapter decides (signatures are
-                        // only valid for the provider that made them).
+                        // Written first (above); unsigned thinking cannot be replayed.
                         Part::Thinking { .. } | Part::RedactedThinking(_) => {}
                     }
                 }
@@ -104,7 +147,8 @@ fn build(
             Role::Tool => {
                 blocks.push(ContentBlock::ToolResult {
                     tool_use_id: m.tool_call_id.as_deref().unwrap_or_default(),
-                    content: chat::tool_result_text(&m.parts),
+                    content: tool_result_content(m)?,
+                    is_error: m.is_error,
                 });
                 "user"
             }
@@ -135,19 +179,37 @@ fn build(
         )),
     };
 
-    let budget = req
-        .reasoning_effort
-        .as_deref()
-        .and_then(chat::thinking_budget);
     let mut max_tokens = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
-    if let Some(budget) = budget {
-        max_tokens = max_tokens.saturating_add(budget);
-    }
+    let budget = match req.thinking_budget {
+        // Anthropic's budget is part of `max_tokens`, which must exceed it: raised only
+        // when it would not.
+        Some(0) => None,
+        Some(budget) => {
+            let budget = budget.max(MIN_THINKING_BUDGET);
+            if max_tokens <= budget {
+                max_tokens = max_tokens.saturating_add(budget);
+            }
+            Some(budget)
+        }
+        // OpenAI's `max_tokens` is the answer's room: the budget comes on top.
+        None => {
+            let budget = req
+                .reasoning_effort
+                .as_deref()
+                .and_then(hub::thinking_budget);
+            if let Some(budget) = budget {
+                max_tokens = max_tokens.saturating_add(budget);
+            }
+            budget
+        }
+    };
     let temperature = req
         .temperature
         .map(|t| t.clamp(0.0, 1.0))
         .filter(|&t| budget.is_none() || t == 1.0);
     let top_p = req.top_p.filter(|&p| budget.is_none() || p >= 0.95);
+    // Thinking does not combine with `top_k`.
+    let top_k = req.top_k.filter(|_| budget.is_none());
 
     let mut tool_choice = None;
     if !req.tools.is_empty() {
@@ -195,10 +257,8 @@ fn build(
         }),
         tool_choice,
         tools: req.tools.iter().map(ToolDef).collect(),
+        top_k,
         top_p,
     };
-    Ok(UpstreamRequest {
-        body: chat::encode(&body, input_len)?,
-        stream: req.stream,
-    })
+    chat::encode(&body, input_len)
 }

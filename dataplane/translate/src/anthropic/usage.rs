@@ -1,21 +1,20 @@
-//! Anthropic usage (`message_start` plus cumulative `message_delta`s) in OpenAI terms.
+//! Anthropic usage (`message_start` plus cumulative `message_delta`s) in hub terms.
 
 use super::wire::WireUsage;
 use crate::Usage;
 
-/// Running usage, merged from `message_start` and the cumulative `message_delta`s.
+/// Running usage, merged from `message_start` and the cumulative `message_delta`s: a count
+/// present in a later event replaces the earlier one.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct UsageAcc {
-    pub(super) input: u64,
+    input: u64,
     output: u64,
     cache_creation: u64,
     cache_read: u64,
-    pub(super) seen: bool,
 }
 
 impl UsageAcc {
     pub(super) fn merge(&mut self, u: &WireUsage) {
-        self.seen = true;
         if let Some(v) = u.input_tokens {
             self.input = v;
         }
@@ -30,6 +29,7 @@ impl UsageAcc {
         }
     }
 
+    /// The running total, OpenAI-normalised: cache reads and writes are part of the prompt.
     pub(super) fn usage(&self) -> Usage {
         // Saturating: the counts come from the network.
         let prompt = self

@@ -1,5 +1,5 @@
-//! Anthropic Messages wire types: the request body written from the parsed OpenAI request,
-//! and the borrowed response, stream event and error shapes read back.
+//! Anthropic Messages wire types: the request body written from the hub request, and the
+//! borrowed answer, stream event and error shapes read back.
 
 use std::borrow::Cow;
 
@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Map;
 
+use crate::hub::request::{Media, Tool, ToolCall};
+use crate::hub::Escaped;
 use crate::json_out::BStr;
-use crate::openai::request::hub::{Media, Tool, ToolCall};
 
 // The body is serialized straight from the parsed request through the borrowed structs
 // below rather than built as a `serde_json::Value` tree first: the tree copied every
@@ -43,6 +44,8 @@ pub(super) struct RequestBody<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) tools: Vec<ToolDef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) top_k: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) top_p: Option<f64>,
 }
 
@@ -59,11 +62,44 @@ pub(super) enum ContentBlock<'a> {
     /// An image or document whose media type was checked ([`media_block`]).
     Media(&'a Media),
     ToolUse(&'a ToolCall),
+    /// Earlier reasoning replayed with its signature.
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    /// Earlier encrypted reasoning replayed verbatim.
+    RedactedThinking(&'a str),
     /// `content` is left out when empty.
     ToolResult {
         tool_use_id: &'a str,
-        content: String,
+        content: ToolResultContent<'a>,
+        is_error: bool,
     },
+}
+
+/// A `tool_result`'s `content`: a string when the result is text only, blocks when it
+/// carries images or documents.
+pub(super) enum ToolResultContent<'a> {
+    Text(String),
+    Blocks(Vec<ContentBlock<'a>>),
+}
+
+impl ToolResultContent<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            ToolResultContent::Text(t) => t.is_empty(),
+            ToolResultContent::Blocks(b) => b.is_empty(),
+        }
+    }
+}
+
+impl Serialize for ToolResultContent<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ToolResultContent::Text(t) => s.serialize_str(t),
+            ToolResultContent::Blocks(b) => b.serialize(s),
+        }
+    }
 }
 
 impl Serialize for ContentBlock<'_> {
@@ -88,12 +124,28 @@ impl Serialize for ContentBlock<'_> {
                 map.serialize_entry("name", &call.name)?;
                 map.serialize_entry("type", "tool_use")?;
             }
+            ContentBlock::Thinking {
+                thinking,
+                signature,
+            } => {
+                map.serialize_entry("signature", signature)?;
+                map.serialize_entry("thinking", thinking)?;
+                map.serialize_entry("type", "thinking")?;
+            }
+            ContentBlock::RedactedThinking(data) => {
+                map.serialize_entry("data", data)?;
+                map.serialize_entry("type", "redacted_thinking")?;
+            }
             ContentBlock::ToolResult {
                 tool_use_id,
                 content,
+                is_error,
             } => {
                 if !content.is_empty() {
                     map.serialize_entry("content", content)?;
+                }
+                if *is_error {
+                    map.serialize_entry("is_error", &true)?;
                 }
                 map.serialize_entry("tool_use_id", tool_use_id)?;
                 map.serialize_entry("type", "tool_result")?;
@@ -203,60 +255,64 @@ pub(super) struct WireError<'a> {
     pub(super) message: Option<BStr<'a>>,
 }
 
+// The answer side keeps strings as raw JSON literals (`&RawValue`): their escaped contents
+// go into hub events as they are ([`escaped`]), never unescaped and escaped again.
+
+/// A content block: an element of a whole message's `content`, or a stream's
+/// `content_block_start.content_block`.
 #[derive(Deserialize)]
 pub(super) struct WireBlock<'a> {
     #[serde(rename = "type", borrow)]
     pub(super) ty: Cow<'a, str>,
     #[serde(default, borrow)]
-    pub(super) text: Option<BStr<'a>>,
+    pub(super) text: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub(super) thinking: Option<BStr<'a>>,
+    pub(super) thinking: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub(super) id: Option<BStr<'a>>,
+    pub(super) signature: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    pub(super) name: Option<BStr<'a>>,
+    pub(super) data: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub(super) id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub(super) name: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub(super) input: Option<&'a RawValue>,
 }
 
+/// A whole (non-streamed) answer, or an error object in its place.
 #[derive(Deserialize)]
 pub(super) struct WireMessage<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub(super) ty: Option<BStr<'a>>,
     #[serde(default, borrow)]
-    pub(super) id: Option<BStr<'a>>,
+    pub(super) id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub(super) model: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub(super) content: Vec<WireBlock<'a>>,
     #[serde(default, borrow)]
     pub(super) stop_reason: Option<BStr<'a>>,
+    #[serde(default, borrow)]
+    pub(super) stop_sequence: Option<&'a RawValue>,
     #[serde(default)]
     pub(super) usage: Option<WireUsage>,
     #[serde(default, borrow)]
     pub(super) error: Option<WireError<'a>>,
 }
 
+/// `message_start.message`.
 #[derive(Deserialize)]
 pub(super) struct StreamMessage<'a> {
     #[serde(default, borrow)]
-    pub(super) id: Option<BStr<'a>>,
+    pub(super) id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub(super) model: Option<&'a RawValue>,
     #[serde(default)]
     pub(super) usage: Option<WireUsage>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct StreamBlock<'a> {
-    #[serde(rename = "type", borrow)]
-    pub(super) ty: Cow<'a, str>,
-    #[serde(default, borrow)]
-    pub(super) id: Option<BStr<'a>>,
-    #[serde(default, borrow)]
-    pub(super) name: Option<BStr<'a>>,
-    #[serde(default, borrow)]
-    pub(super) input: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    pub(super) text: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    pub(super) thinking: Option<&'a RawValue>,
-}
-
+/// `content_block_delta.delta` and `message_delta.delta`.
 #[derive(Deserialize)]
 pub(super) struct StreamDelta<'a> {
     #[serde(rename = "type", default, borrow)]
@@ -268,21 +324,41 @@ pub(super) struct StreamDelta<'a> {
     #[serde(default, borrow)]
     pub(super) thinking: Option<&'a RawValue>,
     #[serde(default, borrow)]
+    pub(super) signature: Option<&'a RawValue>,
+    #[serde(default, borrow)]
     pub(super) stop_reason: Option<BStr<'a>>,
+    #[serde(default, borrow)]
+    pub(super) stop_sequence: Option<&'a RawValue>,
 }
 
+/// One streamed event (`data:` of an SSE frame).
 #[derive(Deserialize)]
 pub(super) struct StreamEvent<'a> {
     #[serde(rename = "type", borrow)]
     pub(super) ty: Cow<'a, str>,
+    #[serde(default)]
+    pub(super) index: Option<u32>,
     #[serde(default, borrow)]
     pub(super) message: Option<StreamMessage<'a>>,
     #[serde(default, borrow)]
-    pub(super) content_block: Option<StreamBlock<'a>>,
+    pub(super) content_block: Option<WireBlock<'a>>,
     #[serde(default, borrow)]
     pub(super) delta: Option<StreamDelta<'a>>,
     #[serde(default)]
     pub(super) usage: Option<WireUsage>,
     #[serde(default, borrow)]
     pub(super) error: Option<WireError<'a>>,
+}
+
+/// The escaped contents of a raw JSON string literal (`None` for any other JSON value).
+pub(super) fn escaped(raw: &RawValue) -> Option<Escaped<'_>> {
+    let lit = raw.get().as_bytes();
+    let inner = lit.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    Some(Escaped::from_json_contents(inner))
+}
+
+/// [`escaped`] of an optional value, empty when absent or not a string.
+pub(super) fn escaped_or_empty(raw: Option<&RawValue>) -> Escaped<'_> {
+    raw.and_then(escaped)
+        .unwrap_or(Escaped::from_json_contents(b""))
 }

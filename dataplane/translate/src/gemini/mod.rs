@@ -1,6 +1,14 @@
-//! OpenAI Chat Completions ⇄ Gemini `generateContent` / `streamGenerateContent`.
+//! Gemini `generateContent` / `streamGenerateContent`: the four hub adapters and the
+//! original OpenAI Chat ⇄ Gemini API built on them.
 //!
-//! Mapping choices (see the crate README section "Protocol translation"):
+//! - `decode`: Gemini answers (SSE, JSON array, whole) → hub events.
+//! - `encode`: hub events → Gemini answers for Gemini clients, and Gemini error bodies.
+//! - `ingress`: a Gemini client's request → hub form.
+//! - `egress`: hub form → a Gemini request body (`request` writes it).
+//! - [`build_request`] / [`build_request_from`], [`GeminiStreamTranslator`],
+//!   [`translate_response`]: OpenAI Chat clients, through the same adapters.
+//!
+//! Request mapping choices:
 //! - `system`/`developer` messages anywhere go to `systemInstruction` (one part each).
 //! - Tool schemas and `response_format.json_schema` are reduced to the OpenAPI subset
 //!   Gemini's `Schema` accepts ([`schema`]): local `$ref`s are inlined, `type: [T, "null"]`
@@ -8,16 +16,18 @@
 //!   every other keyword (`$schema`, `$id`, `$defs`, `definitions`, `additionalProperties`,
 //!   `patternProperties`, `unevaluatedProperties`, `examples`, `exclusiveMinimum`, `not`,
 //!   `if/then/else`, `strict`, ...) is stripped; type names are upper-cased (`OBJECT`).
-//! - Thought parts (`thought: true`) are exposed as `reasoning_content`.
-//! - A function call's `thoughtSignature` is carried inside the OpenAI tool-call id
+//! - A function call's `thoughtSignature` is carried inside the tool-call id
 //!   (`<id>__thought__<signature>`) and replayed when the client sends the call back.
+//! - An explicit thinking budget wins over `reasoning_effort`; `top_k` → `topK`.
+//! - `n` > 1: `candidateCount` for [`build_request`] (unchanged API); refused by the hub
+//!   egress, as hub answers carry one candidate (the decoder reads candidate 0 only).
+//!
+//! Answer mapping choices (see `decode`):
+//! - Thought parts (`thought: true`) are thinking blocks (`reasoning_content` for OpenAI).
 //! - A blocked prompt (`promptFeedback.blockReason`, no candidates) is an ordinary answer
-//!   with empty content and `finish_reason: "content_filter"`, streamed or not.
-//! - Candidates become choices (`n` → `candidateCount`, at most 8). `STOP` after a function
-//!   call is `tool_calls`. Tool-call ids are Gemini's `functionCall.id` when present, else
-//!   `call_<ctx id>_<n>` (`call_<ctx id>_<choice>_<n>` for choices > 0).
-//! - Streamed chunks carry `ResponseContext::id` (Gemini sends `responseId` only after
-//!   the content of each event); non-streamed responses use `responseId`.
+//!   with no content that stops for the content filter, streamed or not.
+//! - `STOP` after a function call is a tool-use stop; `MALFORMED_FUNCTION_CALL` an error.
+//!   Tool-call ids are Gemini's `functionCall.id` when present, else `call_<seed>_<n>`.
 //! - Usage: `prompt_tokens = promptTokenCount + toolUsePromptTokenCount`,
 //!   `completion_tokens = candidatesTokenCount + thoughtsTokenCount` (reasoning included,
 //!   as in OpenAI), `cached_tokens = cachedContentTokenCount`; streams keep the last.
@@ -31,20 +41,17 @@ pub(crate) mod decode;
 pub(crate) mod egress;
 pub(crate) mod encode;
 mod error;
-mod event;
 pub(crate) mod ingress;
+mod openai_chat;
 mod request;
-mod response;
 mod schema;
-mod stream;
 mod text_fast_path;
 mod wire;
 
 pub use error::translate_error;
+pub use openai_chat::{finish_reason, translate_response, GeminiStreamTranslator};
 pub use request::{build_request, build_request_from};
-pub use response::{finish_reason, translate_response};
 pub use schema::{schema, SCHEMA_INLINE_BUDGET_BYTES, SCHEMA_MAX_DEPTH};
-pub use stream::GeminiStreamTranslator;
 
 /// Request path for `model`: `/v1beta/models/{model}:generateContent`, or
 /// `:streamGenerateContent?alt=sse` when streaming.

@@ -20,11 +20,11 @@ pub fn build_request(
     openai_body: &[u8],
     upstream_model: &str,
 ) -> Result<UpstreamRequest, TranslateError> {
-    build(
-        HubRequest::parse(openai_body)?,
-        openai_body.len(),
-        upstream_model,
-    )
+    let req = HubRequest::parse(openai_body)?;
+    Ok(UpstreamRequest {
+        body: build(&req, openai_body.len(), upstream_model, true)?,
+        stream: req.stream,
+    })
 }
 
 /// [`build_request`] for a request the boundary parse ([`ChatRequest::parse`]) already
@@ -33,18 +33,22 @@ pub fn build_request_from(
     req: &ChatRequest,
     upstream_model: &str,
 ) -> Result<UpstreamRequest, TranslateError> {
-    build(
-        HubRequest::from_checked(req)?,
-        req.body.len(),
-        upstream_model,
-    )
+    let hub = HubRequest::from_checked(req)?;
+    Ok(UpstreamRequest {
+        body: build(&hub, req.body.len(), upstream_model, true)?,
+        stream: hub.stream,
+    })
 }
 
-fn build(
-    req: HubRequest,
+/// The `generateContent` body for a request in hub form; `input_len` (the client body's
+/// size) sizes the output buffer. `candidates`: whether `n` > 1 may become
+/// `candidateCount` (the original OpenAI-only API; hub answers carry one candidate).
+pub(super) fn build(
+    req: &HubRequest,
     input_len: usize,
     upstream_model: &str,
-) -> Result<UpstreamRequest, TranslateError> {
+    candidates: bool,
+) -> Result<Vec<u8>, TranslateError> {
     let _ = upstream_model; // Gemini names the model in the URL path.
 
     let mut contents: Vec<Content<'_>> = Vec::new();
@@ -118,6 +122,7 @@ fn build(
         seed: req.seed,
         stop_sequences: &req.stop,
         temperature: req.temperature,
+        top_k: req.top_k,
         top_p: req.top_p,
         ..GenerationConfig::default()
     };
@@ -133,6 +138,13 @@ fn build(
         .fold(0usize, |n, s| n.saturating_add(json_size(s)));
     let mut budget = SchemaBudget::new(input_schema_bytes);
     if let Some(n) = req.n {
+        if n > 1 && !candidates {
+            // The hub answer carries one candidate: more would be dropped on the way back.
+            return Err(TranslateError::new(
+                "Gemini answers are translated with one candidate: n must be 1",
+                "n",
+            ));
+        }
         if n > 8 {
             return Err(TranslateError::new(
                 "Gemini supports at most n = 8 candidates",
@@ -155,7 +167,13 @@ fn build(
         }
         Some(ResponseFormat::Text) | None => {}
     }
-    if let Some(effort) = req.reasoning_effort.as_deref() {
+    if let Some(budget) = req.thinking_budget {
+        // An explicit budget wins over the effort.
+        gen.thinking_config = Some(ThinkingConfig {
+            include_thoughts: (budget > 0).then_some(true),
+            thinking_budget: budget,
+        });
+    } else if let Some(effort) = req.reasoning_effort.as_deref() {
         gen.thinking_config = match chat::thinking_budget(effort) {
             Some(budget) => Some(ThinkingConfig {
                 include_thoughts: Some(true),
@@ -223,8 +241,5 @@ fn build(
         tool_config,
         tools,
     };
-    Ok(UpstreamRequest {
-        body: chat::encode(&body, input_len)?,
-        stream: req.stream,
-    })
+    chat::encode(&body, input_len)
 }

@@ -109,39 +109,35 @@ fn fast_usage(c: &mut json_out::Cursor<'_>) -> Option<Option<WireUsage>> {
 
 #[cfg(test)]
 mod fast_path_tests {
-    use bytes::BytesMut;
-
-    use super::super::stream::{GeminiStreamTranslator, State};
+    use super::super::decode::GeminiDecoder;
     use super::*;
-    use crate::openai::ChunkWriter;
-    use crate::{ResponseContext, UpstreamError, Usage};
+    use crate::hub::{Event, Sink};
+    use crate::UpstreamError;
     use proptest::prelude::*;
 
-    fn state() -> State {
-        GeminiStreamTranslator::new(ResponseContext {
-            model: "m".into(),
-            include_usage: true,
-            created: 1,
-            id: "chatcmpl-x".into(),
-            json_array: false,
-        })
-        .state
+    /// Every event, as its debug text.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl Sink for Log {
+        fn event(&mut self, ev: Event<'_>) {
+            self.0.push(format!("{ev:?}"));
+        }
     }
 
-    /// (output, usage, error) with and without the fast path.
-    fn both(events: &[String]) -> [(Vec<u8>, Option<Usage>, Option<UpstreamError>); 2] {
+    /// (events, error) with and without the fast path.
+    fn both(events: &[String]) -> [(Vec<String>, Option<UpstreamError>); 2] {
         [true, false].map(|fast| {
-            let mut st = state();
-            let mut out = BytesMut::new();
+            let mut st = GeminiDecoder::new(true, Some("chatcmpl-x")).state;
+            let mut log = Log::default();
             let mut err = None;
             for ev in events {
                 let r = if fast {
-                    st.on_event(ev.as_bytes(), &mut out)
+                    st.on_event(ev.as_bytes(), &mut log)
                 } else {
                     st.events += 1;
-                    st.writer
-                        .get_or_insert_with(|| ChunkWriter::new(b"chatcmpl-x", 1, "m"));
-                    st.walk(ev, &mut out)
+                    st.emit_start(ev, &mut log);
+                    st.walk(ev, &mut log)
                 };
                 if let Err(e) = r {
                     err = Some(e);
@@ -151,13 +147,13 @@ mod fast_path_tests {
             // Syntax-error positions differ (the fast path re-parses the remainder), so
             // compare errors by kind.
             let err = err.map(|e| {
-                let syntax = e.message.starts_with("invalid Gemini stream event");
+                let syntax = e.message.starts_with("invalid Gemini answer");
                 UpstreamError {
                     message: if syntax { String::new() } else { e.message },
                     ..e
                 }
             });
-            (out.to_vec(), st.usage, err)
+            (log.0, err)
         })
     }
 

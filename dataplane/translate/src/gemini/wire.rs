@@ -1,17 +1,15 @@
 //! Gemini wire types: the `generateContent` request body written from the parsed OpenAI
 //! request, and the borrowed response, stream and error shapes read back.
 
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::call_id::split_call_id;
 use crate::json_in::Skip;
 use crate::json_out::BStr;
 use crate::openai::request::hub::{Media, ToolCall};
-use crate::{UpstreamError, Usage};
+use crate::Usage;
 
 // The body is serialized straight from the parsed request through the borrowed structs
 // below rather than built as a `serde_json::Value` tree first (only the reduced schemas,
@@ -158,6 +156,8 @@ pub(super) struct GenerationConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) thinking_config: Option<ThinkingConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) top_k: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) top_p: Option<f64>,
 }
 
@@ -239,65 +239,9 @@ impl WireUsage {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct WireFunctionCall<'a> {
-    #[serde(default, borrow)]
-    pub(super) id: Option<BStr<'a>>,
-    #[serde(default, borrow)]
-    pub(super) name: Option<BStr<'a>>,
-    #[serde(default, borrow)]
-    pub(super) args: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct WirePart<'a> {
-    #[serde(default, borrow)]
-    pub(super) text: Option<&'a RawValue>,
-    #[serde(default)]
-    pub(super) thought: Option<bool>,
-    #[serde(default, borrow)]
-    pub(super) function_call: Option<WireFunctionCall<'a>>,
-    #[serde(default, borrow)]
-    pub(super) thought_signature: Option<BStr<'a>>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct WireContent<'a> {
-    #[serde(default, borrow)]
-    pub(super) parts: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct WireCandidate<'a> {
-    #[serde(default, borrow)]
-    pub(super) content: Option<WireContent<'a>>,
-    #[serde(default, borrow)]
-    pub(super) finish_reason: Option<BStr<'a>>,
-    #[serde(default)]
-    pub(super) index: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(super) struct WirePromptFeedback<'a> {
     #[serde(default, borrow)]
     pub(super) block_reason: Option<BStr<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct WireResponse<'a> {
-    #[serde(default, borrow)]
-    pub(super) candidates: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    pub(super) prompt_feedback: Option<WirePromptFeedback<'a>>,
-    #[serde(default)]
-    pub(super) usage_metadata: Option<WireUsage>,
-    #[serde(default, borrow)]
-    pub(super) response_id: Option<BStr<'a>>,
-    #[serde(default, borrow)]
-    pub(super) error: Option<WireError<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -321,72 +265,6 @@ pub(super) struct WireError<'a> {
     pub(super) status: Option<BStr<'a>>,
     #[serde(default, borrow)]
     pub(super) details: Vec<WireErrorDetail<'a>>,
-}
-
-/// Call `f` for every element of the JSON array `raw` without collecting them (no
-/// per-event `Vec`). `null` counts as an empty array. The first error returned by `f` is
-/// returned; later elements are still parsed but not passed on.
-pub(super) fn for_each_checked<'de, T, F>(raw: &'de RawValue, f: F) -> Result<(), UpstreamError>
-where
-    T: Deserialize<'de>,
-    F: FnMut(T) -> Result<(), UpstreamError>,
-{
-    struct Seed<F, T> {
-        f: F,
-        err: Option<UpstreamError>,
-        _t: std::marker::PhantomData<T>,
-    }
-    impl<'de, T, F> Visitor<'de> for &mut Seed<F, T>
-    where
-        T: Deserialize<'de>,
-        F: FnMut(T) -> Result<(), UpstreamError>,
-    {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an array")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(item) = seq.next_element::<T>()? {
-                if self.err.is_none() {
-                    if let Err(e) = (self.f)(item) {
-                        self.err = Some(e);
-                    }
-                }
-            }
-            Ok(())
-        }
-        fn visit_unit<E>(self) -> Result<(), E> {
-            Ok(())
-        }
-    }
-    impl<'de, T, F> DeserializeSeed<'de> for &mut Seed<F, T>
-    where
-        T: Deserialize<'de>,
-        F: FnMut(T) -> Result<(), UpstreamError>,
-    {
-        type Value = ();
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            // deserialize_seq, not deserialize_any: serde_json's `any` path allocates.
-            d.deserialize_seq(self)
-        }
-    }
-    let mut seed = Seed {
-        f,
-        err: None,
-        _t: std::marker::PhantomData,
-    };
-    if raw.get() == "null" {
-        return Ok(());
-    }
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    let parsed = (&mut seed).deserialize(&mut de);
-    match (seed.err, parsed) {
-        (Some(e), _) => Err(e),
-        (None, Err(e)) => Err(UpstreamError::malformed(format!(
-            "invalid Gemini response: {e}"
-        ))),
-        (None, Ok(())) => Ok(()),
-    }
 }
 
 /// `usageMetadata` for the stream: the per-modality detail arrays are walked, not skipped

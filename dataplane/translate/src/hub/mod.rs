@@ -83,6 +83,7 @@ pub fn upstream_error(upstream: Protocol, status: u16, body: &[u8]) -> UpstreamE
 }
 
 /// Parses and validates a `client` surface's request body into hub form.
+#[allow(dead_code)] // reached through the client request boundary (being wired)
 pub(crate) fn parse(
     client: Protocol,
     body: &[u8],
@@ -97,6 +98,7 @@ pub(crate) fn parse(
 }
 
 /// The `upstream` request body for `req`, naming `model`.
+#[allow(dead_code)] // reached through the client request boundary (being wired)
 pub(crate) fn build(
     upstream: Protocol,
     req: &HubRequest,

@@ -27,6 +27,7 @@ pub(crate) enum Media {
 
 /// One piece of message content.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(dead_code)] // replayed reasoning: read by the egress adapters being written
 pub(crate) enum Part {
     Text(String),
     Image(Media),
@@ -116,6 +117,7 @@ pub(crate) enum ResponseFormat {
 
 /// The validated request.
 #[derive(Debug, Clone, Default)]
+#[allow(dead_code)] // thinking_budget, top_k: read by the egress adapters being written
 pub(crate) struct HubRequest {
     pub system: Vec<String>,
     pub messages: Vec<Message>,
@@ -158,6 +160,7 @@ pub(crate) const THOUGHT_SIGNATURE_SEPARATOR: &str = "__thought__";
 /// A client request parsed by its surface's ingress parser: the hub form plus what routing
 /// needs from it.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // read by the client request boundary being written
 pub(crate) struct Ingress {
     /// The request in hub form.
     pub hub: HubRequest,

@@ -109,14 +109,14 @@ impl ChunkWriter {
         Self::tool_args_end(out);
     }
 
-    fn tool_args_begin(&self, out: &mut BytesMut, choice: u32, index: u32) {
+    pub(crate) fn tool_args_begin(&self, out: &mut BytesMut, choice: u32, index: u32) {
         self.begin(out, choice);
         out.extend_from_slice(b"\"tool_calls\":[{\"index\":");
         json_out::uint(out, u64::from(index));
         out.extend_from_slice(b",\"function\":{\"arguments\":");
     }
 
-    fn tool_args_end(out: &mut BytesMut) {
+    pub(crate) fn tool_args_end(out: &mut BytesMut) {
         out.extend_from_slice(b"}}]");
         Self::end(out, None);
     }

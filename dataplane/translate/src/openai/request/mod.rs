@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use crate::TranslateError;
 use scan::{raw_len, value_end, value_start, ArrayLen, Member, MessagesScan, Text, TopLevel};
-use shape::check_shape;
+pub(crate) use shape::check_shape;
 use validate::{check_messages, check_name, check_number, invalid, parse_as, StreamOptionsShape};
 
 pub(crate) mod hub;

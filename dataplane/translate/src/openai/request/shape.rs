@@ -15,7 +15,7 @@ const MAX_TRACKED_DEPTH: usize = 128;
 /// strings, a short loop or `memchr` inside them, no allocation. Malformed JSON is let
 /// through (the parser reports it). A refusal names the top-level member it happened in.
 #[inline]
-pub(super) fn check_shape(body: &[u8], limits: &RequestLimits) -> Result<(), TranslateError> {
+pub(crate) fn check_shape(body: &[u8], limits: &RequestLimits) -> Result<(), TranslateError> {
     let max_depth = limits.max_json_depth.min(MAX_TRACKED_DEPTH);
     // Fast path: the `{`/`[` bytes bound the depth and the commas bound every count (both
     // over-count, as bytes inside strings count too), so a body under both limits needs no
