@@ -14,7 +14,6 @@
 
 mod anthropic;
 pub mod echo;
-mod embeddings;
 mod gemini;
 mod openai;
 mod responses;
@@ -22,6 +21,7 @@ mod responses;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use sluice_translate::embeddings::{self, EmbeddingsRequest};
 use sluice_translate::hub::{self, Observer, Translator};
 use sluice_translate::openai::PassthroughScanner;
 use sluice_translate::{
@@ -369,15 +369,16 @@ impl Adapter {
         })
     }
 
-    /// The embeddings request for an OpenAI embeddings body: passed through to
-    /// OpenAI-compatible upstreams, translated for Gemini. `Ok(None)` when the provider
-    /// cannot embed; `Err` when it cannot express this request.
+    /// The embeddings request for an OpenAI embeddings body (`emb` is its parse): passed
+    /// through to OpenAI-compatible upstreams, translated for Gemini. `Ok(None)` when the
+    /// provider cannot embed; `Err` when it cannot express this request.
     pub fn embeddings_request<'a>(
         self,
         provider: &Provider,
         endpoint: &'a Endpoint,
         model: &str,
         req: &ClientRequest,
+        emb: &EmbeddingsRequest,
     ) -> Result<Option<OutboundRequest<'a>>, GatewayError> {
         let root = api_root(provider.kind, &endpoint.base_url);
         let (path, body) = match self {
@@ -386,10 +387,10 @@ impl Adapter {
                 req.passthrough(Some(model), |_| false),
             ),
             Self::Gemini => {
-                let input = embeddings::parse(&req.body).map_err(|e| cannot_serve(provider, e))?;
+                emb.require_text().map_err(|e| cannot_serve(provider, e))?;
                 (
                     join_path(root, &embeddings::gemini_path(model)),
-                    Bytes::from(embeddings::gemini_body(&input, model)),
+                    Bytes::from(embeddings::gemini_body(emb, model)),
                 )
             }
             Self::OpenAiResponses | Self::Anthropic | Self::Echo => return Ok(None),
@@ -408,16 +409,17 @@ impl Adapter {
     pub fn embeddings_response(
         self,
         body: Bytes,
-        req: &ClientRequest,
+        emb: &EmbeddingsRequest,
         model: &str,
     ) -> Result<(Bytes, Option<Usage>), AttemptError> {
         match self {
-            Self::Gemini => embeddings::parse(&req.body)
-                .map_err(|e| UpstreamError::new(400, "invalid_request_error", e.message))
-                .and_then(|input| embeddings::openai_from_gemini(&body, &input, model))
-                .map(|(b, u)| (Bytes::from(b), u))
+            Self::Gemini => embeddings::openai_from_gemini(&body, emb, model)
+                .map(|(b, u)| (Bytes::from(b), Some(u)))
                 .map_err(AttemptError::from_answer),
-            _ => Ok(openai::response(body)),
+            _ => {
+                let usage = embeddings::scan_openai_usage(&body);
+                Ok((body, usage))
+            }
         }
     }
 

@@ -292,7 +292,9 @@ fn openai_errors_pass_through_with_their_verdict() {
     // Other surfaces get the upstream's message in their own format.
     assert_eq!(e.error.to_string(), "slow down");
     let anthropic = e.error.body_for(Protocol::Anthropic, "r");
-    assert!(std::str::from_utf8(&anthropic).unwrap().contains("slow down"));
+    assert!(std::str::from_utf8(&anthropic)
+        .unwrap()
+        .contains("slow down"));
     assert_eq!(
         e.outcome,
         Outcome::RateLimited {
@@ -480,9 +482,14 @@ fn token_counting_and_embeddings_per_provider() {
         .is_none());
 
     let emb = surface(Protocol::OpenAi, r#"{"model":"a","input":["x","y"]}"#);
+    let parsed = sluice_translate::embeddings::parse(
+        &emb.body,
+        &sluice_translate::openai::RequestLimits::default(),
+    )
+    .unwrap();
     let p = provider(&cfg, "oa");
     let o = Adapter::OpenAi
-        .embeddings_request(p, &p.endpoints[0], "text-embedding-3-small", &emb)
+        .embeddings_request(p, &p.endpoints[0], "text-embedding-3-small", &emb, &parsed)
         .unwrap()
         .unwrap();
     assert_eq!(o.path, "/v1/embeddings");
@@ -491,7 +498,7 @@ fn token_counting_and_embeddings_per_provider() {
         br#"{"model":"text-embedding-3-small","input":["x","y"]}"#
     );
     let o = Adapter::Gemini
-        .embeddings_request(g, &g.endpoints[0], "text-embedding-004", &emb)
+        .embeddings_request(g, &g.endpoints[0], "text-embedding-004", &emb, &parsed)
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -501,7 +508,7 @@ fn token_counting_and_embeddings_per_provider() {
     let (body, _) = Adapter::Gemini
         .embeddings_response(
             Bytes::from_static(br#"{"embeddings":[{"values":[1]},{"values":[2]}]}"#),
-            &emb,
+            &parsed,
             "text-embedding-004",
         )
         .unwrap();
@@ -510,7 +517,7 @@ fn token_counting_and_embeddings_per_provider() {
     for a in [Adapter::Anthropic, Adapter::OpenAiResponses] {
         let p = provider(&cfg, if a == Adapter::Anthropic { "an" } else { "rs" });
         assert!(a
-            .embeddings_request(p, &p.endpoints[0], "m", &emb)
+            .embeddings_request(p, &p.endpoints[0], "m", &emb, &parsed)
             .unwrap()
             .is_none());
     }
@@ -585,9 +592,7 @@ fn observed_passthrough_forwards_the_bytes_and_reads_usage() {
     let mut relay = Adapter::Anthropic.stream_relay(&anthropic_client());
     let mut out = BytesMut::new();
     for piece in ANTHROPIC_STREAM.as_bytes().chunks(7) {
-        relay
-            .feed(Bytes::copy_from_slice(piece), &mut out)
-            .unwrap();
+        relay.feed(Bytes::copy_from_slice(piece), &mut out).unwrap();
     }
     relay.finish(&mut out).unwrap();
     assert_eq!(&out[..], ANTHROPIC_STREAM.as_bytes());
@@ -599,7 +604,10 @@ fn observed_passthrough_forwards_the_bytes_and_reads_usage() {
     let mut out = BytesMut::new();
     let cut = ANTHROPIC_STREAM.find("event: message_delta").unwrap();
     relay
-        .feed(Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..cut]), &mut out)
+        .feed(
+            Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..cut]),
+            &mut out,
+        )
         .unwrap();
     let e = relay.finish(&mut out).unwrap_err();
     let before = out.len();
@@ -612,7 +620,10 @@ fn observed_passthrough_forwards_the_bytes_and_reads_usage() {
     let mut out = BytesMut::new();
     let start = ANTHROPIC_STREAM.find("event: content_block_start").unwrap();
     relay
-        .feed(Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..start]), &mut out)
+        .feed(
+            Bytes::copy_from_slice(&ANTHROPIC_STREAM.as_bytes()[..start]),
+            &mut out,
+        )
         .unwrap();
     let error_event: &[u8] = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
     let e = relay
@@ -627,6 +638,8 @@ fn observed_passthrough_forwards_the_bytes_and_reads_usage() {
     // candidate may answer).
     let mut relay = Adapter::Anthropic.stream_relay(&anthropic_client());
     let mut out = BytesMut::new();
-    assert!(relay.feed(Bytes::from_static(error_event), &mut out).is_err());
+    assert!(relay
+        .feed(Bytes::from_static(error_event), &mut out)
+        .is_err());
     assert!(out.is_empty());
 }

@@ -1,7 +1,8 @@
 //! `POST /v1/messages/count_tokens`: the model resolves as for a request; when a
 //! candidate's provider counts tokens itself (Anthropic), the client's body goes to it
 //! with the upstream model and its answer is relayed; otherwise the gateway answers with
-//! an estimate, marked by `x-sluice-token-count: estimate`.
+//! an estimate (`sluice_translate::anthropic::estimate_input_tokens`), marked by
+//! `x-sluice-token-count: estimate`.
 
 use std::time::Instant;
 
@@ -97,7 +98,7 @@ pub async fn serve(
         return Ok(());
     }
     let limits = RequestLimits::from(&cfg.server.limits);
-    let n = estimate_input_tokens(&req.body, &limits)?;
+    let n = sluice_translate::anthropic::estimate_input_tokens(&req.body, &limits)?;
     let mut body = Vec::with_capacity(32);
     body.extend_from_slice(b"{\"input_tokens\":");
     body.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
@@ -114,55 +115,4 @@ pub async fn serve(
     )
     .await;
     Ok(())
-}
-
-/// PLACEHOLDER for `sluice_translate::anthropic::estimate_input_tokens` (being written in
-/// the translate crate): about four characters per token over every string in the
-/// request's `system`, `messages` and `tools`, plus a few tokens per message.
-fn estimate_input_tokens(
-    body: &[u8],
-    _limits: &RequestLimits,
-) -> Result<u64, sluice_translate::TranslateError> {
-    fn chars(v: &serde_json::Value) -> u64 {
-        match v {
-            serde_json::Value::String(s) => s.chars().count() as u64,
-            serde_json::Value::Array(a) => a.iter().map(chars).sum(),
-            serde_json::Value::Object(o) => o.iter().map(|(k, v)| k.len() as u64 + chars(v)).sum(),
-            _ => 1,
-        }
-    }
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        sluice_translate::TranslateError::body(format!("request body is not valid JSON: {e}"))
-    })?;
-    let messages = v
-        .get("messages")
-        .and_then(serde_json::Value::as_array)
-        .map_or(0, Vec::len) as u64;
-    let text: u64 = ["system", "messages", "tools"]
-        .iter()
-        .filter_map(|k| v.get(*k))
-        .map(chars)
-        .sum();
-    Ok(text.div_ceil(4) + 3 * messages + 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn estimate_grows_with_the_prompt() {
-        let l = RequestLimits::default();
-        let short = estimate_input_tokens(
-            br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
-            &l,
-        )
-        .unwrap();
-        let long = estimate_input_tokens(
-            br#"{"model":"m","system":"you are a very helpful assistant","messages":[{"role":"user","content":"hello there, how are you today?"}]}"#,
-            &l,
-        )
-        .unwrap();
-        assert!(short > 0 && long > short);
-    }
 }

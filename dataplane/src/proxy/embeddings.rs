@@ -5,6 +5,8 @@
 
 use std::time::Instant;
 
+use sluice_translate::embeddings::EmbeddingsRequest;
+
 use super::attempt::{error_answer, failed, record, AttemptEnd};
 use super::downstream::Downstream as Session;
 use super::plan::{Attempt, AttemptPlan, Failures};
@@ -24,13 +26,14 @@ pub async fn serve(
     rctx: &mut RequestCtx,
     cfg: &RuntimeConfig,
     req: ClientRequest,
+    emb: EmbeddingsRequest,
 ) -> Result<(), GatewayError> {
     let res = resolve(cfg, &req)?;
     rctx.route = res.route.clone();
     let mut plan = AttemptPlan::new(state, cfg, &res, &req, rctx.start)?;
     let mut failures = Failures::default();
     while let Some(next) = plan.next(state, cfg, &mut failures) {
-        match run(state, session, rctx, &req, next).await {
+        match run(state, session, rctx, &req, &emb, next).await {
             AttemptEnd::Served => return Ok(()),
             AttemptEnd::Failed(e) if e.retryable() => failures.failed(e.error),
             AttemptEnd::Failed(e) => return Err(e.error),
@@ -47,6 +50,7 @@ async fn run(
     session: &mut Session,
     rctx: &mut RequestCtx,
     req: &ClientRequest,
+    emb: &EmbeddingsRequest,
     attempt: Attempt<'_>,
 ) -> AttemptEnd {
     let Attempt {
@@ -60,7 +64,7 @@ async fn run(
     let Some(ep) = provider.endpoints.get(endpoint.index) else {
         return AttemptEnd::Skipped;
     };
-    let outbound = match adapter.embeddings_request(provider, ep, &candidate.model, req) {
+    let outbound = match adapter.embeddings_request(provider, ep, &candidate.model, req, emb) {
         Ok(Some(o)) => o,
         Ok(None) => {
             return AttemptEnd::Unsupported(GatewayError::InvalidRequest {
@@ -94,7 +98,7 @@ async fn run(
         }
     };
     state.upstream.release(resp);
-    let (body, usage) = match adapter.embeddings_response(body, req, &candidate.model) {
+    let (body, usage) = match adapter.embeddings_response(body, emb, &candidate.model) {
         Ok(a) => a,
         Err(e) => return failed(provider, endpoint.permit, e, ttfb),
     };

@@ -522,8 +522,9 @@ impl SluiceProxy {
             Endpoint::Embeddings => {
                 ctx.is_chat = true;
                 let body = self.body(session, ctx, &cfg).await?;
+                let emb = sluice_translate::embeddings::parse(&body, &limits)?;
                 let req = ClientRequest::scan(Protocol::OpenAi, body, None, Some(false), &limits)?;
-                embeddings::serve(&self.state, session, ctx, &cfg, req).await
+                embeddings::serve(&self.state, session, ctx, &cfg, req, emb).await
             }
             _ => Err(GatewayError::Internal("unroutable endpoint".into())),
         }
