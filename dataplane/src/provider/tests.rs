@@ -513,7 +513,7 @@ fn token_counting_and_embeddings_per_provider() {
         )
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(v["data"][1]["embedding"][0], 2);
+    assert_eq!(v["data"][1]["embedding"][0].as_f64(), Some(2.0));
     for a in [Adapter::Anthropic, Adapter::OpenAiResponses] {
         let p = provider(&cfg, if a == Adapter::Anthropic { "an" } else { "rs" });
         assert!(a
