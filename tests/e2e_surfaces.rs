@@ -22,7 +22,8 @@ use common::*;
 const KEY: &str = "sk-surface-client-0123456789";
 
 const ANTHROPIC_RULES: &str = r#"{"rules":[
- {"model":"claude-text","fixture_stream":"anthropic/messages_stream_text.sse","fixture_json":"anthropic/messages_text.json"}
+ {"model":"claude-text","fixture_stream":"anthropic/messages_stream_text.sse","fixture_json":"anthropic/messages_text.json"},
+ {"model":"claude-cut","fault":"cut","generate":{"chunks":10}}
 ]}"#;
 
 const GEMINI_RULES: &str = r#"{"rules":[
@@ -39,7 +40,7 @@ api_keys = [\"{KEY}\"]
 [[providers]]
 name = \"claude\"
 kind = \"anthropic\"
-models = [\"claude-text\"]
+models = [\"claude-text\", \"claude-cut\"]
 base_url = \"{}\"
 api_key = \"sk-ant-upstream\"
 [[providers]]
@@ -54,6 +55,10 @@ kind = \"openai_compatible\"
 models = [\"embed-small\"]
 base_url = \"{embed_url}/v1\"
 api_key = \"sk-emb-upstream\"
+[[providers]]
+name = \"ec\"
+kind = \"echo\"
+models = [\"echo-1\"]
 ",
         anthropic.url(),
         gemini.url()
@@ -430,4 +435,143 @@ fn embeddings_pass_through_to_openai_compatible_upstreams() {
     assert_eq!(r.status, 404, "{}", r.text());
     let metrics = gw.metrics();
     assert!(metrics.contains("provider=\"emb\""), "{metrics}");
+}
+
+/// The `data:` payloads of an SSE body (`\n` or Gemini's `\r\n` framing), as JSON
+/// (`[DONE]` skipped).
+fn events(body: &[u8]) -> Vec<serde_json::Value> {
+    sse_data(
+        String::from_utf8_lossy(body)
+            .replace("\r\n", "\n")
+            .as_bytes(),
+    )
+    .into_iter()
+    .filter(|d| d != "[DONE]")
+    .map(|d| serde_json::from_str(&d).unwrap_or_else(|e| panic!("{e}: {d}")))
+    .collect()
+}
+
+#[test]
+fn surfaces_translate_to_other_providers_and_the_echo() {
+    let Some(_fx) = fixtures() else { return };
+    let s = setup();
+    let gw = &s.gw;
+    let auth = bearer();
+
+    // Anthropic client, Gemini upstream: a streamed Messages answer.
+    let r = gw.post_bytes(
+        "/v1/messages",
+        br#"{"model":"gemini-text","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+        &[&auth],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let types: Vec<String> = events(&r.body)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        types.first().map(String::as_str),
+        Some("message_start"),
+        "{types:?}"
+    );
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("message_stop"),
+        "{types:?}"
+    );
+    assert!(
+        types.iter().any(|t| t == "content_block_delta"),
+        "{types:?}"
+    );
+
+    // Gemini client, Anthropic upstream: a whole generateContent answer.
+    let r = gw.post_bytes(
+        "/v1beta/models/claude-text:generateContent",
+        GEMINI_BODY.as_bytes(),
+        &[&auth],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert!(
+        v["candidates"][0]["content"]["parts"][0]["text"].is_string(),
+        "{v}"
+    );
+
+    // Responses client, Anthropic upstream: a whole response object.
+    let r = gw.post_bytes(
+        "/v1/responses",
+        br#"{"model":"claude-text","input":"hi"}"#,
+        &[&auth],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["object"], "response", "{v}");
+
+    // The echo provider answers every surface in its own protocol.
+    let r = gw.post_bytes(
+        "/v1/messages",
+        br#"{"model":"echo-1","max_tokens":16,"messages":[{"role":"user","content":"ping pong"}]}"#,
+        &[&auth],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["type"], "message", "{v}");
+    assert_eq!(v["content"][0]["text"], "Echo: ping pong", "{v}");
+    let r = gw.post_bytes(
+        "/v1beta/models/echo-1:streamGenerateContent?alt=sse",
+        GEMINI_BODY.as_bytes(),
+        &[&auth],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text: String = events(&r.body)
+        .iter()
+        .filter_map(|e| {
+            e["candidates"][0]["content"]["parts"][0]["text"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(text, "Echo: hi");
+}
+
+#[test]
+fn a_cut_stream_ends_with_the_surface_error_event() {
+    let s = setup();
+    let gw = &s.gw;
+    // Same protocol (passed through): the Anthropic client's stream ends with
+    // Anthropic's `error` event, never a silent clean end.
+    let r = gw.post_bytes(
+        "/v1/messages",
+        br#"{"model":"claude-cut","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+        &[&bearer()],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.starts_with("event: message_start"), "{text}");
+    assert!(!text.contains("message_stop"), "{text}");
+    let last = events(&r.body).pop().unwrap();
+    assert_eq!(last["type"], "error", "{text}");
+    // Translated for an OpenAI Chat client: the gateway's envelope as the last event.
+    let r = gw.post_bytes(
+        "/v1/chat/completions",
+        br#"{"model":"claude-cut","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+        &[&bearer()],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let last = events(&r.body).pop().unwrap();
+    assert!(last["error"]["message"].is_string(), "{}", r.text());
+    assert!(last["request_id"].is_string(), "{}", r.text());
+    // Translated for a Responses client: its `error` event.
+    let r = gw.post_bytes(
+        "/v1/responses",
+        br#"{"model":"claude-cut","stream":true,"input":"hi"}"#,
+        &[&bearer()],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let last = events(&r.body).pop().unwrap();
+    assert!(
+        last["type"] == "error" || last["type"] == "response.failed",
+        "{}",
+        r.text()
+    );
 }
