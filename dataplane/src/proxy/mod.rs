@@ -404,17 +404,17 @@ impl SluiceProxy {
         ctx: &mut RequestCtx,
     ) -> Result<(), GatewayError> {
         let cfg = self.state.config.load();
-        let (endpoint, anthropic_version, alt_sse) = {
+        let endpoint = {
             let h = session.req_header();
-            (
-                classify(h.method.as_str(), h.uri.path()),
-                h.headers.contains_key("anthropic-version"),
-                h.uri
-                    .query()
-                    .and_then(|q| query_param(q, "alt"))
-                    .is_some_and(|alt| alt == "sse"),
-            )
+            classify(h.method.as_str(), h.uri.path())
         };
+        // Header and query lookups only for the endpoints they steer (the OpenAI Chat hot
+        // path does none).
+        let anthropic_version = matches!(endpoint, Endpoint::Models | Endpoint::Model(_))
+            && session
+                .req_header()
+                .headers
+                .contains_key("anthropic-version");
         ctx.surface = endpoint.surface(anthropic_version);
         match endpoint {
             Endpoint::Health => {
@@ -504,6 +504,12 @@ impl SluiceProxy {
                 let body = self.body(session, ctx, &cfg).await?;
                 let (model, stream) = match &endpoint {
                     Endpoint::Gemini { model, stream } => {
+                        let alt_sse = session
+                            .req_header()
+                            .uri
+                            .query()
+                            .and_then(|q| query_param(q, "alt"))
+                            .is_some_and(|alt| alt == "sse");
                         ctx.json_array = *stream && !alt_sse;
                         (Some(model.as_str()), Some(*stream))
                     }
