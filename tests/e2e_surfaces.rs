@@ -497,6 +497,31 @@ fn surfaces_translate_to_other_providers_and_the_echo() {
         "{v}"
     );
 
+    // Gemini client streaming from an Anthropic upstream (the stream is named by the
+    // URL alone): SSE events, and a JSON array without alt=sse.
+    let r = gw.post_bytes(
+        "/v1beta/models/claude-text:streamGenerateContent?alt=sse",
+        GEMINI_BODY.as_bytes(),
+        &[&auth],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let chunks = events(&r.body);
+    assert!(chunks.len() > 1, "{}", r.text());
+    assert_eq!(
+        chunks.last().unwrap()["candidates"][0]["finishReason"],
+        "STOP",
+        "{}",
+        r.text()
+    );
+    let r = gw.post_bytes(
+        "/v1beta/models/claude-text:streamGenerateContent",
+        GEMINI_BODY.as_bytes(),
+        &[&auth],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.header("content-type").unwrap().starts_with("application/json"));
+    assert!(r.json().as_array().is_some_and(|a| a.len() > 1), "{}", r.text());
+
     // Responses client, Anthropic upstream: a whole response object.
     let r = gw.post_bytes(
         "/v1/responses",

@@ -99,7 +99,9 @@ impl ClientRequest {
         };
         // The ingress parser sees the body without the gateway's own fields.
         let stripped = members.rewrite(&req.body, None, |_| false);
-        let ingress = hub::parse(protocol, &stripped, limits)?;
+        let mut ingress = hub::parse(protocol, &stripped, limits)?;
+        // Gemini says it in the URL, not the body: the boundary's answer is the one.
+        ingress.hub.stream = req.stream;
         *slot = Some(Box::new(ingress.hub));
         Ok(req)
     }
@@ -622,5 +624,72 @@ mod tests {
             s(&r.passthrough(Some("u"), |k| k == "encoding_format")),
             "{\"model\":\"u\",\"input\":\"x\"}"
         );
+    }
+
+    #[test]
+    fn other_surfaces_build_other_protocols_from_the_hub_form() {
+        let body = r#"{"model":"alias","provider":"p","max_tokens":32,"system":"be brief","messages":[{"role":"user","content":"hi"}]}"#;
+        let r = ClientRequest::parse(
+            Protocol::Anthropic,
+            Bytes::from(body),
+            None,
+            None,
+            &limits(),
+        )
+        .unwrap();
+        assert_eq!(r.pin, Some(("p".to_owned(), "provider")));
+        let gemini: serde_json::Value =
+            serde_json::from_slice(&r.upstream_body(Protocol::Gemini, "g").unwrap()).unwrap();
+        assert_eq!(gemini["contents"][0]["parts"][0]["text"], "hi");
+        assert!(gemini.get("provider").is_none() && gemini.get("model").is_none());
+        let chat: serde_json::Value =
+            serde_json::from_slice(&r.upstream_body(Protocol::OpenAi, "o").unwrap()).unwrap();
+        assert_eq!(chat["model"], "o");
+        assert!(chat.get("provider").is_none());
+        let responses: serde_json::Value = serde_json::from_slice(
+            &r.upstream_body(Protocol::OpenAiResponses, "x").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(responses["model"], "x");
+
+        // Chat ingress builds its hub form only for another protocol.
+        let chat = ClientRequest::from_chat(
+            ChatRequest::parse(
+                Bytes::from_static(
+                    b"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                ),
+                limits(),
+            )
+            .unwrap(),
+        );
+        let anthropic: serde_json::Value =
+            serde_json::from_slice(&chat.upstream_body(Protocol::Anthropic, "c").unwrap())
+                .unwrap();
+        assert_eq!(anthropic["model"], "c");
+        assert_eq!(anthropic["messages"][0]["role"], "user");
+
+        // The surface's own validation names the field.
+        let bad = ClientRequest::parse(
+            Protocol::Anthropic,
+            Bytes::from_static(b"{\"model\":\"m\",\"max_tokens\":5,\"messages\":\"no\"}"),
+            None,
+            None,
+            &limits(),
+        )
+        .unwrap_err();
+        assert_eq!(bad.param.as_deref(), Some("messages"));
+        let gemini = ClientRequest::parse(
+            Protocol::Gemini,
+            Bytes::from_static(b"{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]}]}"),
+            Some("gem"),
+            Some(true),
+            &limits(),
+        )
+        .unwrap();
+        assert!(gemini.stream);
+        let anthropic: serde_json::Value =
+            serde_json::from_slice(&gemini.upstream_body(Protocol::Anthropic, "c").unwrap())
+                .unwrap();
+        assert_eq!(anthropic["stream"], true);
     }
 }
