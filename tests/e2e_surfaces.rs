@@ -220,6 +220,16 @@ fn anthropic_surface_auth_errors_and_byte_identical_passthrough() {
         r#"{"model":"claude-text","max_tokens":64,"stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"hi  there","cache_control":{"type":"ephemeral"}}]}],"metadata":{"user_id":"u-1"}}"#
     );
 
+    // The passed-through answers' usage was read on the way (metrics, usage records).
+    let metrics = gw.metrics();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("sluice_tokens_total")
+            && l.contains("provider=\"claude\"")
+            && l.contains("completion")
+            && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+
     // Unknown model: 404 in Anthropic's format.
     let r = gw.post_bytes(
         "/v1/messages",
