@@ -14,7 +14,6 @@
 //! protocol.
 
 mod event;
-pub(crate) mod pending;
 mod pipeline;
 pub(crate) mod request;
 
