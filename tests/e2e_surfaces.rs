@@ -529,8 +529,15 @@ fn surfaces_translate_to_other_providers_and_the_echo() {
         &[&auth],
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.header("content-type").unwrap().starts_with("application/json"));
-    assert!(r.json().as_array().is_some_and(|a| a.len() > 1), "{}", r.text());
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    assert!(
+        r.json().as_array().is_some_and(|a| a.len() > 1),
+        "{}",
+        r.text()
+    );
 
     // Responses client, Anthropic upstream: a whole response object.
     let r = gw.post_bytes(

@@ -655,10 +655,9 @@ mod tests {
             serde_json::from_slice(&r.upstream_body(Protocol::OpenAi, "o").unwrap()).unwrap();
         assert_eq!(chat["model"], "o");
         assert!(chat.get("provider").is_none());
-        let responses: serde_json::Value = serde_json::from_slice(
-            &r.upstream_body(Protocol::OpenAiResponses, "x").unwrap(),
-        )
-        .unwrap();
+        let responses: serde_json::Value =
+            serde_json::from_slice(&r.upstream_body(Protocol::OpenAiResponses, "x").unwrap())
+                .unwrap();
         assert_eq!(responses["model"], "x");
 
         // Chat ingress builds its hub form only for another protocol.
@@ -672,8 +671,7 @@ mod tests {
             .unwrap(),
         );
         let anthropic: serde_json::Value =
-            serde_json::from_slice(&chat.upstream_body(Protocol::Anthropic, "c").unwrap())
-                .unwrap();
+            serde_json::from_slice(&chat.upstream_body(Protocol::Anthropic, "c").unwrap()).unwrap();
         assert_eq!(anthropic["model"], "c");
         assert_eq!(anthropic["messages"][0]["role"], "user");
 
@@ -689,7 +687,9 @@ mod tests {
         assert_eq!(bad.param.as_deref(), Some("messages"));
         let gemini = ClientRequest::parse(
             Protocol::Gemini,
-            Bytes::from_static(b"{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]}]}"),
+            Bytes::from_static(
+                b"{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]}]}",
+            ),
             Some("gem"),
             Some(true),
             &limits(),
