@@ -675,7 +675,8 @@ mod tests {
         assert_eq!(anthropic["model"], "c");
         assert_eq!(anthropic["messages"][0]["role"], "user");
 
-        // The surface's own validation names the field.
+        // The surface's own validation names the field when a translation needs the hub
+        // form; a provider of the client's own protocol still gets the body as sent.
         let bad = ClientRequest::parse(
             Protocol::Anthropic,
             Bytes::from_static(b"{\"model\":\"m\",\"max_tokens\":5,\"messages\":\"no\"}"),
@@ -683,8 +684,13 @@ mod tests {
             None,
             &limits(),
         )
-        .unwrap_err();
-        assert_eq!(bad.param.as_deref(), Some("messages"));
+        .unwrap();
+        let err = bad.upstream_body(Protocol::OpenAi, "o").unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages"));
+        assert_eq!(
+            &bad.upstream_body(Protocol::Anthropic, "m").unwrap()[..],
+            b"{\"model\":\"m\",\"max_tokens\":5,\"messages\":\"no\"}"
+        );
         let gemini = ClientRequest::parse(
             Protocol::Gemini,
             Bytes::from_static(
