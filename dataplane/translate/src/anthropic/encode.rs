@@ -110,9 +110,11 @@ fn quoted<B: BufMut>(out: &mut B, s: &[u8]) {
 /// The message head shared by `message_start` and the whole answer: id through model.
 fn write_head<B: BufMut>(out: &mut B, id: Option<&[u8]>, ctx: &ResponseContext) {
     out.put_slice(b"{\"id\":\"");
+    // The upstream's id when it is a Messages id; another protocol's (`chatcmpl-…`,
+    // `resp_…`) gives way to the gateway's `msg_<request id>`.
     match id {
-        Some(id) => out.put_slice(id),
-        None => json_out::escaped(out, ctx.id.as_bytes()),
+        Some(id) if id.starts_with(b"msg_") => out.put_slice(id),
+        _ => json_out::escaped(out, ctx.id.as_bytes()),
     }
     out.put_slice(b"\",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
     json_out::string(out, ctx.model.as_bytes());

@@ -128,7 +128,10 @@ impl ResponsesEncoder {
             _ => {
                 self.id.extend_from_slice(b"resp_");
                 let ctx_id = self.ctx.id.as_bytes();
-                let ctx_id = ctx_id.strip_prefix(b"chatcmpl-").unwrap_or(ctx_id);
+                let ctx_id = ctx_id
+                    .strip_prefix(b"chatcmpl-")
+                    .or_else(|| ctx_id.strip_prefix(b"resp_"))
+                    .unwrap_or(ctx_id);
                 self.id.extend(id_body(ctx_id));
                 if self.id.len() == 5 {
                     self.id.extend_from_slice(b"0");
