@@ -380,6 +380,7 @@ fn invalid_snapshot_is_nacked_and_old_config_keeps_serving() {
                 weight: 1,
                 priority: 0,
             }],
+            limits: None,
         }],
         ..Default::default()
     };
@@ -450,6 +451,7 @@ fn large_snapshot_applies_without_disturbing_traffic() {
                     priority: 0,
                 })
                 .collect(),
+            limits: None,
         })
         .collect();
     let t0 = std::time::Instant::now();

@@ -240,6 +240,7 @@ async fn wrong_token_is_unauthenticated_and_usage_is_stored() {
                 completion_tokens: 2,
                 attempts: 1,
                 stream: true,
+                ..Default::default()
             })
             .collect(),
     };

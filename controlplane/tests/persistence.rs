@@ -220,6 +220,7 @@ async fn seed_snapshot_imported_only_when_empty() {
                 weight: 1,
                 priority: 0,
             }],
+            ..Default::default()
         }],
         client_key_sha256: vec![],
         prefix_rules: vec![],

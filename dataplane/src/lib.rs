@@ -11,6 +11,7 @@ pub mod sync;
 pub(crate) mod admission;
 pub(crate) mod chat_request;
 pub(crate) mod error;
+pub(crate) mod governance;
 pub(crate) mod health_check;
 pub(crate) mod metrics;
 pub(crate) mod ops;

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
@@ -22,6 +22,11 @@ struct Metrics {
     admission_rejected: IntCounterVec,
     open_connections: IntGauge,
     buffered_body_bytes: IntGauge,
+    cost: CounterVec,
+    rate_limited: IntCounterVec,
+    rate_store_up: IntGauge,
+    rate_store_transitions: IntCounterVec,
+    rate_store_errors: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -108,6 +113,44 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Request-body bytes held in memory across all connections",
     )
     .expect("static metric definition");
+    let cost = CounterVec::new(
+        Opts::new(
+            "sluice_cost_usd_total",
+            "Cost of answered requests from the price table, US dollars",
+        ),
+        &["route", "provider", "model"],
+    )
+    .expect("static metric definition");
+    let rate_limited = IntCounterVec::new(
+        Opts::new(
+            "sluice_rate_limited_total",
+            "Requests refused by a rate limit or budget, by scope kind and what ran out",
+        ),
+        &["scope", "reason"],
+    )
+    .expect("static metric definition");
+    let rate_store_up = IntGauge::new(
+        "sluice_rate_store_up",
+        "1 while the shared rate store (Redis) answers; 0 while the failure mode is in force",
+    )
+    .expect("static metric definition");
+    let rate_store_transitions = IntCounterVec::new(
+        Opts::new(
+            "sluice_rate_store_transitions_total",
+            "Rate store availability changes, by the state entered (up, down)",
+        ),
+        &["state"],
+    )
+    .expect("static metric definition");
+    let rate_store_errors = IntCounterVec::new(
+        Opts::new(
+            "sluice_rate_store_errors_total",
+            "Rate store calls that failed, by what the failure mode did (fail_open, fail_closed)",
+        ),
+        &["mode"],
+    )
+    .expect("static metric definition");
+    rate_store_up.set(1);
     for r in crate::admission::Reject::ALL {
         admission_rejected.with_label_values(&[r.as_str()]);
     }
@@ -124,6 +167,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(admission_rejected.clone()),
         Box::new(open_connections.clone()),
         Box::new(buffered_body_bytes.clone()),
+        Box::new(cost.clone()),
+        Box::new(rate_limited.clone()),
+        Box::new(rate_store_up.clone()),
+        Box::new(rate_store_transitions.clone()),
+        Box::new(rate_store_errors.clone()),
     ] {
         registry.register(c).expect("unique metric names");
     }
@@ -141,6 +189,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         admission_rejected,
         open_connections,
         buffered_body_bytes,
+        cost,
+        rate_limited,
+        rate_store_up,
+        rate_store_transitions,
+        rate_store_errors,
     }
 });
 
@@ -254,4 +307,38 @@ pub fn admission_levels(open_connections: usize, buffered_body_bytes: usize) {
     METRICS
         .buffered_body_bytes
         .set(i64::try_from(buffered_body_bytes).unwrap_or(i64::MAX));
+}
+
+/// Adds a request's cost (US dollars).
+pub fn cost(route: &str, provider: &str, model: &str, usd: f64) {
+    METRICS
+        .cost
+        .with_label_values(&[route, provider, model])
+        .inc_by(usd);
+}
+
+/// Counts a request refused by a limit or budget (`scope`: key, team, route, provider;
+/// `reason`: requests, tokens, concurrency, budget, store_unavailable).
+pub fn rate_limited(scope: &str, reason: &str) {
+    METRICS
+        .rate_limited
+        .with_label_values(&[scope, reason])
+        .inc();
+}
+
+/// Records a rate-store availability change (`up`: the store answers again).
+pub fn rate_store_transition(up: bool) {
+    METRICS.rate_store_up.set(i64::from(up));
+    METRICS
+        .rate_store_transitions
+        .with_label_values(&[if up { "up" } else { "down" }])
+        .inc();
+}
+
+/// Counts a failed rate-store call and what the failure mode did about it.
+pub fn rate_store_error(mode: sluice_model::FailureMode) {
+    METRICS
+        .rate_store_errors
+        .with_label_values(&[mode.as_str()])
+        .inc();
 }

@@ -59,6 +59,8 @@ pub struct RuntimeConfig {
     /// Every model name the configuration mentions (route names, target models, provider
     /// model lists): the only model values metrics carry as labels.
     pub configured_models: HashSet<String, BuildFnv>,
+    /// Client keys, teams, budgets and prices.
+    pub governance: crate::governance::Governance,
 }
 
 /// FNV-1a, for the per-request lookup of a (short) model name among the configured ones:
@@ -133,6 +135,7 @@ impl RuntimeConfig {
         Ok(Self {
             version: 0,
             configured_models,
+            governance: crate::governance::Governance::default(),
             server,
             providers,
             routes,

@@ -15,7 +15,9 @@ pub mod auth;
 pub mod base_url;
 pub mod config;
 pub mod file;
+pub mod governance;
 pub mod limits;
+pub mod price;
 pub mod provider;
 pub mod route;
 pub mod secret;
@@ -29,6 +31,12 @@ pub use auth::{client_key_hash, decode_hash, encode_hash, AuthMode};
 pub use base_url::BaseUrl;
 pub use config::{default_prefix_rules, BuildFnv, Fnv, PrefixRule, RuntimeConfig, SharedConfig};
 pub use file::{load_file, parse_config, ConfigError, EnvLookup};
+pub use governance::{
+    key_digest, nanousd_to_usd, usd_to_nanousd, Budget, BudgetStatus, BudgetWindow, ClientKey,
+    FailureMode, Governance, KeyDigest, RateLimits, RateStoreBackend, RateStoreSettings, ScopeKind,
+    Team, TokenCount,
+};
+pub use price::{Price, PriceEntry, PriceTable, TokenUsage};
 pub use limits::{listens_beyond_loopback, Limits, ServerSettings};
 pub use provider::{infer_kind, Endpoint, HealthCheck, Protocol, Provider, ProviderKind};
 pub use route::{Route, RouteError, Strategy, Target};

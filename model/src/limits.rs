@@ -81,6 +81,8 @@ pub struct ServerSettings {
     pub client_key_hashes: Vec<[u8; 32]>,
     /// Admission limits.
     pub limits: Limits,
+    /// Where rate-limit and spend counters live.
+    pub rate_store: crate::governance::RateStoreSettings,
 }
 
 impl Default for ServerSettings {
@@ -94,6 +96,7 @@ impl Default for ServerSettings {
             auth: AuthMode::None,
             client_key_hashes: Vec::new(),
             limits: Limits::default(),
+            rate_store: crate::governance::RateStoreSettings::default(),
         }
     }
 }

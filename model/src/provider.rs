@@ -174,6 +174,8 @@ pub struct Provider {
     pub pace: Duration,
     /// Optional active health check of every endpoint.
     pub health_check: Option<HealthCheck>,
+    /// Limits that keep Sluice under the provider's own quota (all data planes together).
+    pub limits: crate::governance::RateLimits,
 }
 
 /// An active health check: `GET {base_url}{path}` with the endpoint's credentials every

@@ -47,6 +47,8 @@ pub struct Route {
     pub retries: u32,
     /// Ordered targets.
     pub targets: Vec<Target>,
+    /// The route's own rate limits (all its clients together).
+    pub limits: crate::governance::RateLimits,
 }
 
 /// How a balancer (`sluice_route::Balancer`) orders members for a request.

@@ -95,6 +95,7 @@ pub fn config_from_snapshot(
             return Err(format!("{key}.name: must not be empty"));
         }
         routes.push(Route {
+            limits: Default::default(),
             name: r.name.clone(),
             strategy,
             retries: r.retries.min(server.max_retries),
@@ -182,6 +183,8 @@ pub fn snapshot_from_config(cfg: &RuntimeConfig) -> Snapshot {
                     .as_ref()
                     .map(|h| h.path.clone())
                     .unwrap_or_default(),
+                // TODO(governance): limits to proto.
+                limits: None,
             })
             .collect(),
         routes: cfg
@@ -205,8 +208,15 @@ pub fn snapshot_from_config(cfg: &RuntimeConfig) -> Snapshot {
                         priority: t.priority,
                     })
                     .collect(),
+                // TODO(governance): limits to proto.
+                limits: None,
             })
             .collect(),
+        // TODO(governance): keys, teams and prices to proto.
+        keys: Vec::new(),
+        teams: Vec::new(),
+        prices: Vec::new(),
+        key_digest_secret: Vec::new(),
         client_key_sha256: cfg
             .server
             .client_key_hashes

@@ -185,6 +185,7 @@ pub fn build_provider(
         model(m).map_err(|p| FieldError::new(format!("{key}.models[{i}]"), p))?;
     }
     Ok(Provider {
+        limits: Default::default(),
         name,
         kind,
         models,

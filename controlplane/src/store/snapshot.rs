@@ -67,6 +67,7 @@ pub fn build_snapshot(state: &State, key: &MasterKey) -> Result<Snapshot, ApiErr
             strategy: r.strategy.clone(),
             retries: r.retries,
             targets,
+            limits: None,
         });
     }
     Ok(Snapshot {
@@ -78,6 +79,10 @@ pub fn build_snapshot(state: &State, key: &MasterKey) -> Result<Snapshot, ApiErr
         // The store replaces both with the operator's setting and its epoch.
         client_auth: state.implied_client_auth().as_str().to_string(),
         epoch: String::new(),
+        keys: Vec::new(),
+        teams: Vec::new(),
+        prices: Vec::new(),
+        key_digest_secret: Vec::new(),
     })
 }
 

@@ -673,6 +673,7 @@ impl SluiceProxy {
                 completion_tokens: ctx.usage.map_or(0, |u| u.completion_tokens),
                 attempts: ctx.attempts,
                 stream: ctx.stream,
+                ..Default::default()
             };
             // Never block a request on reporting: drop the record when the queue is full.
             let _ = tx.try_send(rec);

@@ -158,6 +158,7 @@ pub(super) fn route(
     }
     validate::name(&rf.name).map_err(|p| FieldError::new(format!("{key}.name"), p))?;
     Ok(Route {
+        limits: Default::default(),
         name: rf.name,
         strategy,
         retries: route_retries(rf.retries, server),

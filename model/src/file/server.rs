@@ -174,6 +174,7 @@ pub(super) fn settings(f: ServerFile, env: EnvLookup) -> Result<ServerSettings, 
         ));
     }
     Ok(ServerSettings {
+        rate_store: Default::default(),
         listen: f.listen.unwrap_or(d.listen),
         ops_listen: f.ops_listen.unwrap_or(d.ops_listen),
         max_body_bytes,

@@ -126,6 +126,7 @@ pub(super) fn route(
         ));
     }
     Ok(Some(Route {
+        limits: Default::default(),
         name,
         strategy,
         retries: route_retries(m.retries, server),
