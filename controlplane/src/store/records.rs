@@ -203,6 +203,25 @@ pub struct State {
     /// the last key is deleted instead of silently turning off. Never goes back to `false`.
     #[serde(default)]
     pub client_keys_seen: bool,
+    /// The spend ledger's verdict on each budget scope (`key:<id>`, `team:<name>`) in its
+    /// current window; changes only when a threshold is crossed or a window rolls over,
+    /// and is pushed to data planes with the snapshot.
+    #[serde(default)]
+    pub budget_marks: BTreeMap<String, BudgetMark>,
+}
+
+/// Where one budget stood when the ledger last crossed a threshold in its window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetMark {
+    /// Start (Unix ms) of the window this mark belongs to.
+    pub window_start_ms: u64,
+    /// Spend in the window when the mark was set (nano-US-dollars).
+    pub spent_nanousd: u64,
+    /// The soft alert threshold was reached.
+    pub soft_alerted: bool,
+    /// The hard limit was reached: refused until this time (Unix ms; `u64::MAX` for a
+    /// `total` window); 0 when not.
+    pub exhausted_until_ms: u64,
 }
 
 impl State {
