@@ -128,6 +128,7 @@ impl Store {
             routes: load_tree(&routes, "route")?,
             keys: load_tree(&keys, "client key")?,
             client_keys_seen: meta.get(META_CLIENT_KEYS_SEEN)?.is_some(),
+            budget_marks: Default::default(),
         };
         // Stores from before the flag existed: a key id was ever handed out.
         state.client_keys_seen |= !state.keys.is_empty() || state.next_ids.key > 1;
