@@ -430,7 +430,7 @@ impl Governance {
     /// one of the two.
     pub fn allows(&self, key: &ClientKey, requested: &str, resolved: &str) -> bool {
         let ok = |list: &[String]| allowed(list, requested) || allowed(list, resolved);
-        ok(&key.allowed_models) && self.team_of(key).map_or(true, |t| ok(&t.allowed_models))
+        ok(&key.allowed_models) && self.team_of(key).is_none_or(|t| ok(&t.allowed_models))
     }
 
     /// HMAC-SHA256 of a presented key under [`Governance::digest_secret`].

@@ -123,10 +123,13 @@ const DEFAULTS: &[Row] = &[
     ("gpt-5*", 1.25, 10.00, Some(0.125), None),
     ("gpt-5-mini*", 0.25, 2.00, Some(0.025), None),
     ("gpt-5-nano*", 0.05, 0.40, Some(0.005), None),
+    ("gpt-5-pro*", 15.00, 120.00, None, None),
     ("o1*", 15.00, 60.00, Some(7.50), None),
     ("o1-mini*", 1.10, 4.40, Some(0.55), None),
+    ("o1-pro*", 150.00, 600.00, None, None),
     ("o3*", 2.00, 8.00, Some(0.50), None),
     ("o3-mini*", 1.10, 4.40, Some(0.55), None),
+    ("o3-pro*", 20.00, 80.00, None, None),
     ("o4-mini*", 1.10, 4.40, Some(0.275), None),
     ("text-embedding-3-small*", 0.02, 0.0, None, None),
     ("text-embedding-3-large*", 0.13, 0.0, None, None),
@@ -210,7 +213,7 @@ impl PriceTable {
             if e.model == model {
                 return Some(&e.price);
             }
-            if e.matches(model) && best.map_or(true, |b| e.model.len() > b.model.len()) {
+            if e.matches(model) && best.is_none_or(|b| e.model.len() > b.model.len()) {
                 best = Some(e);
             }
         }
@@ -273,9 +276,8 @@ mod tests {
             cache_write: 3_000,
             reasoning: 0,
         };
-        // 1000 × 3000 + 6000 × 300 + 3000 × 3750 + 2000 × 15000 (nano per 1000 tokens ...)
-        // in nano: 1000·3 + 6000·0.3 + 3000·3.75 + 2000·15 = 3000 + 1800 + 11250 + 30000
-        // micro-dollars... computed per token in nano: price × 1000.
+        // $X per million tokens is 1000·X nano-US-dollars per token. Plain input is
+        // 10_000 − 6_000 − 3_000 = 1_000 tokens.
         let want = 1000 * 3000 + 6000 * 300 + 3000 * 3750 + 2000 * 15_000;
         assert_eq!(p.cost_nanousd(&u), want);
         assert_eq!(want, 46_050_000);
@@ -375,6 +377,7 @@ mod tests {
         assert_eq!(input("gpt-4.1"), Some(2.00));
         assert_eq!(input("o3-mini-2025-01-31"), Some(1.10));
         assert_eq!(input("o3"), Some(2.00));
+        assert_eq!(input("o3-pro-2025-06-10"), Some(20.00));
         assert_eq!(input("gpt-5-nano"), Some(0.05));
         assert_eq!(input("claude-opus-4-1-20250805"), Some(15.00));
         assert_eq!(input("claude-opus-4-6"), Some(5.00));
