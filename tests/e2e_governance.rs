@@ -180,13 +180,19 @@ fn sse_payloads(text: &str) -> Vec<Value> {
 
 /// The usage a recording reports, read from the file as the provider wrote it.
 fn recorded_usage(flavor: &str, file: &Path) -> Usage {
-    let text = std::fs::read_to_string(file)
-        .unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    let text =
+        std::fs::read_to_string(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
     let stream = file.extension().is_some_and(|e| e == "sse");
     match (flavor, stream) {
-        ("openai", false) => openai_chat_usage(&serde_json::from_str::<Value>(&text).unwrap()["usage"]),
-        ("anthropic", false) => anthropic_usage(&serde_json::from_str::<Value>(&text).unwrap()["usage"]),
-        ("gemini", false) => gemini_usage(&serde_json::from_str::<Value>(&text).unwrap()["usageMetadata"]),
+        ("openai", false) => {
+            openai_chat_usage(&serde_json::from_str::<Value>(&text).unwrap()["usage"])
+        }
+        ("anthropic", false) => {
+            anthropic_usage(&serde_json::from_str::<Value>(&text).unwrap()["usage"])
+        }
+        ("gemini", false) => {
+            gemini_usage(&serde_json::from_str::<Value>(&text).unwrap()["usageMetadata"])
+        }
         ("openai_responses", true) => {
             let done = sse_payloads(&text)
                 .into_iter()
@@ -308,7 +314,10 @@ fn start_data_plane(cp: &ControlPlane, node_id: &str, store: &str, mode: &str) -
         ops: proc.ports[1],
         proc,
     };
-    wait_until(|| ready(dp.ops), &format!("{node_id} readiness (first snapshot)"));
+    wait_until(
+        || ready(dp.ops),
+        &format!("{node_id} readiness (first snapshot)"),
+    );
     dp
 }
 
@@ -386,12 +395,7 @@ impl Admin {
     /// `call` that must answer `status`; the body as JSON (`null` when empty).
     fn expect(&self, status: u16, method: &str, path: &str, body: Option<&Value>) -> Value {
         let r = self.call(method, path, body);
-        assert_eq!(
-            r.status,
-            status,
-            "{method} {path} {body:?} -> {}",
-            r.text()
-        );
+        assert_eq!(r.status, status, "{method} {path} {body:?} -> {}", r.text());
         if r.body.is_empty() {
             Value::Null
         } else {
@@ -456,7 +460,11 @@ impl Admin {
             r.status,
             r.text()
         );
-        r.json()
+        if r.body.is_empty() {
+            Value::Null
+        } else {
+            r.json()
+        }
     }
 
     /// `GET /v1/admin/prices`.
@@ -710,7 +718,11 @@ fn two_data_planes_share_limits_and_budgets_on_redis() {
         .and_then(|ps| ps.iter().find(|p| p["provider_name"] == "gov-mock"))
         .unwrap_or_else(|| panic!("gov-mock in {stats}"));
     assert!(
-        same_cost(provider["total_cost"].as_f64().unwrap_or(0.0), expected, successes),
+        same_cost(
+            provider["total_cost"].as_f64().unwrap_or(0.0),
+            expected,
+            successes
+        ),
         "{provider}"
     );
 
@@ -719,7 +731,11 @@ fn two_data_planes_share_limits_and_budgets_on_redis() {
         "name": "probe", "team": "e2e", "limits": {"rpm": 100000},
     }));
     admin.wait_applied(&all);
-    assert_eq!(dp3.chat(&probe_key, MODEL).status, 200, "fail_closed with Redis up");
+    assert_eq!(
+        dp3.chat(&probe_key, MODEL).status,
+        200,
+        "fail_closed with Redis up"
+    );
     let downs: Vec<f64> = all
         .iter()
         .map(|dp| dp.metric("sluice_rate_store_transitions_total", &[("state", "down")]))
@@ -738,7 +754,11 @@ fn two_data_planes_share_limits_and_budgets_on_redis() {
     }
     for (dp, before) in all.iter().zip(&downs).take(2) {
         let now = dp.metric("sluice_rate_store_transitions_total", &[("state", "down")]);
-        assert!(now > *before, "{}: transitions down {before} → {now}", dp.node_id);
+        assert!(
+            now > *before,
+            "{}: transitions down {before} → {now}",
+            dp.node_id
+        );
         assert!(
             dp.metric("sluice_rate_store_errors_total", &[("mode", "fail_open")]) > 0.0,
             "{}: errors counted",
@@ -762,7 +782,9 @@ fn two_data_planes_share_limits_and_budgets_on_redis() {
     }));
     admin.wait_applied(&all);
     for dp in planes {
-        let statuses: Vec<u16> = (0..5).map(|_| dp.chat(&fallback_key, MODEL).status).collect();
+        let statuses: Vec<u16> = (0..5)
+            .map(|_| dp.chat(&fallback_key, MODEL).status)
+            .collect();
         assert_eq!(
             statuses,
             [200, 200, 200, 429, 429],
@@ -785,10 +807,19 @@ fn two_data_planes_share_limits_and_budgets_on_redis() {
             &format!("{}: sluice_rate_store_up back to 1", dp.node_id),
         );
         let now = dp.metric("sluice_rate_store_transitions_total", &[("state", "up")]);
-        assert!(now > *before, "{}: transitions up {before} → {now}", dp.node_id);
+        assert!(
+            now > *before,
+            "{}: transitions up {before} → {now}",
+            dp.node_id
+        );
     }
     let r = dp3.chat(&probe_key, MODEL);
-    assert_eq!(r.status, 200, "fail_closed plane serves again: {}", r.text());
+    assert_eq!(
+        r.status,
+        200,
+        "fail_closed plane serves again: {}",
+        r.text()
+    );
     assert!(dp1.proc.proc.alive() && dp2.proc.proc.alive() && dp3.proc.proc.alive());
 }
 
@@ -897,7 +928,11 @@ fn recorded_cache_and_reasoning_tokens_are_priced_by_the_formula() {
     let rules: Vec<Value> = COST_CASES
         .iter()
         .map(|c| {
-            let key = if c.stream { "fixture_stream" } else { "fixture_json" };
+            let key = if c.stream {
+                "fixture_stream"
+            } else {
+                "fixture_json"
+            };
             json!({"model": c.model, key: c.fixture})
         })
         .collect();
@@ -985,4 +1020,75 @@ fn recorded_cache_and_reasoning_tokens_are_priced_by_the_formula() {
     assert!(used.iter().any(|u| u.cache_read > 0));
     assert!(used.iter().any(|u| u.cache_write > 0));
     assert!(used.iter().any(|u| u.reasoning > 0));
+}
+
+// ------------------------------------------------------------------ the harness itself
+
+/// The Redis helper: a real server answering on loopback, killed (the port refuses) and
+/// restarted on the same port, empty (nothing persisted).
+#[test]
+fn redis_server_helper_kills_and_restarts_on_the_same_port() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let port = redis.port;
+    assert_eq!(
+        redis.command_reply(&["SET", "sluice:{key:1}:probe", "1", "EX", "60"]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(redis.keys("sluice:*"), ["sluice:{key:1}:probe"]);
+    assert!(redis.ttl("sluice:{key:1}:probe") > 0);
+    redis.kill();
+    assert!(!redis.running());
+    assert!(redis.try_command(&["PING"]).is_err());
+    redis.restart();
+    assert_eq!(redis.port, port, "same address for the data planes");
+    assert!(redis.running());
+    assert!(
+        redis.keys("*").is_empty(),
+        "nothing persisted: {}",
+        redis.log()
+    );
+    redis.flushall();
+}
+
+/// The hand computation reads the recordings as their providers report usage: Gemini
+/// thoughts beside the candidates, Anthropic's prompt = uncached + cache reads + writes,
+/// Responses' cached and reasoning details.
+#[test]
+fn recorded_usage_is_read_as_each_provider_reports_it() {
+    let Some(fx) = fixtures() else { return };
+    let g = recorded_usage("gemini", &fx.join("gemini/stream_thinking.sse"));
+    assert_eq!((g.input, g.output, g.reasoning), (34, 469 + 787, 787));
+    let dir = tempdir();
+    derive_fixtures(&fx, &dir);
+    let a = recorded_usage(
+        "anthropic",
+        &dir.join("derived/anthropic_messages_text_cache.json"),
+    );
+    assert_eq!(
+        (a.input, a.output, a.cache_read, a.cache_write),
+        (12 + 4096 + 2048, 29, 4096, 2048)
+    );
+    let r = recorded_usage(
+        "openai_responses",
+        &repo_fixtures().join("openai_responses/stream_reasoning_function_call.sse"),
+    );
+    assert_eq!((r.input, r.output, r.reasoning), (412, 219, 192));
+    let c = recorded_usage(
+        "openai_responses",
+        &repo_fixtures().join("openai_responses/stream_function_call.sse"),
+    );
+    assert_eq!((c.input, c.cache_read), (1286, 1152));
+    // The formula: every token once, at its own price.
+    let p = Price {
+        input: 3.0,
+        output: 15.0,
+        cache_read: Some(0.3),
+        cache_write: Some(3.75),
+        reasoning: Some(20.0),
+        per_request: 0.001,
+    };
+    let by_hand = (12.0 * 3.0 + 4096.0 * 0.3 + 2048.0 * 3.75 + 29.0 * 15.0) / 1e6 + 0.001;
+    assert!(same_cost(p.cost_usd(&a), by_hand, 1));
 }

@@ -147,10 +147,7 @@ impl RedisServer {
 
     /// Its log so far.
     pub fn log(&self) -> String {
-        self.proc
-            .as_ref()
-            .map(|p| p.log.text())
-            .unwrap_or_default()
+        self.proc.as_ref().map(|p| p.log.text()).unwrap_or_default()
     }
 
     /// Sends one command; panics on a connection or protocol error.
