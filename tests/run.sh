@@ -15,7 +15,7 @@ as_root() {
 }
 
 # System packages: cmake (Pingora's zlib-ng), curl (test client), python3-venv, nginx and
-# openssl (TLS upstream test).
+# openssl (TLS upstream test), redis-server (the shared rate store of the governance tests).
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v curl >/dev/null || missing+=(curl)
@@ -23,6 +23,7 @@ command -v openssl >/dev/null || missing+=(openssl)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx)
 command -v cc >/dev/null || missing+=(build-essential)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+[ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq

@@ -9,12 +9,16 @@ import sys
 
 RES = sys.argv[1]
 NAMES = ["direct", "nginx", "sluice", "sluice_xlat", "litellm"]
+# The governance columns: the passthrough data plane with a limited client key.
+LIMITS = ["sluice_limits_local", "sluice_limits_redis"]
 LABEL = {
     "direct": "direct (floor)",
     "nginx": "nginx proxy_pass",
     "sluice": "Sluice passthrough",
     "sluice_xlat": "Sluice OpenAI→Anthropic",
     "litellm": "LiteLLM proxy",
+    "sluice_limits_local": "Sluice pass + limits (local store)",
+    "sluice_limits_redis": "Sluice pass + limits (Redis store)",
 }
 
 
@@ -31,7 +35,7 @@ runs = int(machine.get("lat_runs", "3"))
 
 # c=1 latency: per round, added = target - direct of the same round; median over rounds.
 lat = {}
-for n in NAMES:
+for n in NAMES + LIMITS:
     rounds = [load(f"lat_{n}_{r}.json") for r in range(1, runs + 1)]
     rounds = [r for r in rounds]
     if not all(rounds):
@@ -53,7 +57,7 @@ def added(n, q):
     return med([t - d for t, d in zip(lat[n][q], lat["direct"][q])])
 
 
-rate = {n: load(f"rate_{n}.json") for n in NAMES}
+rate = {n: load(f"rate_{n}.json") for n in NAMES + LIMITS}
 stream = {n: load(f"stream_{n}.json") for n in NAMES}
 stream_free = {n: load(f"stream_free_{n}.json") for n in NAMES}
 hold = {n: load(f"hold_{n}.json") for n in ["sluice", "nginx"]}
@@ -96,7 +100,8 @@ def cmp(x, op, lim):
 
 sl50, ng50, xl50, ll50 = (added(n, "p50") for n in ["sluice", "nginx", "sluice_xlat", "litellm"])
 sl99, ng99, xl99, ll99 = (added(n, "p99") for n in ["sluice", "nginx", "sluice_xlat", "litellm"])
-rps = {n: (rate[n] or {}).get("max_rps") for n in NAMES}
+rps = {n: (rate[n] or {}).get("max_rps") for n in NAMES + LIMITS}
+limits_check = {n: load(f"limits_{n}.json") for n in LIMITS}
 ttft = {n: s_added(n, "ttfb", "p50_us") for n in NAMES}
 ttft_free = {n: s_added(n, "ttfb", "p50_us", stream_free) for n in NAMES}
 per_stream = (hold.get("sluice") or {}).get("rss_per_stream_kib")
@@ -108,7 +113,7 @@ w(
     f"Run {machine.get('date', '?')} on **{machine.get('nproc', '?')} cores, "
     f"{machine.get('cpu', '?')}, Linux {machine.get('kernel', '?')}**; "
     f"load average at the end {machine.get('loadavg', '?')}; {machine.get('pin', '')}. "
-    f"nginx {machine.get('nginx', '?')}, LiteLLM {machine.get('litellm', '?')}."
+    f"nginx {machine.get('nginx', '?')}, LiteLLM {machine.get('litellm', '?')}, Redis {machine.get('redis', 'not run')}."
     + (" **QUICK run: rough numbers.**" if machine.get("quick") == "1" else "")
     + "\n"
 )
@@ -128,6 +133,11 @@ if any(stream_free.values()):
     w(f"| added streaming TTFT (p50) vs nginx's, placed by the scheduler | {fmt_ratio(r4f)} ({fmt_us(ttft_free.get('sluice'))} vs {fmt_us(ttft_free.get('nginx'))}) | ≤ 1.5× | {verdict(cmp(r4f, '<=', 1.5))} |")
 r5 = ratio(ll50, sl50)
 w(f"| LiteLLM added p50 / Sluice added p50 | {fmt_ratio(r5)} ({fmt_us(ll50)} vs {fmt_us(sl50)}) | ≥ 100× | {verdict(cmp(r5, '>=', 100))} |")
+for n, what in [("sluice_limits_local", "local store"), ("sluice_limits_redis", "Redis store")]:
+    rl = ratio(rps.get(n), rps.get("sluice"))
+    target = "≥ 95%" if n == "sluice_limits_local" else "—"
+    res = verdict(cmp(rl, ">=", 0.95)) if n == "sluice_limits_local" else "(reported)"
+    w(f"| Sluice RPS with RPM/TPM limits, {what}, vs without limits | {'n/a' if rl is None else f'{rl * 100:.0f}%'} ({rps.get(n)} vs {rps.get('sluice')} rps) | {target} | {res} |")
 w(f"| Sluice RSS per open stream ({(hold.get('sluice') or {}).get('min_open_while_held', '?')} open) | {'n/a' if per_stream is None else f'{per_stream:.1f} KiB'} | ≤ 20 KiB | {verdict(cmp(per_stream, '<=', 20))} |")
 w("")
 w("Added latency = target − direct, per round, median over rounds. Ratios divide added costs, so the mock's own time cancels.\n")
@@ -200,6 +210,47 @@ row(
 )
 errs = {n: (lat[n]["errors"] if n in lat else 0) for n in NAMES}
 row("errors in the c=1 runs", lambda n: str(errs[n]) if n in lat else "n/a")
+w("")
+
+w("## Limits: the cost of an admitted request\n")
+w(
+    "The passthrough data plane again, now with a client key whose RPM and TPM limits are far above the offered "
+    "load: every request is authenticated (HMAC of the key), admitted against the key's RPM window and TPM counter "
+    "(reserving an estimate) and settled with the answer's usage. `local`: in-process store; `Redis`: one "
+    "pipelined round trip to a `redis-server` on loopback per admission plus the settle (fail_closed, so a "
+    "Redis problem shows as errors). Added over passthrough = limited − passthrough, per round, median.\n"
+)
+w("| | Sluice pass | + limits, local | + limits, Redis |")
+w("|---|---|---|---|")
+LCOLS = ["sluice"] + LIMITS
+
+
+def lrow(label, f):
+    w(f"| {label} | " + " | ".join(f(n) for n in LCOLS) + " |")
+
+
+def over_pass(n, q):
+    if n not in lat or "sluice" not in lat:
+        return None
+    return med([t - p for t, p in zip(lat[n][q], lat["sluice"][q])])
+
+
+lrow("added p50 at c=1 (vs direct)", lambda n: fmt_us(added(n, "p50")))
+lrow("added p99 at c=1 (vs direct)", lambda n: fmt_us(added(n, "p99")))
+lrow("added over passthrough, p50", lambda n: "0 (base)" if n == "sluice" else fmt_us(over_pass(n, "p50")))
+lrow("added over passthrough, p99", lambda n: "0 (base)" if n == "sluice" else fmt_us(over_pass(n, "p99")))
+lrow(
+    "max RPS with p99 < 10 ms",
+    lambda n: "n/a (not run)" if rps.get(n) is None else (f"{rps[n]:,}" if rps[n] else f"< {rate[n]['first_failing_rps']}"),
+)
+lrow("max RPS vs passthrough", lambda n: "100%" if n == "sluice" else ("n/a" if ratio(rps.get(n), rps.get("sluice")) is None else f"{ratio(rps.get(n), rps.get('sluice')) * 100:.0f}%"))
+lrow("errors in the c=1 runs", lambda n: str(lat[n]["errors"]) if n in lat else "n/a")
+lrow(
+    "requests refused by the limits (must be 0)",
+    lambda n: "—" if n == "sluice" else ("n/a" if not limits_check.get(n) else str(limits_check[n]["refused"])),
+)
+if machine.get("redis", "not run") == "not run":
+    w("\n**The Redis column was not run** (redis-server missing or SKIP_REDIS=1).")
 w("")
 w(
     "Gap note: p99 gaps of ~40 ms (Sluice pass) and ~60 ms (xlat) are inherent, not buffering: Sluice strips the "

@@ -10,9 +10,13 @@
 #   sluice   client -> sluice (openai_compatible) -> mock /v1/chat/completions
 #   sl-xlat  client -> sluice (anthropic) -> mock /v1/messages (OpenAI->Anthropic translation)
 #   litellm  client -> LiteLLM proxy -> mock           (skipped loudly if it cannot be installed)
+#   sluice_limits_local  as sluice, with a client key whose RPM/TPM limits are checked and
+#                        settled on every request (in-process rate store)
+#   sluice_limits_redis  the same on a Redis rate store (redis-server started here; skipped
+#                        loudly if it cannot be installed)
 # Writes tests/bench/results.md and prints the same Markdown.
 #
-# Knobs (environment): QUICK=1, SKIP_BUILD=1, SKIP_LITELLM=1, PIN=0 (no taskset),
+# Knobs (environment): QUICK=1, SKIP_BUILD=1, SKIP_LITELLM=1, SKIP_REDIS=1, PIN=0 (no taskset),
 # LAT_RUNS (default 5), LAT_N (measured requests per latency run, default 5000),
 # STEP_SECS (seconds per rate step, default 3), RATE_SEARCHES (default 2; best is reported),
 # HOLD_STREAMS (default 5000),
@@ -56,6 +60,7 @@ cleanup() {
     kill -9 -- "-$NGINX_PID" 2>/dev/null || true
   fi
   if [ -n "${LITELLM_PID:-}" ]; then kill -- "-$LITELLM_PID" 2>/dev/null || true; fi
+  # PIDS holds redis-server too (stopped below with the rest).
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for ((i = 0; i < 30; i++)); do
     local alive=0
@@ -80,6 +85,21 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >&2
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# redis-server for the sluice_limits_redis column: installed if missing; a failed install
+# only drops that column (loudly).
+REDIS_OK=0
+redis_bin() { command -v redis-server 2>/dev/null || { [ -x /usr/bin/redis-server ] && echo /usr/bin/redis-server; }; }
+if [ "${SKIP_REDIS:-0}" != 1 ]; then
+  if [ -z "$(redis_bin)" ]; then
+    say "installing redis-server with apt-get"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; } >&2 \
+      || loud "redis-server INSTALL FAILED: continuing WITHOUT the sluice_limits_redis column"
+  fi
+  [ -n "$(redis_bin)" ] && REDIS_OK=1
+else
+  loud "SKIP_REDIS=1: no sluice_limits_redis column"
+fi
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   say "building release binaries (target dir $TARGET_DIR)"
@@ -191,10 +211,59 @@ SLUICE_LOG=warn "$BIN/sluice" dataplane --config "$TMP/sluice/sluice.toml" --thr
 SLUICE_PID=$!
 PIDS+=("$SLUICE_PID"); PROXY_PIDS+=("$SLUICE_PID")
 
+# ---------------------------------------------------------------- sluice with limits
+# The same data plane config plus one client key (the bench's bearer token, from the
+# environment) with RPM/TPM limits no run reaches (limits.toml.in): every request is
+# admitted through the key's counters and settled with its usage, none is refused.
+redis_ping() { # port -> 0 when PONG (a subshell: the descriptor and its errors stay inside)
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'PING\r\n' >&3
+    IFS= read -r -t 1 line <&3 || exit 1
+    [ "${line%$'\r'}" = "+PONG" ]
+  ) 2>/dev/null
+}
+start_limited_sluice() { # name, extra flags... -> sets LIM_PORT, LIM_OPS, LIM_PID
+  local name=$1; shift
+  LIM_PORT=$(free_port); LIM_OPS=$(free_port)
+  mkdir -p "$TMP/$name"
+  { sed -e "s|@LISTEN@|$LIM_PORT|g" -e "s|@OPS@|$LIM_OPS|g" -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" \
+      -e "s|@MH@|$MH|g" "$HERE/sluice.toml.in"; cat "$HERE/limits.toml.in"; } >"$TMP/$name/sluice.toml"
+  say "starting $name data plane on $LIM_PORT (threads=1) $*"
+  SLUICE_LOG=warn SLUICE_BENCH_KEY=$BENCH_KEY "$BIN/sluice" dataplane --config "$TMP/$name/sluice.toml" \
+    --threads 1 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  LIM_PID=$!
+  PIDS+=("$LIM_PID"); PROXY_PIDS+=("$LIM_PID")
+}
+# The bearer token every target gets (LiteLLM refuses to start without a master key; the
+# limited data planes know it as their client key).
+BENCH_KEY=sk-bench-$(python3 -c 'import secrets;print(secrets.token_hex(16))')
+start_limited_sluice sluice_limits_local --rate-store local
+SLL=$LIM_PORT; SLL_OPS=$LIM_OPS
+if [ "$REDIS_OK" = 1 ]; then
+  RP=$(free_port)
+  say "starting redis-server on $RP ($("$(redis_bin)" --version | awk '{print $3}'))"
+  # Persistence off; a dependency like the upstream, so it is placed with the mocks.
+  "$(redis_bin)" --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+    --dir "$TMP" >"$TMP/redis.out" 2>&1 &
+  REDIS_PID=$!
+  PIDS+=("$REDIS_PID"); MOCK_PIDS+=("$REDIS_PID")
+  for ((i = 0; i < 100; i++)); do redis_ping "$RP" && break; sleep 0.05; done
+  if redis_ping "$RP"; then
+    # fail_closed: a Redis problem shows as errors instead of silently measuring the
+    # in-process fallback.
+    start_limited_sluice sluice_limits_redis --rate-store "redis://127.0.0.1:$RP/0" \
+      --rate-store-failure-mode fail_closed
+    SLR=$LIM_PORT; SLR_OPS=$LIM_OPS
+  else
+    cat "$TMP/redis.out" >&2
+    loud "redis-server DID NOT START: continuing WITHOUT the sluice_limits_redis column"
+    REDIS_OK=0
+  fi
+fi
+
 # ---------------------------------------------------------------- litellm
 LL=$(free_port)
-# LiteLLM refuses to start without a master key; every target gets the same header.
-BENCH_KEY=sk-bench-$(python3 -c 'import secrets;print(secrets.token_hex(16))')
 if [ "$LITELLM_OK" = 1 ]; then
   sed -e "s|@M0@|$M0|g" -e "s|@MS@|$MS|g" "$HERE/litellm.yaml.in" >"$TMP/litellm.yaml"
   say "starting LiteLLM proxy on $LL ($("$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}'))"
@@ -207,6 +276,10 @@ fi
 
 wait_http "http://127.0.0.1:$NG/nginx-ping" 20 || { cat "$TMP/nginx/logs/error.log" >&2; echo "nginx did not start" >&2; exit 1; }
 wait_http "http://127.0.0.1:$SL/ping" 30 || { cat "$TMP/sluice.err" >&2; echo "sluice did not start" >&2; exit 1; }
+wait_http "http://127.0.0.1:$SLL/ping" 30 || { cat "$TMP/sluice_limits_local.err" >&2; echo "sluice_limits_local did not start" >&2; exit 1; }
+if [ "$REDIS_OK" = 1 ]; then
+  wait_http "http://127.0.0.1:$SLR/ping" 30 || { cat "$TMP/sluice_limits_redis.err" >&2; echo "sluice_limits_redis did not start" >&2; exit 1; }
+fi
 sleep 0.5
 rss_of() { awk '/^VmRSS/{s+=$2} END{print s+0}' $(for p in "$@"; do echo "/proc/$p/status"; done) 2>/dev/null || echo 0; }
 nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true); }
@@ -229,6 +302,8 @@ TARGETS=(
   "sluice_xlat|http://127.0.0.1:$SL/v1/chat/completions|bench-claude"
 )
 [ "$LITELLM_OK" = 1 ] && TARGETS+=("litellm|http://127.0.0.1:$LL/v1/chat/completions|bench-pass")
+TARGETS+=("sluice_limits_local|http://127.0.0.1:$SLL/v1/chat/completions|bench-pass")
+[ "$REDIS_OK" = 1 ] && TARGETS+=("sluice_limits_redis|http://127.0.0.1:$SLR/v1/chat/completions|bench-pass")
 STREAM_TARGETS=(
   "direct|http://127.0.0.1:$MS/v1/chat/completions|bench-stream"
   "nginx|http://127.0.0.1:$NG/stream/v1/chat/completions|bench-stream"
@@ -349,16 +424,31 @@ lg hold --url "http://127.0.0.1:$NG/hold/v1/chat/completions" --model bench-hold
   $(for p in $(nginx_pids); do echo --rss-pid "$p"; done) >"$RES/hold_nginx.json"
 jq -c . "$RES/hold_nginx.json" >&2
 
+# ---------------------------------------------------------------- limits: nothing refused
+# The limited columns measure admitted requests only: their data planes must not have
+# refused one, nor lost the store.
+limits_check() { # name ops-port
+  local text refused up
+  text=$(curl -s --max-time 5 "http://127.0.0.1:$2/metrics" || true)
+  refused=$(awk '/^sluice_rate_limited_total/{s+=$NF} END{print s+0}' <<<"$text")
+  up=$(awk '/^sluice_rate_store_up/{print $NF; exit}' <<<"$text")
+  echo "{\"refused\": $refused, \"store_up\": ${up:-null}}" >"$RES/limits_$1.json"
+  [ "$refused" = 0 ] || loud "$1 REFUSED $refused REQUESTS: its numbers include refusals"
+}
+limits_check sluice_limits_local "$SLL_OPS"
+[ "$REDIS_OK" = 1 ] && limits_check sluice_limits_redis "$SLR_OPS"
+
 # ---------------------------------------------------------------- report
 cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
 jq -n --arg nproc "$NCPU" --arg cpu "$cpu" --arg kernel "$(uname -r)" --arg pin "$PIN_DESC" \
   --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
   --arg nginx "$($NGINX -v 2>&1 | sed 's/.*: //')" \
   --arg litellm "$([ "$LITELLM_OK" = 1 ] && "$VENV/bin/pip" show litellm 2>/dev/null | awk '/^Version/{print $2}' || echo 'not run')" \
+  --arg redis "$([ "$REDIS_OK" = 1 ] && "$(redis_bin)" --version | awk '{print $3}' | sed 's/^v=//' || echo 'not run')" \
   --arg quick "$QUICK" --arg lat_runs "$LAT_RUNS" --arg lat_n "$LAT_N" --arg step "$STEP_SECS" \
   --arg hold "$HOLD_STREAMS" \
   '{nproc:$nproc, cpu:$cpu, kernel:$kernel, pin:$pin, loadavg:$load, date:$date, nginx:$nginx,
-    litellm:$litellm, quick:$quick, lat_runs:$lat_runs, lat_n:$lat_n, step_secs:$step, hold:$hold}' \
+    litellm:$litellm, redis:$redis, quick:$quick, lat_runs:$lat_runs, lat_n:$lat_n, step_secs:$step, hold:$hold}' \
   >"$RES/machine.json"
 python3 "$HERE/report.py" "$RES" >"$HERE/results.md"
 cp -r "$RES" "$HERE/results-raw.tmp" 2>/dev/null && rm -rf "$HERE/results-raw" && mv "$HERE/results-raw.tmp" "$HERE/results-raw"

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod listening;
+mod redis;
 mod wait;
 
 use std::io::{BufRead, BufReader, Write};
@@ -13,6 +14,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 pub use listening::{
     free_ports, listens_on, spawn_listening, spawn_listening_on, Echo, Listening, Log,
 };
+pub use redis::{RedisServer, Reply};
 pub use wait::{poll_for, poll_until, wait_for, wait_until, PATIENCE};
 
 /// Directory holding the built binaries (`sluice`, `sluice-mock`).
@@ -555,6 +557,38 @@ pub fn metric_total(text: &str, name: &str) -> f64 {
             value.trim().parse::<f64>().ok()
         })
         .sum()
+}
+
+/// The sum of the samples of the Prometheus series `name` in `text` whose label set holds
+/// every `(label, value)` of `labels` (other labels are free); `None` when no sample
+/// matches (a series not exported yet).
+pub fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut found = None;
+    for l in text.lines() {
+        let Some(rest) = l.strip_prefix(name) else {
+            continue;
+        };
+        let (set, value) = match rest.strip_prefix('{') {
+            Some(labelled) => match labelled.split_once("} ") {
+                Some(parts) => parts,
+                None => continue,
+            },
+            None => match rest.strip_prefix(' ') {
+                Some(v) => ("", v),
+                None => continue,
+            },
+        };
+        if !labels
+            .iter()
+            .all(|(k, v)| set.split(',').any(|pair| pair == format!("{k}=\"{v}\"")))
+        {
+            continue;
+        }
+        if let Ok(v) = value.trim().parse::<f64>() {
+            found = Some(found.unwrap_or(0.0) + v);
+        }
+    }
+    found
 }
 
 /// POSTs a chat body to a proxy port.
