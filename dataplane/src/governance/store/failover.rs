@@ -14,7 +14,7 @@ use std::time::Duration;
 use sluice_model::{FailureMode, TokenUsage};
 
 use super::local::LocalStore;
-use super::redis::{Held, RedisStore, StoreError};
+use super::redis::{Held, Outcome, RedisStore, StoreError};
 use crate::governance::{Denied, Estimate, ScopeLimits};
 use crate::metrics;
 
@@ -47,12 +47,24 @@ impl Failover {
     /// A store over the Redis server at `url` (connected on first use), each call bounded
     /// by `timeout`.
     pub fn new(url: &str, mode: FailureMode, timeout: Duration) -> Arc<Self> {
-        Arc::new(Self {
+        let store = Arc::new(Self {
             redis: RedisStore::new(url, timeout),
             fallback: LocalStore::new(),
             mode,
             up: AtomicBool::new(true),
-        })
+        });
+        // Within a runtime, find out now rather than at the first limited request whether
+        // the server answers (the metric and the log line then tell at start-up).
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&store);
+            rt.spawn(async move {
+                let Some(s) = weak.upgrade() else { return };
+                if let Err(e) = s.redis.ping().await {
+                    s.failed(&e);
+                }
+            });
+        }
+        store
     }
 
     /// Reserves in every limited scope, all or nothing: in Redis while it answers, else as
@@ -64,13 +76,18 @@ impl Failover {
     ) -> Result<super::Reservation, Denied> {
         if self.up.load(Ordering::Acquire) {
             match self.redis.admit(scopes, estimate).await {
-                Ok(Ok(held)) => {
+                Ok(Outcome::Admitted(held)) => {
                     return Ok(super::Reservation::Shared(Reservation {
                         store: self.clone(),
                         held,
                     }))
                 }
-                Ok(Err(refusal)) => return Err(Denied::Limited(refusal)),
+                Ok(Outcome::Refused(refusal, rollback_error)) => {
+                    if let Some(e) = rollback_error {
+                        self.failed(&e);
+                    }
+                    return Err(Denied::Limited(refusal));
+                }
                 Err(e) => self.failed(&e),
             }
         }

@@ -87,6 +87,16 @@ struct Hold {
     spend: Option<(u64, u64)>,
 }
 
+/// What Redis said to an admission.
+pub(crate) enum Outcome {
+    /// Every scope had room.
+    Admitted(Held),
+    /// The first refusing scope's refusal, and the error of rolling back the others when
+    /// that failed (they then keep their reservations: requests and tokens until their
+    /// window passes, leases until they expire).
+    Refused(Refusal, Option<StoreError>),
+}
+
 /// One scope's answer from `admit.lua`.
 struct Answer {
     admitted: bool,
@@ -160,13 +170,12 @@ impl RedisStore {
         self.query::<(String,)>(&pipe).await.map(|_| ())
     }
 
-    /// Reserves in every limited scope of `scopes`, all or nothing; the inner error is
-    /// the first refusing scope's.
+    /// Reserves in every limited scope of `scopes`, all or nothing.
     pub async fn admit(
         &self,
         scopes: &[ScopeLimits<'_>],
         estimate: Estimate,
-    ) -> Result<Result<Held, Refusal>, StoreError> {
+    ) -> Result<Outcome, StoreError> {
         let wall = wall_ms();
         // The ledger's mark needs no round trip.
         if let Some(r) = scopes
@@ -174,7 +183,7 @@ impl RedisStore {
             .filter(|s| !s.is_unlimited())
             .find_map(|s| ledger_refusal(s, wall))
         {
-            return Ok(Err(r));
+            return Ok(Outcome::Refused(r, None));
         }
         let id = format!(
             "{:016x}{:x}",
@@ -204,10 +213,10 @@ impl RedisStore {
                 .arg(format!("{prefix}:conc"))
                 .arg(format!("{prefix}:spend:{}", spend.map_or(0, |s| s.2)))
                 .arg(format!("{prefix}:tpm:"))
-                .arg(l.rpm.unwrap_or(0))
-                .arg(l.tpm.unwrap_or(0))
+                .arg(l.rpm.map_or(-1, i64::from))
+                .arg(l.tpm.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX)))
                 .arg(need)
-                .arg(l.max_concurrent.unwrap_or(0))
+                .arg(l.max_concurrent.map_or(-1, i64::from))
                 .arg(&id)
                 .arg(spend.map_or(-1, |s| i64::try_from(s.0).unwrap_or(i64::MAX)))
                 .arg(spend.map_or(0, |s| s.1))
@@ -221,7 +230,7 @@ impl RedisStore {
                 lease: l.max_concurrent.is_some(),
                 spend: spend.map(|s| (s.2, s.3)),
             });
-            limited.push((*scope, need));
+            limited.push(*scope);
         }
         let answers: Vec<Vec<i64>> = self.query(&pipe).await?;
         if answers.len() != holds.len() {
@@ -229,29 +238,29 @@ impl RedisStore {
         }
         let mut refusal = None;
         let mut admitted = Vec::with_capacity(holds.len());
-        for ((mut hold, answer), (scope, need)) in holds.into_iter().zip(answers).zip(limited) {
+        for ((mut hold, answer), scope) in holds.into_iter().zip(answers).zip(limited) {
             let a = Answer::parse(&answer)?;
             hold.minute = a.minute;
             if a.admitted {
                 admitted.push(hold);
             } else if refusal.is_none() {
-                refusal = Some(a.refusal(&scope, need, wall));
+                refusal = Some(a.refusal(&scope, wall));
             }
         }
         let held = Held {
             id,
             holds: admitted,
         };
-        match refusal {
-            None => Ok(Ok(held)),
-            Some(r) => {
-                if !held.holds.is_empty() {
-                    self.query::<Vec<i64>>(&self.roll_back_pipeline(&held))
-                        .await?;
-                }
-                Ok(Err(r))
-            }
+        let Some(r) = refusal else {
+            return Ok(Outcome::Admitted(held));
+        };
+        if held.holds.is_empty() {
+            return Ok(Outcome::Refused(r, None));
         }
+        let rolled_back = self
+            .query::<Vec<i64>>(&self.roll_back_pipeline(&held))
+            .await;
+        Ok(Outcome::Refused(r, rolled_back.err()))
     }
 
     fn roll_back_pipeline(&self, held: &Held) -> redis::Pipeline {
@@ -351,8 +360,7 @@ impl Answer {
         })
     }
 
-    fn refusal(&self, scope: &ScopeLimits<'_>, need: u64, wall: u64) -> Refusal {
-        let _ = need;
+    fn refusal(&self, scope: &ScopeLimits<'_>, wall: u64) -> Refusal {
         let (reason, retry_after) = match self.reason {
             1 => (
                 Exhausted::Requests,

@@ -365,3 +365,44 @@ async fn redis_down_fails_closed_and_comes_back() {
     g.admit(&[scope.lend()], Estimate::default()).await.unwrap();
     assert!(metrics().contains("sluice_rate_store_up 1"));
 }
+
+#[tokio::test]
+async fn redis_leases_of_a_dead_data_plane_expire() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = server.pair();
+    let scope = TestScope::new(
+        ScopeKind::Provider,
+        &unique("lease"),
+        RateLimits {
+            max_concurrent: Some(1),
+            ..Default::default()
+        },
+    );
+    // Data plane `a` dies holding the slot: nothing releases it.
+    std::mem::forget(a.admit(&[scope.lend()], Estimate::default()).await.unwrap());
+    assert!(b.admit(&[scope.lend()], Estimate::default()).await.is_err());
+    // Ten minutes later (the lease's expiry moved into the past) the slot is free again.
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("sluice:{{provider:{}}}:conc", scope.name);
+    let leases: Vec<String> = redis::cmd("ZRANGE")
+        .arg(&key)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(leases.len(), 1);
+    let _: i64 = redis::cmd("ZADD")
+        .arg(&key)
+        .arg("XX")
+        .arg(1)
+        .arg(&leases[0])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    b.admit(&[scope.lend()], Estimate::default()).await.unwrap();
+    assert_counted_in_redis(&a, &b);
+}

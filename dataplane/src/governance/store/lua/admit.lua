@@ -5,10 +5,10 @@
 -- KEYS[2] leases (requests in flight): sorted set, member = request id, score = expiry (ms)
 -- KEYS[3] budget spend of the current window: counter (nano-USD)
 -- ARGV[1] token counters' key prefix: the counter of minute m is ARGV[1] .. m
--- ARGV[2] requests per minute (0: no limit)
--- ARGV[3] tokens per minute (0: no limit)
+-- ARGV[2] requests per minute (-1: no limit)
+-- ARGV[3] tokens per minute (-1: no limit)
 -- ARGV[4] tokens to reserve
--- ARGV[5] requests in flight at most (0: no limit)
+-- ARGV[5] requests in flight at most (-1: no limit)
 -- ARGV[6] request id
 -- ARGV[7] budget hard limit, nano-USD (-1: no budget)
 -- ARGV[8] spend in this window as the control plane's ledger last saw it
@@ -35,7 +35,7 @@ local lease = tonumber(ARGV[9])
 
 -- Requests: an exact sliding log.
 local rpm_remaining, rpm_reset = 0, 0
-if rpm > 0 then
+if rpm >= 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - MINUTE)
   local used = redis.call('ZCARD', KEYS[1])
   rpm_remaining = math.max(rpm - used, 0)
@@ -52,7 +52,7 @@ end
 -- Tokens: this minute plus the previous one weighted by what is left of it.
 local cur_key = ARGV[1] .. string.format('%d', minute)
 local tpm_remaining, tpm_reset = 0, 0
-if tpm > 0 then
+if tpm >= 0 then
   local prev = tonumber(redis.call('GET', ARGV[1] .. string.format('%d', minute - 1)) or '0')
   local cur = tonumber(redis.call('GET', cur_key) or '0')
   if prev < 0 then prev = 0 end
@@ -90,23 +90,23 @@ if budget >= 0 then
   if seen > spent then spent = seen end
   if spent >= budget then return answer(0, 4) end
 end
-if rpm > 0 and rpm_remaining == 0 then return answer(0, 1) end
-if tpm > 0 and tpm_reset > 0 then return answer(0, 2) end
-if max_conc > 0 then
+if rpm >= 0 and rpm_remaining == 0 then return answer(0, 1) end
+if tpm >= 0 and tpm_reset > 0 then return answer(0, 2) end
+if max_conc >= 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) >= max_conc then return answer(0, 3) end
 end
 
-if rpm > 0 then
+if rpm >= 0 then
   redis.call('ZADD', KEYS[1], now, id)
   redis.call('PEXPIRE', KEYS[1], MINUTE)
   rpm_remaining = rpm_remaining - 1
 end
-if tpm > 0 then
+if tpm >= 0 then
   redis.call('INCRBY', cur_key, ARGV[4])
   redis.call('PEXPIRE', cur_key, 3 * MINUTE)
 end
-if max_conc > 0 then
+if max_conc >= 0 then
   redis.call('ZADD', KEYS[2], now + lease, id)
   redis.call('PEXPIRE', KEYS[2], lease)
 end
