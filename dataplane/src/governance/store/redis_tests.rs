@@ -406,3 +406,33 @@ async fn redis_leases_of_a_dead_data_plane_expire() {
     b.admit(&[scope.lend()], Estimate::default()).await.unwrap();
     assert_counted_in_redis(&a, &b);
 }
+
+#[tokio::test]
+async fn redis_that_stops_answering_times_out_into_the_failure_mode() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let g = server.governor(FailureMode::FailClosed);
+    let scope = TestScope::rpm(&unique("hung"), 100);
+    g.admit(&[scope.lend()], Estimate::default()).await.unwrap();
+    let pid = server.child.as_ref().unwrap().id().to_string();
+    // A hung server (stopped, its socket still open) answers nothing: the timeout decides.
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let denied = g.admit(&[scope.lend()], Estimate::default()).await;
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        matches!(denied, Err(Denied::StoreUnavailable { .. })),
+        "{denied:?}"
+    );
+    wait_up(&g).await;
+    g.admit(&[scope.lend()], Estimate::default()).await.unwrap();
+    server.kill();
+}

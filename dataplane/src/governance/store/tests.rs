@@ -398,3 +398,21 @@ fn token_window_reset() {
     // Larger than the limit: when the window is empty.
     assert_eq!(reset(0, 10, 20_000, 100, 500), 40_000 + 60_000);
 }
+
+#[test]
+fn admission_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let scope = TestScope::rpm("send", 1);
+    let lent = [scope.lend()];
+    for g in [
+        local(),
+        Governor::new(&RateStoreSettings {
+            backend: sluice_model::RateStoreBackend::Redis {
+                url: "redis://127.0.0.1:1/0".into(),
+            },
+            ..Default::default()
+        }),
+    ] {
+        send(&g.admit(&lent, EST));
+    }
+}
