@@ -184,6 +184,30 @@ pub(super) async fn tokens_reserve_then_settle(a: &Governor, b: &Governor) {
     second.settle(None, 0);
 }
 
+/// A request estimated above the whole tokens limit passes only through an empty window
+/// (otherwise it could never pass).
+pub(super) async fn oversized_request_needs_an_empty_window(a: &Governor, b: &Governor) {
+    let scope = TestScope::new(
+        ScopeKind::Key,
+        &unique("big"),
+        RateLimits {
+            tpm: Some(100),
+            tpm_counts: TokenCount::Output,
+            ..Default::default()
+        },
+    );
+    let t = admit(a, &[&scope], tokens(10_000, 500)).await.unwrap();
+    let r = refusal(admit(b, &[&scope], tokens(0, 500)).await.unwrap_err());
+    assert_eq!(r.reason, Exhausted::Tokens);
+    // Until the 500 leave the window: the rest of this minute and all of the next.
+    let retry = r.retry_after.unwrap();
+    assert!(
+        retry > Duration::from_secs(60) && retry <= Duration::from_secs(120),
+        "{retry:?}"
+    );
+    t.settle(None, 0);
+}
+
 /// In-flight slots: refusal at the limit, released by drop and by settle.
 pub(super) async fn concurrency(a: &Governor, b: &Governor) {
     let scope = TestScope::new(
@@ -318,6 +342,12 @@ async fn local_requests_per_minute_are_exact() {
 async fn local_tokens_reserve_then_settle() {
     let g = local();
     tokens_reserve_then_settle(&g, &g).await;
+}
+
+#[tokio::test]
+async fn local_oversized_request_needs_an_empty_window() {
+    let g = local();
+    oversized_request_needs_an_empty_window(&g, &g).await;
 }
 
 #[tokio::test]
