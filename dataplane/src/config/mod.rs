@@ -15,6 +15,7 @@ pub use sluice_model::{
     client_key_hash, default_prefix_rules, listens_beyond_loopback, mask_secret, AuthMode, BaseUrl,
     BuildFnv, Endpoint, Fnv, HealthCheck, Limits, PrefixRule, Protocol, Provider, ProviderKind,
     Route, RuntimeConfig, Secret, ServerSettings, SharedConfig, Strategy, Target, WireConventions,
+    FailureMode, RateStoreBackend, RateStoreSettings,
 };
 
 /// The live configuration: one snapshot, swapped whole.
