@@ -9,7 +9,6 @@
 
 mod store;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_model::{Budget, BudgetStatus, RateLimits, RateStoreSettings, ScopeKind, TokenUsage};
@@ -110,7 +109,7 @@ pub(crate) enum Denied {
 
 /// Admits requests against their scopes' limits in the configured rate store.
 pub(crate) struct Governor {
-    store: Arc<dyn store::RateStore>,
+    store: store::Store,
 }
 
 impl Governor {
@@ -130,7 +129,8 @@ impl Governor {
         scopes: &[ScopeLimits<'_>],
         estimate: Estimate,
     ) -> Result<Ticket, Denied> {
-        todo!("{scopes:?} {estimate:?} {:p}", self.store)
+        let inner = self.store.admit(scopes, estimate).await?;
+        Ok(Ticket { inner })
     }
 }
 
@@ -151,7 +151,19 @@ impl Ticket {
     /// limit counts tokens; `None` keeps the estimate), `cost_nanousd` is added to every
     /// budget's spend, and in-flight slots are released. Never waits for a shared store.
     pub fn settle(mut self, usage: Option<&TokenUsage>, cost_nanousd: u64) {
-        todo!("{:?} {usage:?} {cost_nanousd}", self.inner.take().is_some())
+        if let Some(r) = self.inner.take() {
+            r.settle(usage, cost_nanousd);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    /// A ticket dropped unsettled releases its in-flight slots (without blocking: a Redis
+    /// store's release runs in a spawned task).
+    fn drop(&mut self) {
+        if let Some(r) = self.inner.take() {
+            r.release();
+        }
     }
 }
 
