@@ -158,7 +158,7 @@ impl BudgetWindow {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -169,7 +169,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// The date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -357,14 +357,15 @@ impl Default for RateStoreSettings {
 pub const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
 
 /// Every governance rule of one snapshot.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Governance {
     /// HMAC-SHA256 secret of key digests (the control plane's, or random per process for
     /// a config file's plaintext keys).
     pub digest_secret: [u8; 32],
     /// Client keys by id.
     pub keys: HashMap<String, Arc<ClientKey>>,
-    /// Digest → key id.
+    /// Digest → the key it belongs to and that digest's own expiry (Unix ms; `None`
+    /// follows the key's own expiry).
     pub digests: HashMap<[u8; 32], (Arc<ClientKey>, Option<u64>)>,
     /// Teams by name.
     pub teams: HashMap<String, Arc<Team>>,
@@ -374,7 +375,64 @@ pub struct Governance {
     pub default_output_estimate: u64,
 }
 
+impl Default for Governance {
+    /// No keys or teams, the shipped prices and [`DEFAULT_OUTPUT_ESTIMATE`].
+    fn default() -> Self {
+        Self {
+            digest_secret: [0; 32],
+            keys: HashMap::new(),
+            digests: HashMap::new(),
+            teams: HashMap::new(),
+            prices: PriceTable::defaults(),
+            default_output_estimate: DEFAULT_OUTPUT_ESTIMATE,
+        }
+    }
+}
+
+/// Whether an allow-list admits `model`: an empty list admits every model; an entry ending
+/// in `*` admits every model it prefixes.
+pub fn allowed(list: &[String], model: &str) -> bool {
+    list.is_empty()
+        || list.iter().any(|m| match m.strip_suffix('*') {
+            Some(prefix) => model.starts_with(prefix),
+            None => m == model,
+        })
+}
+
+impl Team {
+    /// Whether the team's keys may use `model` (a route name or a model name).
+    pub fn allows(&self, model: &str) -> bool {
+        allowed(&self.allowed_models, model)
+    }
+}
+
+impl ClientKey {
+    /// Whether the key itself may use `model` (a route name or a model name); its team's
+    /// list applies too ([`Governance::allows`]).
+    pub fn allows(&self, model: &str) -> bool {
+        allowed(&self.allowed_models, model)
+    }
+
+    /// Whether the key has expired at `now_ms` (Unix ms).
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_some_and(|t| now_ms >= t)
+    }
+}
+
 impl Governance {
+    /// The team `key` belongs to, if it names one.
+    pub fn team_of(&self, key: &ClientKey) -> Option<&Arc<Team>> {
+        key.team.as_ref().and_then(|t| self.teams.get(t))
+    }
+
+    /// Whether `key` and its team may use a request for route (or model) `requested`
+    /// that resolved to upstream model `resolved`: each non-empty allow-list must admit
+    /// one of the two.
+    pub fn allows(&self, key: &ClientKey, requested: &str, resolved: &str) -> bool {
+        let ok = |list: &[String]| allowed(list, requested) || allowed(list, resolved);
+        ok(&key.allowed_models) && self.team_of(key).is_none_or(|t| ok(&t.allowed_models))
+    }
+
     /// HMAC-SHA256 of a presented key under [`Governance::digest_secret`].
     pub fn digest(&self, presented: &str) -> [u8; 32] {
         key_digest(&self.digest_secret, presented)
@@ -462,5 +520,42 @@ mod tests {
         assert_eq!(g.find_key("sk-a", 99).unwrap().id, "1");
         assert!(g.find_key("sk-a", 100).is_none());
         assert!(g.find_key("sk-b", 0).is_none());
+    }
+
+    #[test]
+    fn allow_lists() {
+        let mut g = Governance::default();
+        assert!(g.prices.lookup("gpt-4o").is_some());
+        assert_eq!(g.default_output_estimate, DEFAULT_OUTPUT_ESTIMATE);
+        g.teams.insert(
+            "ml".into(),
+            Arc::new(Team {
+                name: "ml".into(),
+                enabled: true,
+                allowed_models: vec!["gpt-4o*".into(), "fast".into()],
+                ..Default::default()
+            }),
+        );
+        let free = ClientKey {
+            id: "k".into(),
+            ..Default::default()
+        };
+        assert!(g.allows(&free, "anything", "anything"));
+        let k = ClientKey {
+            team: Some("ml".into()),
+            allowed_models: vec!["fast".into(), "gpt-4o-mini".into()],
+            expires_at_ms: Some(10),
+            ..free
+        };
+        assert!(g.allows(&k, "fast", "claude-3-haiku"));
+        assert!(g.allows(&k, "gpt-4o-mini", "gpt-4o-mini"));
+        assert!(!g.allows(&k, "gpt-4o", "gpt-4o"), "the key's own list");
+        let k = ClientKey {
+            allowed_models: Vec::new(),
+            ..k
+        };
+        assert!(g.allows(&k, "gpt-4o-2024-08-06", "x"));
+        assert!(!g.allows(&k, "claude", "claude"), "the team's list");
+        assert!(k.expired(10) && !k.expired(9));
     }
 }

@@ -19,6 +19,7 @@ pub mod governance;
 pub mod limits;
 pub mod price;
 pub mod provider;
+pub mod rfc3339;
 pub mod route;
 pub mod secret;
 #[cfg(feature = "proto")]
@@ -32,13 +33,14 @@ pub use base_url::BaseUrl;
 pub use config::{default_prefix_rules, BuildFnv, Fnv, PrefixRule, RuntimeConfig, SharedConfig};
 pub use file::{load_file, parse_config, ConfigError, EnvLookup};
 pub use governance::{
-    key_digest, nanousd_to_usd, usd_to_nanousd, Budget, BudgetStatus, BudgetWindow, ClientKey,
-    FailureMode, Governance, KeyDigest, RateLimits, RateStoreBackend, RateStoreSettings, ScopeKind,
-    Team, TokenCount,
+    allowed, key_digest, nanousd_to_usd, usd_to_nanousd, Budget, BudgetStatus, BudgetWindow,
+    ClientKey, FailureMode, Governance, KeyDigest, RateLimits, RateStoreBackend, RateStoreSettings,
+    ScopeKind, Team, TokenCount,
 };
 pub use limits::{listens_beyond_loopback, Limits, ServerSettings};
 pub use price::{Price, PriceEntry, PriceTable, TokenUsage};
 pub use provider::{infer_kind, Endpoint, HealthCheck, Protocol, Provider, ProviderKind};
+pub use rfc3339::{format_rfc3339_ms, parse_rfc3339_ms};
 pub use route::{Route, RouteError, Strategy, Target};
 pub use secret::{mask_secret, CryptoError, KeyFileError, MasterKey, Secret};
 #[cfg(feature = "proto")]

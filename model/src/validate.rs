@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use crate::base_url::BaseUrl;
+use crate::governance::{usd_to_nanousd, Budget, BudgetWindow, RateLimits, TokenCount};
+use crate::price::{Price, PriceEntry};
 use crate::provider::{Endpoint, HealthCheck, Provider, ProviderKind};
 use crate::secret::Secret;
 
@@ -26,6 +28,19 @@ pub const MAX_PACE_MS: u64 = 60_000;
 pub const MIN_HEALTH_CHECK_INTERVAL_MS: u64 = 100;
 /// Longest active health check interval.
 pub const MAX_HEALTH_CHECK_INTERVAL_MS: u64 = 3_600_000;
+
+/// Largest requests-per-minute limit.
+pub const MAX_RPM: u64 = 1_000_000;
+/// Largest tokens-per-minute limit.
+pub const MAX_TPM: u64 = 1_000_000_000_000;
+/// Largest concurrent-requests limit.
+pub const MAX_CONCURRENT: u64 = 1_000_000;
+/// Largest budget, US dollars (its nano-US-dollars fit a `u64` many times over).
+pub const MAX_BUDGET_USD: f64 = 1e9;
+/// Largest price, US dollars per million tokens (or per request).
+pub const MAX_PRICE_USD: f64 = 1e6;
+/// Most entries of an `allowed_models` list.
+pub const MAX_ALLOWED_MODELS: usize = 10_000;
 
 /// What is wrong with one value; the field it belongs to is named by [`FieldError`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -239,10 +254,248 @@ pub fn health_check(
     }))
 }
 
+/// A key's or team's `allowed_models`: every entry a non-blank model or route name, or a
+/// prefix ending in `*`.
+pub fn allowed_models(list: &[String], key: &str) -> Result<(), FieldError> {
+    if list.len() > MAX_ALLOWED_MODELS {
+        return Err(FieldError::new(
+            key,
+            Invalid::AboveMax(MAX_ALLOWED_MODELS as u64),
+        ));
+    }
+    for (i, m) in list.iter().enumerate() {
+        model(m).map_err(|p| FieldError::new(format!("{key}[{i}]"), p))?;
+    }
+    Ok(())
+}
+
+/// Rate limits of one scope; `None` is unlimited, 0 is refused (`key` names the table).
+pub fn rate_limits(
+    rpm: Option<u64>,
+    tpm: Option<u64>,
+    tpm_counts: Option<&str>,
+    max_concurrent: Option<u64>,
+    key: &str,
+) -> Result<RateLimits, FieldError> {
+    let bounded = |field: &str, v: Option<u64>, max: u64| match v {
+        Some(n) if n == 0 || n > max => Err(FieldError::new(
+            format!("{key}.{field}"),
+            Invalid::OutOfRange {
+                min: 1,
+                max,
+                unit: "",
+            },
+        )),
+        v => Ok(v),
+    };
+    let small = |field: &str, v: Option<u64>, max: u64| {
+        bounded(field, v, max).map(|v| v.and_then(|n| u32::try_from(n).ok()))
+    };
+    let tpm_counts = match tpm_counts {
+        None | Some("") => TokenCount::default(),
+        Some(s) => TokenCount::parse(s).ok_or_else(|| {
+            FieldError::new(
+                format!("{key}.tpm_counts"),
+                Invalid::Other(format!(
+                    "`{s}` is not one of {}",
+                    TokenCount::NAMES.join(", ")
+                )),
+            )
+        })?,
+    };
+    Ok(RateLimits {
+        rpm: small("rpm", rpm, MAX_RPM)?,
+        tpm: bounded("tpm", tpm, MAX_TPM)?,
+        tpm_counts,
+        max_concurrent: small("max_concurrent", max_concurrent, MAX_CONCURRENT)?,
+    })
+}
+
+/// A budget window name (absent or empty: `month`).
+pub fn budget_window(window: Option<&str>, key: &str) -> Result<BudgetWindow, FieldError> {
+    match window {
+        None | Some("") => Ok(BudgetWindow::default()),
+        Some(w) => BudgetWindow::parse(w).ok_or_else(|| {
+            FieldError::new(
+                format!("{key}.window"),
+                Invalid::Other(format!(
+                    "`{w}` is not one of {}",
+                    BudgetWindow::NAMES.join(", ")
+                )),
+            )
+        }),
+    }
+}
+
+/// A budget in US dollars: `0 < soft_limit_usd <= limit_usd <= MAX_BUDGET_USD`.
+pub fn budget(
+    limit_usd: f64,
+    soft_limit_usd: Option<f64>,
+    window: Option<&str>,
+    key: &str,
+) -> Result<Budget, FieldError> {
+    let usd = |field: &str, v: f64| {
+        if v.is_finite() && v > 0.0 && v <= MAX_BUDGET_USD {
+            Ok(usd_to_nanousd(v))
+        } else {
+            Err(FieldError::new(
+                format!("{key}.{field}"),
+                Invalid::Other(format!(
+                    "{v} is not an amount of US dollars above 0 and at most {MAX_BUDGET_USD}"
+                )),
+            ))
+        }
+    };
+    let limit_nanousd = usd("limit_usd", limit_usd)?;
+    let soft_nanousd = soft_limit_usd
+        .map(|s| usd("soft_limit_usd", s))
+        .transpose()?;
+    budget_nanousd(limit_nanousd, soft_nanousd, window, key)
+}
+
+/// A budget in nano-US-dollars (snapshots, the control plane): the soft limit, if any, at
+/// most the hard one.
+pub fn budget_nanousd(
+    limit_nanousd: u64,
+    soft_nanousd: Option<u64>,
+    window: Option<&str>,
+    key: &str,
+) -> Result<Budget, FieldError> {
+    if soft_nanousd.is_some_and(|s| s > limit_nanousd) {
+        return Err(FieldError::new(
+            format!("{key}.soft_limit_usd"),
+            Invalid::Other("must be at most limit_usd".into()),
+        ));
+    }
+    Ok(Budget {
+        limit_nanousd,
+        soft_nanousd,
+        window: budget_window(window, key)?,
+    })
+}
+
+/// A model name or prefix (`gpt-4o*`) of a price entry: non-blank, `*` only at the end.
+pub fn price_model(m: &str) -> Result<(), Invalid> {
+    model(m)?;
+    match m.find('*') {
+        Some(i) if i + 1 != m.len() || i == 0 => Err(Invalid::Other(format!(
+            "`{m}` may only end in `*` (a prefix), after at least one character"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// One price entry (US dollars per million tokens; `per_request` in US dollars): every
+/// price finite, 0 or more and at most [`MAX_PRICE_USD`].
+pub fn price(entry: PriceEntry, key: &str) -> Result<PriceEntry, FieldError> {
+    price_model(&entry.model).map_err(|p| FieldError::new(format!("{key}.model"), p))?;
+    let Price {
+        input,
+        output,
+        cache_read,
+        cache_write,
+        reasoning,
+        per_request,
+    } = entry.price;
+    for (field, v) in [
+        ("input", Some(input)),
+        ("output", Some(output)),
+        ("cache_read", cache_read),
+        ("cache_write", cache_write),
+        ("reasoning", reasoning),
+        ("per_request", Some(per_request)),
+    ] {
+        if let Some(v) = v {
+            if !(v.is_finite() && (0.0..=MAX_PRICE_USD).contains(&v)) {
+                return Err(FieldError::new(
+                    format!("{key}.{field}"),
+                    Invalid::Other(format!(
+                        "{v} is not a price between 0 and {MAX_PRICE_USD} US dollars"
+                    )),
+                ));
+            }
+        }
+    }
+    Ok(entry)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn governance_bounds() {
+        let l = rate_limits(Some(60), Some(1000), Some("input"), Some(4), "k").unwrap();
+        assert_eq!(l.rpm, Some(60));
+        assert_eq!(l.tpm_counts, TokenCount::Input);
+        assert!(rate_limits(None, None, None, None, "k")
+            .unwrap()
+            .is_unlimited());
+        for (rpm, tpm, mc, field) in [
+            (Some(0), None, None, "k.rpm"),
+            (Some(MAX_RPM + 1), None, None, "k.rpm"),
+            (None, Some(MAX_TPM + 1), None, "k.tpm"),
+            (None, None, Some(0), "k.max_concurrent"),
+        ] {
+            assert_eq!(
+                rate_limits(rpm, tpm, None, mc, "k").unwrap_err().field,
+                field
+            );
+        }
+        assert_eq!(
+            rate_limits(None, None, Some("all"), None, "k")
+                .unwrap_err()
+                .field,
+            "k.tpm_counts"
+        );
+        let b = budget(50.0, Some(40.0), Some("day"), "b").unwrap();
+        assert_eq!(b.limit_nanousd, 50_000_000_000);
+        assert_eq!(b.soft_nanousd, Some(40_000_000_000));
+        assert_eq!(b.window, BudgetWindow::Day);
+        assert_eq!(
+            budget(1.0, None, None, "b").unwrap().window,
+            BudgetWindow::Month
+        );
+        assert_eq!(
+            budget(0.0, None, None, "b").unwrap_err().field,
+            "b.limit_usd"
+        );
+        assert_eq!(
+            budget(f64::NAN, None, None, "b").unwrap_err().field,
+            "b.limit_usd"
+        );
+        assert_eq!(
+            budget(1.0, Some(2.0), None, "b").unwrap_err().field,
+            "b.soft_limit_usd"
+        );
+        assert_eq!(
+            budget(1.0, None, Some("week"), "b").unwrap_err().field,
+            "b.window"
+        );
+        assert!(price_model("gpt-4o*").is_ok() && price_model("gpt").is_ok());
+        assert!(price_model("*").is_err() && price_model("g*pt").is_err());
+        let entry = |input: f64| PriceEntry {
+            model: "m".into(),
+            price: Price {
+                input,
+                ..Default::default()
+            },
+        };
+        assert!(price(entry(1.0), "p").is_ok());
+        assert_eq!(price(entry(-1.0), "p").unwrap_err().field, "p.input");
+        assert_eq!(
+            price(entry(f64::INFINITY), "p").unwrap_err().field,
+            "p.input"
+        );
+        assert!(allowed_models(&["a".into(), "b*".into()], "a").is_ok());
+        assert_eq!(
+            allowed_models(&["a".into(), " ".into()], "t.allowed_models")
+                .unwrap_err()
+                .field,
+            "t.allowed_models[1]"
+        );
+    }
 
     #[test]
     fn names() {

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::governance::{limits, LimitsFile};
 use super::{route_retries, strategy, EnvLookup};
 use crate::limits::ServerSettings;
 use crate::provider::{Provider, ProviderKind};
@@ -42,6 +43,8 @@ pub(super) struct ProviderFile {
     base_url: Option<String>,
     api_key: Option<String>,
     api_key_env: Option<String>,
+    /// `[providers.limits]`: all data planes together under the provider's quota.
+    limits: Option<LimitsFile>,
 }
 
 /// One `[[routes]]` entry.
@@ -52,6 +55,8 @@ pub(super) struct RouteFile {
     strategy: Option<String>,
     retries: Option<u32>,
     targets: Vec<TargetFile>,
+    /// `[routes.limits]`: every client of the route together.
+    limits: Option<LimitsFile>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +88,7 @@ pub(super) fn resolve_key(
 
 /// Converts one `[[providers]]` entry (`key` names it in errors).
 pub(super) fn provider(p: ProviderFile, key: &str, env: EnvLookup) -> Result<Provider, FieldError> {
+    let provider_limits = limits(p.limits, key)?;
     let kind = ProviderKind::parse(&p.kind).ok_or_else(|| {
         FieldError::new(
             format!("{key}.kind"),
@@ -123,6 +129,7 @@ pub(super) fn provider(p: ProviderFile, key: &str, env: EnvLookup) -> Result<Pro
     provider.pace = validate::pace(p.pace_ms.unwrap_or(0));
     provider.health_check =
         validate::health_check(kind, p.health_check_interval_ms, p.health_check_path, key)?;
+    provider.limits = provider_limits;
     Ok(provider)
 }
 
@@ -158,7 +165,7 @@ pub(super) fn route(
     }
     validate::name(&rf.name).map_err(|p| FieldError::new(format!("{key}.name"), p))?;
     Ok(Route {
-        limits: Default::default(),
+        limits: limits(rf.limits, key)?,
         name: rf.name,
         strategy,
         retries: route_retries(rf.retries, server),

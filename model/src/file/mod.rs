@@ -6,6 +6,7 @@
 
 pub mod canonical;
 pub mod env;
+pub mod governance;
 pub mod server;
 pub mod tables;
 
@@ -54,6 +55,12 @@ struct FileDoc {
     /// Whether to add zero-config providers from `*_API_KEY` env vars (default true).
     #[serde(default)]
     env_providers: Option<bool>,
+    #[serde(default)]
+    teams: Vec<governance::TeamFile>,
+    #[serde(default)]
+    keys: Vec<governance::KeyFile>,
+    #[serde(default)]
+    prices: Vec<governance::PriceFile>,
 }
 
 #[derive(Deserialize)]
@@ -107,7 +114,20 @@ pub fn parse_config(file: &str, text: &str, env: EnvLookup) -> Result<RuntimeCon
 
 /// The document → model conversion, every error naming its field.
 fn convert(doc: FileDoc, env: EnvLookup) -> Result<RuntimeConfig, FieldError> {
-    let server = server::settings(doc.server.unwrap_or_default(), env)?;
+    let (mut server, extras) = server::settings(doc.server.unwrap_or_default(), env)?;
+    if !extras.auth_given && !doc.keys.is_empty() {
+        server.auth = crate::auth::AuthMode::Keys;
+    }
+    let governance = governance::build(
+        governance::GovernanceFile {
+            teams: doc.teams,
+            keys: doc.keys,
+            prices: doc.prices,
+            legacy_keys: extras.legacy_keys,
+            default_output_estimate: extras.default_output_estimate,
+        },
+        env,
+    )?;
 
     let mut providers = Vec::new();
     match doc.providers {
@@ -181,8 +201,10 @@ fn convert(doc: FileDoc, env: EnvLookup) -> Result<RuntimeConfig, FieldError> {
         }
     };
 
-    RuntimeConfig::new(server, providers, routes, prefix_rules)
-        .map_err(|p| FieldError::new("-", Invalid::Other(p)))
+    let mut cfg = RuntimeConfig::new(server, providers, routes, prefix_rules)
+        .map_err(|p| FieldError::new("-", Invalid::Other(p)))?;
+    cfg.governance = governance;
+    Ok(cfg)
 }
 
 /// A route's strategy: absent means `default`.

@@ -6,6 +6,9 @@ use serde::Deserialize;
 
 use super::EnvLookup;
 use crate::auth::{client_key_hash, AuthMode};
+use crate::governance::{
+    FailureMode, RateStoreBackend, RateStoreSettings, DEFAULT_OUTPUT_ESTIMATE,
+};
 use crate::limits::{Limits, ServerSettings};
 use crate::secret::Secret;
 use crate::validate::{FieldError, Invalid, MAX_RETRIES};
@@ -43,11 +46,112 @@ pub(super) struct ServerFile {
     max_tools: Option<usize>,
     max_object_keys: Option<usize>,
     max_json_depth: Option<usize>,
+    /// `local`, or a `redis://` / `rediss://` URL.
+    rate_store: Option<String>,
+    /// `fail_open` or `fail_closed`.
+    rate_store_failure_mode: Option<String>,
+    rate_store_timeout_ms: Option<u64>,
+    /// Completion tokens reserved when a request sets no maximum.
+    default_output_estimate: Option<u64>,
+}
+
+/// Longest rate-store call timeout (one minute).
+pub const MAX_RATE_STORE_TIMEOUT_MS: u64 = 60_000;
+/// Largest `default_output_estimate`, tokens.
+pub const MAX_OUTPUT_ESTIMATE: u64 = 10_000_000;
+
+/// What the `[server]` section holds beyond [`ServerSettings`]: the legacy client keys
+/// (which become governance keys `api_keys[<i>]`) and the default output estimate.
+pub(super) struct ServerExtras {
+    /// `api_keys` then `api_keys_env`'s comma-separated keys, in order.
+    pub(super) legacy_keys: Vec<Secret>,
+    /// Completion tokens reserved when a request sets no maximum.
+    pub(super) default_output_estimate: u64,
+    /// Whether `auth` was given (otherwise any key implies `keys`).
+    pub(super) auth_given: bool,
+}
+
+/// Converts the rate-store settings of `[server]`.
+fn rate_store(f: &ServerFile) -> Result<RateStoreSettings, FieldError> {
+    let d = RateStoreSettings::default();
+    let backend = match f.rate_store.as_deref() {
+        None | Some("local") => RateStoreBackend::Local,
+        Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            let rest = url.split_once("://").map_or("", |(_, r)| r);
+            if rest.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(FieldError::new(
+                    "server.rate_store",
+                    Invalid::Other("a redis URL needs a host: redis://host:port/db".into()),
+                ));
+            }
+            RateStoreBackend::Redis {
+                url: url.to_string(),
+            }
+        }
+        Some(other) => {
+            return Err(FieldError::new(
+                "server.rate_store",
+                Invalid::Other(format!(
+                    "`{}` is not `local` or a redis:// / rediss:// URL",
+                    crate::secret::mask_secret(other)
+                )),
+            ))
+        }
+    };
+    let failure_mode = match f.rate_store_failure_mode.as_deref() {
+        None => d.failure_mode,
+        Some(m) => FailureMode::parse(m).ok_or_else(|| {
+            FieldError::new(
+                "server.rate_store_failure_mode",
+                Invalid::Other(format!(
+                    "`{m}` is not one of {}",
+                    FailureMode::NAMES.join(", ")
+                )),
+            )
+        })?,
+    };
+    let timeout = match f.rate_store_timeout_ms {
+        None => d.timeout,
+        Some(ms) if (1..=MAX_RATE_STORE_TIMEOUT_MS).contains(&ms) => Duration::from_millis(ms),
+        Some(_) => {
+            return Err(FieldError::new(
+                "server.rate_store_timeout_ms",
+                Invalid::OutOfRange {
+                    min: 1,
+                    max: MAX_RATE_STORE_TIMEOUT_MS,
+                    unit: " milliseconds",
+                },
+            ))
+        }
+    };
+    Ok(RateStoreSettings {
+        backend,
+        failure_mode,
+        timeout,
+    })
 }
 
 /// Converts and validates the `[server]` section.
-pub(super) fn settings(f: ServerFile, env: EnvLookup) -> Result<ServerSettings, FieldError> {
+pub(super) fn settings(
+    f: ServerFile,
+    env: EnvLookup,
+) -> Result<(ServerSettings, ServerExtras), FieldError> {
     let d = ServerSettings::default();
+    let rate_store = rate_store(&f)?;
+    let default_output_estimate = match f.default_output_estimate {
+        None => DEFAULT_OUTPUT_ESTIMATE,
+        Some(n) if (1..=MAX_OUTPUT_ESTIMATE).contains(&n) => n,
+        Some(_) => {
+            return Err(FieldError::new(
+                "server.default_output_estimate",
+                Invalid::OutOfRange {
+                    min: 1,
+                    max: MAX_OUTPUT_ESTIMATE,
+                    unit: " tokens",
+                },
+            ))
+        }
+    };
     let max_body_bytes = f.max_body_bytes.unwrap_or(d.max_body_bytes);
     if max_body_bytes == 0 || max_body_bytes > MAX_BODY_BYTES {
         return Err(FieldError::new(
@@ -72,6 +176,7 @@ pub(super) fn settings(f: ServerFile, env: EnvLookup) -> Result<ServerSettings, 
             }
         }
     }
+    let auth_given = f.auth.is_some();
     let auth = match f.auth.as_deref() {
         Some(a) => AuthMode::parse(a).ok_or_else(|| {
             FieldError::new(
@@ -173,18 +278,28 @@ pub(super) fn settings(f: ServerFile, env: EnvLookup) -> Result<ServerSettings, 
             Invalid::Other("must be at least server.max_body_bytes".into()),
         ));
     }
-    Ok(ServerSettings {
-        rate_store: Default::default(),
+    let settings = ServerSettings {
+        rate_store,
         listen: f.listen.unwrap_or(d.listen),
         ops_listen: f.ops_listen.unwrap_or(d.ops_listen),
         max_body_bytes,
         max_retries: f.max_retries.unwrap_or(d.max_retries).min(MAX_RETRIES),
         default_retries: f.default_retries.unwrap_or(d.default_retries),
         auth,
+        // Kept beside the governance keys so a control plane seeded from this file
+        // (`client_key_sha256`) still accepts them.
         client_key_hashes: api_keys
             .iter()
             .map(|k| client_key_hash(k.expose()))
             .collect(),
         limits,
-    })
+    };
+    Ok((
+        settings,
+        ServerExtras {
+            legacy_keys: api_keys,
+            default_output_estimate,
+            auth_given,
+        },
+    ))
 }

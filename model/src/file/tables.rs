@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::canonical::resolve_key;
+use super::governance::{limits, LimitsFile};
 use super::{route_retries, strategy, EnvLookup};
 use crate::limits::ServerSettings;
 use crate::provider::{infer_kind, Provider, ProviderKind};
@@ -28,6 +29,8 @@ pub(super) struct ProviderTable {
     weight: Option<u32>,
     priority: Option<i32>,
     timeout_ms: Option<u64>,
+    /// `[providers.<name>.limits]`.
+    limits: Option<LimitsFile>,
 }
 
 /// One `[models.<name>]` table with its `[[models.<name>.backends]]`.
@@ -40,6 +43,8 @@ pub(super) struct ModelTable {
     retries: Option<u32>,
     enabled: Option<bool>,
     backends: Vec<BackendTable>,
+    /// `[models.<name>.limits]`: every client of the route together.
+    limits: Option<LimitsFile>,
 }
 
 #[derive(Deserialize)]
@@ -69,7 +74,8 @@ pub(super) fn provider(
         None => infer_kind(&name, &p.base_url),
     };
     let secret = resolve_key(p.api_key, p.api_key_env, key, env)?;
-    validate::build_provider(
+    let provider_limits = limits(p.limits, key)?;
+    let mut provider = validate::build_provider(
         name,
         kind,
         p.models,
@@ -79,7 +85,9 @@ pub(super) fn provider(
         p.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
         vec![(p.base_url, secret)],
         key,
-    )
+    )?;
+    provider.limits = provider_limits;
+    Ok(provider)
 }
 
 /// Converts one `[models.<name>]` table into a route (`None` when it is disabled).
@@ -93,6 +101,7 @@ pub(super) fn route(
     if m.enabled == Some(false) {
         return Ok(None);
     }
+    let route_limits = limits(m.limits, key)?;
     let name = m.name.unwrap_or(key_name);
     let strategy = strategy(m.strategy.as_deref(), Strategy::Weighted, key)?;
     let mut targets = Vec::with_capacity(m.backends.len());
@@ -126,7 +135,7 @@ pub(super) fn route(
         ));
     }
     Ok(Some(Route {
-        limits: Default::default(),
+        limits: route_limits,
         name,
         strategy,
         retries: route_retries(m.retries, server),
