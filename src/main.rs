@@ -14,8 +14,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use sluice_controlplane::{App, ControlPlaneOptions, GrpcTls};
 use sluice_dataplane::config::{self, AuthMode, ConfigStore, RuntimeConfig, ServerSettings};
-use sluice_dataplane::server::{self, ConfigSource, DataPlaneOptions};
 use sluice_dataplane::config::{FailureMode, RateStoreBackend, RateStoreSettings};
+use sluice_dataplane::server::{self, ConfigSource, DataPlaneOptions};
 use sluice_dataplane::sync::{
     snapshot_from_config, token_from_env, MasterKey, SnapshotCache, SyncOptions,
 };
@@ -632,5 +632,37 @@ mod tests {
             up_listen(Some("0.0.0.0:9000".into()), false, &seed),
             "0.0.0.0:9000"
         );
+    }
+
+    #[test]
+    fn rate_store_flags_override_the_config() {
+        assert_eq!(parse_rate_store("local"), Ok(RateStoreBackend::Local));
+        assert_eq!(
+            parse_rate_store("redis://127.0.0.1:6379/0"),
+            Ok(RateStoreBackend::Redis {
+                url: "redis://127.0.0.1:6379/0".into()
+            })
+        );
+        assert!(parse_rate_store("memcached://x").is_err());
+        assert!(parse_failure_mode("fail_sometimes").is_err());
+        let base = RateStoreSettings {
+            backend: RateStoreBackend::Redis {
+                url: "redis://cfg".into(),
+            },
+            ..RateStoreSettings::default()
+        };
+        let none = RateStoreArgs {
+            rate_store: None,
+            rate_store_failure_mode: None,
+        };
+        assert_eq!(none.effective(&base), base);
+        let flags = RateStoreArgs {
+            rate_store: Some(RateStoreBackend::Local),
+            rate_store_failure_mode: Some(FailureMode::FailClosed),
+        };
+        let eff = flags.effective(&base);
+        assert_eq!(eff.backend, RateStoreBackend::Local);
+        assert_eq!(eff.failure_mode, FailureMode::FailClosed);
+        assert_eq!(eff.timeout, base.timeout);
     }
 }

@@ -90,19 +90,26 @@ rpm = 1
     assert_eq!(v["error"]["code"], "rate_limit_exceeded");
     assert_eq!(v["error"]["type"], "requests");
     let msg = v["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("key 'alice'") && msg.contains("5 requests per minute"), "{msg}");
-    assert!(!msg.contains("sk-alice"), "the message never carries the secret");
+    assert!(
+        msg.contains("key 'alice'") && msg.contains("5 requests per minute"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("sk-alice"),
+        "the message never carries the secret"
+    );
     // The refused request never reached the upstream.
     assert_eq!(mock.requests(), 5);
 
     // Anthropic's surface gets Anthropic's error object.
-    let anthropic = |gw: &Gateway| {
-        gw.post_bytes(
+    let anthropic =
+        |gw: &Gateway| {
+            gw.post_bytes(
             "/v1/messages",
             br#"{"model":"gpt-4o","max_tokens":32,"messages":[{"role":"user","content":"hi"}]}"#,
             &["x-api-key: sk-bob-0123456789abcdef", "anthropic-version: 2023-06-01"],
         )
-    };
+        };
     assert_eq!(anthropic(&gw).status, 200);
     let r = anthropic(&gw);
     assert_eq!(r.status, 429, "{}", r.text());
@@ -114,9 +121,9 @@ rpm = 1
 
     let metrics = gw.metrics();
     assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("sluice_rate_limited_total{reason=\"requests\",scope=\"key\"} 2")),
+        metrics.lines().any(
+            |l| l.starts_with("sluice_rate_limited_total{reason=\"requests\",scope=\"key\"} 2")
+        ),
         "{metrics}"
     );
 }
@@ -177,7 +184,10 @@ expires_at = "2020-01-01T00:00:00Z"
 
 #[test]
 fn concurrency_limit_refuses_while_a_stream_is_held() {
-    let mock = Mock::with_scenario("held", r#"{"rules":[{"model":"slow","fault":"stall_body"}]}"#);
+    let mock = Mock::with_scenario(
+        "held",
+        r#"{"rules":[{"model":"slow","fault":"stall_body"}]}"#,
+    );
     let gw = Gateway::start(&config(
         &mock.url(),
         r#"
@@ -207,7 +217,10 @@ max_concurrent = 1
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until(|| mock.requests() >= 1, "the held stream reaches the upstream");
+    wait_until(
+        || mock.requests() >= 1,
+        "the held stream reaches the upstream",
+    );
     let r = chat_as(&gw, "sk-solo-0123456789abcdef", CHAT);
     assert_eq!(r.status, 429, "{}", r.text());
     let v = r.json();
@@ -284,9 +297,8 @@ per_request = 0.0
         let r = gw.post("/v1/chat/completions", mini);
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let want = 2.0
-        * (MOCK_PROMPT_TOKENS as f64 * 1.0 + MOCK_COMPLETION_TOKENS as f64 * 2.0)
-        / 1_000_000.0;
+    let want =
+        2.0 * (MOCK_PROMPT_TOKENS as f64 * 1.0 + MOCK_COMPLETION_TOKENS as f64 * 2.0) / 1_000_000.0;
     let metrics = gw.metrics();
     let got: f64 = metrics
         .lines()

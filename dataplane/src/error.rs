@@ -694,7 +694,10 @@ mod tests {
         assert_eq!(v["error"]["code"], "rate_limit_exceeded");
         assert_eq!(v["error"]["type"], "requests");
         let msg = v["error"]["message"].as_str().unwrap();
-        assert!(msg.contains("key 'alice'") && msg.contains("5 requests per minute"), "{msg}");
+        assert!(
+            msg.contains("key 'alice'") && msg.contains("5 requests per minute"),
+            "{msg}"
+        );
 
         let anthropic: serde_json::Value =
             serde_json::from_slice(&e.body_for(Protocol::Anthropic, "r")).unwrap();
@@ -725,7 +728,10 @@ mod tests {
             Denied::Limited(refusal(Exhausted::Concurrency)),
             "1 requests in flight",
         );
-        assert_eq!((e.status(), e.code(), e.error_type()), (429, "rate_limit_exceeded", "concurrency"));
+        assert_eq!(
+            (e.status(), e.code(), e.error_type()),
+            (429, "rate_limit_exceeded", "concurrency")
+        );
     }
 
     #[test]

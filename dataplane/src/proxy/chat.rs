@@ -7,13 +7,13 @@
 
 use super::attempt::{self, AttemptEnd};
 use super::downstream::Downstream as Session;
+use super::govern;
 use super::plan::{AttemptPlan, Failures};
 use super::RequestCtx;
 use crate::chat_request::ClientRequest;
 use crate::config::RuntimeConfig;
 use crate::error::GatewayError;
 use crate::AppState;
-use super::govern;
 
 /// Serves one request of any surface. `Err` only when nothing was written to the client yet.
 pub async fn serve(

@@ -9,12 +9,12 @@ use sluice_translate::embeddings::EmbeddingsRequest;
 
 use super::attempt::{error_answer, failed, record, AttemptEnd};
 use super::downstream::Downstream as Session;
+use super::govern;
 use super::plan::{Attempt, AttemptPlan, Failures};
 use super::{whole, RequestCtx};
 use crate::chat_request::ClientRequest;
 use crate::config::RuntimeConfig;
 use crate::error::{AttemptError, GatewayError};
-use super::govern;
 use crate::provider;
 use crate::routing::Outcome;
 use crate::AppState;
@@ -34,8 +34,7 @@ pub async fn serve(
     let mut plan = AttemptPlan::new(state, cfg, &res, &req, rctx.start)?;
     let mut failures = Failures::default();
     while let Some(next) = plan.next(state, cfg, &mut failures) {
-        if let Err(e) = govern::admit_provider(state, cfg, rctx, &req, next.provider, false).await
-        {
+        if let Err(e) = govern::admit_provider(state, cfg, rctx, &req, next.provider, false).await {
             drop(next);
             plan.skipped();
             failures.failed(e);

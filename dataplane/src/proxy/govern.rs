@@ -8,11 +8,11 @@
 
 use std::sync::Arc;
 
+use sluice_model::governance::DEFAULT_OUTPUT_ESTIMATE;
 use sluice_model::{
     nanousd_to_usd, Budget, BudgetWindow, ClientKey, RateLimits, ScopeKind, Team, TokenCount,
     TokenUsage,
 };
-use sluice_model::governance::DEFAULT_OUTPUT_ESTIMATE;
 use sluice_translate::Usage;
 
 use super::RequestCtx;
@@ -272,9 +272,7 @@ pub(super) fn estimate(cfg: &RuntimeConfig, req: &ClientRequest, output: bool) -
 fn refused(denied: Denied, scopes: &[ScopeLimits<'_>]) -> GatewayError {
     let (kind, reason, limit) = match &denied {
         Denied::Limited(r) => {
-            let scope = scopes
-                .iter()
-                .find(|s| s.kind == r.kind && s.name == r.name);
+            let scope = scopes.iter().find(|s| s.kind == r.kind && s.name == r.name);
             (r.kind, r.reason.as_str(), describe(scope, r.reason))
         }
         Denied::StoreUnavailable { .. } => (
@@ -475,10 +473,19 @@ model = "gpt-4o"
         assert_eq!(team.unwrap().name, "ml");
         assert!(authenticate(&cfg, Some("sk-legacy")).unwrap().is_none());
         let err = |k| message(authenticate(&cfg, k).unwrap_err());
-        assert_eq!(err(Some("sk-nope")), (401, "missing or invalid API key".into()));
+        assert_eq!(
+            err(Some("sk-nope")),
+            (401, "missing or invalid API key".into())
+        );
         assert_eq!(err(None), (401, "missing or invalid API key".into()));
-        assert_eq!(err(Some("sk-revoked")), (401, "this API key has been revoked".into()));
-        assert_eq!(err(Some("sk-expired")), (401, "this API key has expired".into()));
+        assert_eq!(
+            err(Some("sk-revoked")),
+            (401, "this API key has been revoked".into())
+        );
+        assert_eq!(
+            err(Some("sk-expired")),
+            (401, "this API key has expired".into())
+        );
         assert_eq!(err(Some("sk-offteam")).0, 401);
         let mut open = cfg.clone();
         open.server.auth = AuthMode::None;
@@ -522,12 +529,16 @@ model = "gpt-4o"
     #[test]
     fn estimates_use_the_request_maximum_or_the_default() {
         let mut cfg = cfg();
-        let body = r#"{"model":"fast","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#;
+        let body =
+            r#"{"model":"fast","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#;
         let e = estimate(&cfg, &chat(body), true);
         assert_eq!(e.input, body.len() as u64 / 4);
         assert_eq!(e.output, 50);
         let body = r#"{"model":"fast","messages":[{"role":"user","content":"hi"}]}"#;
-        assert_eq!(estimate(&cfg, &chat(body), true).output, DEFAULT_OUTPUT_ESTIMATE);
+        assert_eq!(
+            estimate(&cfg, &chat(body), true).output,
+            DEFAULT_OUTPUT_ESTIMATE
+        );
         cfg.governance.default_output_estimate = 7;
         assert_eq!(estimate(&cfg, &chat(body), true).output, 7);
         assert_eq!(estimate(&cfg, &chat(body), false).output, 0);
@@ -575,12 +586,18 @@ model = "gpt-4o"
             limits: &limits,
             budget: Some((&budget, &status)),
         };
-        assert_eq!(describe(Some(&s), Exhausted::Requests), "5 requests per minute");
+        assert_eq!(
+            describe(Some(&s), Exhausted::Requests),
+            "5 requests per minute"
+        );
         assert_eq!(
             describe(Some(&s), Exhausted::Tokens),
             "100 tokens per minute (output tokens)"
         );
-        assert_eq!(describe(Some(&s), Exhausted::Concurrency), "2 requests in flight");
+        assert_eq!(
+            describe(Some(&s), Exhausted::Concurrency),
+            "2 requests in flight"
+        );
         assert_eq!(describe(Some(&s), Exhausted::Budget), "$1.50 per month");
     }
 }

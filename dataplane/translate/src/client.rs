@@ -734,7 +734,9 @@ mod tests {
     #[test]
     fn output_token_maximum_on_every_surface() {
         let chat = |b: &'static str| {
-            ClientRequest::from_chat(ChatRequest::parse(Bytes::from_static(b.as_bytes()), limits()).unwrap())
+            ClientRequest::from_chat(
+                ChatRequest::parse(Bytes::from_static(b.as_bytes()), limits()).unwrap(),
+            )
         };
         assert_eq!(
             chat(r#"{"model":"m","max_tokens":7,"messages":[{"role":"user","content":"hi"}]}"#)
@@ -747,11 +749,13 @@ mod tests {
             Some(9)
         );
         assert_eq!(
-            chat(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#).max_output_tokens(),
+            chat(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+                .max_output_tokens(),
             None
         );
         let parse = |p: Protocol, b: &'static str, model: Option<&str>| {
-            ClientRequest::parse(p, Bytes::from_static(b.as_bytes()), model, None, &limits()).unwrap()
+            ClientRequest::parse(p, Bytes::from_static(b.as_bytes()), model, None, &limits())
+                .unwrap()
         };
         assert_eq!(
             parse(
