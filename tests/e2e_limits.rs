@@ -309,3 +309,22 @@ per_request = 0.0
     assert!(got > 0.0);
     assert!((got - want).abs() < 1e-12, "cost {got} != {want}");
 }
+
+#[test]
+fn a_provider_over_its_limit_is_skipped_and_answers_429_when_alone() {
+    let mock = Mock::start("prov", &[]);
+    let cfg = config(&mock.url(), "").replace(
+        "timeout_ms = 3000\n",
+        "timeout_ms = 3000\n[providers.limits]\nrpm = 1\n",
+    );
+    let gw = Gateway::start(&cfg);
+    assert_eq!(gw.post("/v1/chat/completions", CHAT).status, 200);
+    let r = gw.post("/v1/chat/completions", CHAT);
+    assert_eq!(r.status, 429, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["error"]["code"], "rate_limit_exceeded");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("provider 'p'"), "{msg}");
+    assert_eq!(r.header("x-ratelimit-limit-requests"), Some("1"));
+    assert_eq!(mock.requests(), 1);
+}
