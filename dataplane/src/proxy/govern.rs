@@ -119,7 +119,7 @@ pub(super) fn resolve_allowed(
     // The name asked for is not listed: allowed only if everything it resolves to is.
     let res = resolved.map_err(|_| not_allowed(&req.model, first.1))?;
     for (list, team) in lists.iter().flatten() {
-        if list.is_empty() || list.iter().any(|m| *m == req.model) {
+        if list.is_empty() || list.contains(&req.model) {
             continue;
         }
         let all_listed = !res.candidates.is_empty()
@@ -127,7 +127,7 @@ pub(super) fn resolve_allowed(
                 .candidates
                 .iter()
                 .chain(&res.fallbacks)
-                .all(|c| list.iter().any(|m| *m == c.model));
+                .all(|c| list.contains(&c.model));
         if !all_listed {
             return Err(not_allowed(&req.model, *team));
         }
