@@ -36,8 +36,8 @@ pub use governance::{
     FailureMode, Governance, KeyDigest, RateLimits, RateStoreBackend, RateStoreSettings, ScopeKind,
     Team, TokenCount,
 };
-pub use limits::{listens_beyond_loopback, Limits, ServerSettings};
 pub use price::{Price, PriceEntry, PriceTable, TokenUsage};
+pub use limits::{listens_beyond_loopback, Limits, ServerSettings};
 pub use provider::{infer_kind, Endpoint, HealthCheck, Protocol, Provider, ProviderKind};
 pub use route::{Route, RouteError, Strategy, Target};
 pub use secret::{mask_secret, CryptoError, KeyFileError, MasterKey, Secret};
