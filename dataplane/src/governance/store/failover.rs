@@ -168,6 +168,9 @@ async fn probe(store: Weak<Failover>) {
 impl Reservation {
     /// See [`super::Reservation::settle`].
     pub fn settle(self, usage: Option<&TokenUsage>, cost_nanousd: u64) {
+        if !self.held.needs_settle(usage, cost_nanousd) {
+            return;
+        }
         let usage = usage.copied();
         self.store
             .clone()

@@ -28,9 +28,12 @@ const IDLE_MS: u64 = 5 * MINUTE_MS;
 /// How often admissions look for idle state.
 const SWEEP_EVERY_MS: u64 = MINUTE_MS;
 
+/// One shard: each kind's scopes by name.
+type Shard = RwLock<ByKind<HashMap<Box<str>, Arc<ScopeState>>>>;
+
 /// Counters of every scope, in this process.
 pub(crate) struct LocalStore {
-    shards: [RwLock<ByKind<HashMap<Box<str>, Arc<ScopeState>>>>; SHARDS],
+    shards: [Shard; SHARDS],
     hasher: RandomState,
     /// The clock of the requests and tokens windows (monotonic).
     epoch: Instant,
@@ -181,7 +184,7 @@ impl LocalStore {
     }
 
     #[allow(clippy::indexing_slicing)] // the index is reduced modulo the array's length
-    fn shard(&self, name: &str) -> &RwLock<ByKind<HashMap<Box<str>, Arc<ScopeState>>>> {
+    fn shard(&self, name: &str) -> &Shard {
         let i = (self.hasher.hash_one(name) as usize) % SHARDS;
         &self.shards[i]
     }

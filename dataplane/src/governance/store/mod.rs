@@ -30,7 +30,7 @@ pub(crate) const CONCURRENCY_RETRY: Duration = Duration::from_secs(1);
 /// The rate store a governor counts in.
 pub(crate) enum Store {
     /// Counters in this process (one data plane).
-    Local(local::LocalStore),
+    Local(Box<local::LocalStore>),
     /// Counters in Redis, under the failure mode.
     Shared(Arc<failover::Failover>),
 }
@@ -89,7 +89,7 @@ impl Reservation {
 /// The store `settings` name (a Redis store connects on first use).
 pub(crate) fn open(settings: &RateStoreSettings) -> Store {
     match &settings.backend {
-        RateStoreBackend::Local => Store::Local(local::LocalStore::new()),
+        RateStoreBackend::Local => Store::Local(Box::new(local::LocalStore::new())),
         RateStoreBackend::Redis { url } => Store::Shared(failover::Failover::new(
             url,
             settings.failure_mode,

@@ -339,6 +339,16 @@ impl Held {
     pub fn has_leases(&self) -> bool {
         self.holds.iter().any(|h| h.lease)
     }
+
+    /// Whether settling it with `usage` and `cost_nanousd` changes anything (a scope with
+    /// only a requests limit has nothing to settle: no round trip then).
+    pub fn needs_settle(&self, usage: Option<&TokenUsage>, cost_nanousd: u64) -> bool {
+        self.holds.iter().any(|h| {
+            h.lease
+                || (h.spend.is_some() && cost_nanousd > 0)
+                || matches!((h.tokens, usage), (Some(t), Some(u)) if counted(h.counts, u) != t)
+        })
+    }
 }
 
 impl Answer {

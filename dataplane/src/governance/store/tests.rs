@@ -184,6 +184,31 @@ pub(super) async fn tokens_reserve_then_settle(a: &Governor, b: &Governor) {
     second.settle(None, 0);
 }
 
+/// A request estimated above the whole tokens limit passes only through an empty window
+/// (otherwise it could never pass).
+pub(super) async fn oversized_request_needs_an_empty_window(a: &Governor, b: &Governor) {
+    let scope = TestScope::new(
+        ScopeKind::Key,
+        &unique("big"),
+        RateLimits {
+            tpm: Some(100),
+            tpm_counts: TokenCount::Output,
+            ..Default::default()
+        },
+    );
+    let t = admit(a, &[&scope], tokens(10_000, 500)).await.unwrap();
+    let r = refusal(admit(b, &[&scope], tokens(0, 500)).await.unwrap_err());
+    assert_eq!(r.reason, Exhausted::Tokens);
+    // Until the 500 leave the window: the rest of this minute and all of the next (only
+    // the rest of the minute if it just turned).
+    let retry = r.retry_after.unwrap();
+    assert!(
+        retry >= Duration::from_secs(59) && retry <= Duration::from_secs(120),
+        "{retry:?}"
+    );
+    t.settle(None, 0);
+}
+
 /// In-flight slots: refusal at the limit, released by drop and by settle.
 pub(super) async fn concurrency(a: &Governor, b: &Governor) {
     let scope = TestScope::new(
@@ -321,6 +346,12 @@ async fn local_tokens_reserve_then_settle() {
 }
 
 #[tokio::test]
+async fn local_oversized_request_needs_an_empty_window() {
+    let g = local();
+    oversized_request_needs_an_empty_window(&g, &g).await;
+}
+
+#[tokio::test]
 async fn local_concurrency_released_by_drop_and_settle() {
     let g = local();
     concurrency(&g, &g).await;
@@ -397,4 +428,22 @@ fn token_window_reset() {
     assert_eq!(reset(100, 0, 0, 90, 10), 12_000);
     // Larger than the limit: when the window is empty.
     assert_eq!(reset(0, 10, 20_000, 100, 500), 40_000 + 60_000);
+}
+
+#[test]
+fn admission_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let scope = TestScope::rpm("send", 1);
+    let lent = [scope.lend()];
+    for g in [
+        local(),
+        Governor::new(&RateStoreSettings {
+            backend: sluice_model::RateStoreBackend::Redis {
+                url: "redis://127.0.0.1:1/0".into(),
+            },
+            ..Default::default()
+        }),
+    ] {
+        send(&g.admit(&lent, EST));
+    }
 }
