@@ -37,8 +37,8 @@ pub use governance::{
     ClientKey, FailureMode, Governance, KeyDigest, RateLimits, RateStoreBackend, RateStoreSettings,
     ScopeKind, Team, TokenCount,
 };
-pub use price::{Price, PriceEntry, PriceTable, TokenUsage};
 pub use limits::{listens_beyond_loopback, Limits, ServerSettings};
+pub use price::{Price, PriceEntry, PriceTable, TokenUsage};
 pub use provider::{infer_kind, Endpoint, HealthCheck, Protocol, Provider, ProviderKind};
 pub use rfc3339::{format_rfc3339_ms, parse_rfc3339_ms};
 pub use route::{Route, RouteError, Strategy, Target};

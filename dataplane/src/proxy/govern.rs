@@ -19,7 +19,7 @@ use super::RequestCtx;
 use crate::chat_request::ClientRequest;
 use crate::config::{AuthMode, Provider, RuntimeConfig};
 use crate::error::GatewayError;
-use crate::governance::{Denied, Estimate, Exhausted, ScopeLimits};
+use crate::governance::{Denied, Estimate, Exhausted, ScopeLimits, Ticket};
 use crate::resolve::Resolution;
 use crate::{metrics, AppState};
 
@@ -214,7 +214,7 @@ pub(super) async fn admit_request(
         .await
         .map_err(|d| refused(d, scopes))?;
     rctx.estimate = Some(est);
-    rctx.ticket = Some(ticket);
+    rctx.ticket = ticket;
     Ok(())
 }
 
@@ -339,18 +339,13 @@ pub(super) fn cost_nanousd(cfg: &RuntimeConfig, model: Option<&str>, usage: &Tok
 /// for tokens it never used, and an answer whose usage was not reported keeps the
 /// estimate.
 pub(super) fn settle(rctx: &mut RequestCtx, usage: Option<&TokenUsage>, cost: u64) {
-    if rctx.ticket.is_none() && rctx.provider_ticket.is_none() {
-        return;
-    }
     let zero = TokenUsage::default();
     let usage = match usage {
         Some(u) => Some(u),
         None if rctx.status >= 400 => Some(&zero),
         None => None,
     };
-    if let Some(t) = rctx.ticket.take() {
-        t.settle(usage, cost);
-    }
+    std::mem::replace(&mut rctx.ticket, Ticket::empty()).settle(usage, cost);
     if let Some(t) = rctx.provider_ticket.take() {
         t.settle(usage, cost);
     }

@@ -81,9 +81,9 @@ pub struct RequestCtx {
     pub key: Option<Arc<ClientKey>>,
     /// The key's team.
     pub team: Option<Arc<Team>>,
-    /// What the request's key, team and route scopes reserved (none when none of them has
-    /// limits).
-    pub ticket: Option<Ticket>,
+    /// What the request's key, team and route scopes reserved (an empty ticket when none
+    /// of them has limits).
+    pub ticket: Ticket,
     /// What the current attempt's provider reserved.
     pub provider_ticket: Option<Ticket>,
     /// The tokens reserved at admission (computed once, when a scope needs it).
@@ -584,7 +584,7 @@ impl SluiceProxy {
             anthropic_beta: None,
             key: None,
             team: None,
-            ticket: None,
+            ticket: Ticket::empty(),
             provider_ticket: None,
             estimate: None,
             _inflight: None,
