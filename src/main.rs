@@ -14,6 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use sluice_controlplane::{App, ControlPlaneOptions, GrpcTls};
 use sluice_dataplane::config::{self, AuthMode, ConfigStore, RuntimeConfig, ServerSettings};
+use sluice_dataplane::config::{FailureMode, RateStoreBackend, RateStoreSettings};
 use sluice_dataplane::server::{self, ConfigSource, DataPlaneOptions};
 use sluice_dataplane::sync::{
     snapshot_from_config, token_from_env, MasterKey, SnapshotCache, SyncOptions,
@@ -44,6 +45,54 @@ struct Listen {
     /// Worker threads (0: one per core).
     #[arg(long, env = "SLUICE_THREADS", default_value_t = 0)]
     threads: usize,
+}
+
+/// Where the data plane counts limits and budgets (`up` and `dataplane`).
+#[derive(clap::Args)]
+struct RateStoreArgs {
+    /// Where rate limits, concurrency and budget spend are counted: `local` (in this
+    /// process) or a Redis/Valkey URL (`redis://host:6379/0`, `rediss://...`) shared by every
+    /// data plane. Overrides `[server] rate_store`. Read once at start-up: changing the rate
+    /// store (flag or config) needs a restart.
+    #[arg(long, env = "SLUICE_RATE_STORE", value_parser = parse_rate_store)]
+    rate_store: Option<RateStoreBackend>,
+    /// What to do when the shared rate store cannot be reached: `fail_open` (keep serving,
+    /// limited per data plane by an in-process store) or `fail_closed` (refuse limited
+    /// requests with 503). Overrides `[server] rate_store_failure_mode`; needs a restart to
+    /// change.
+    #[arg(long, env = "SLUICE_RATE_STORE_FAILURE_MODE", value_parser = parse_failure_mode)]
+    rate_store_failure_mode: Option<FailureMode>,
+}
+
+impl RateStoreArgs {
+    /// `base` (the config's `[server]` settings) with the flags applied.
+    fn effective(&self, base: &RateStoreSettings) -> RateStoreSettings {
+        let mut s = base.clone();
+        if let Some(b) = &self.rate_store {
+            s.backend = b.clone();
+        }
+        if let Some(m) = self.rate_store_failure_mode {
+            s.failure_mode = m;
+        }
+        s
+    }
+}
+
+fn parse_rate_store(s: &str) -> Result<RateStoreBackend, String> {
+    if s == "local" {
+        return Ok(RateStoreBackend::Local);
+    }
+    if s.starts_with("redis://") || s.starts_with("rediss://") {
+        return Ok(RateStoreBackend::Redis { url: s.to_owned() });
+    }
+    Err(format!(
+        "`{s}` is not a rate store (local | redis://host:port/db | rediss://...)"
+    ))
+}
+
+fn parse_failure_mode(s: &str) -> Result<FailureMode, String> {
+    FailureMode::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a failure mode (fail_open | fail_closed)"))
 }
 
 /// Control-plane settings shared by `up` and `controlplane`.
@@ -87,6 +136,8 @@ enum Command {
         listen: Listen,
         #[command(flatten)]
         control: ControlPlaneArgs,
+        #[command(flatten)]
+        rate_store: RateStoreArgs,
     },
     /// A data plane: from a static config file (hot reloaded) or managed by a control plane.
     Dataplane {
@@ -112,6 +163,8 @@ enum Command {
         control_plane_ca: Option<PathBuf>,
         #[command(flatten)]
         listen: Listen,
+        #[command(flatten)]
+        rate_store: RateStoreArgs,
     },
     /// The control plane: admin APIs, sled store, gRPC config server.
     Controlplane {
@@ -305,6 +358,7 @@ fn main() -> anyhow::Result<()> {
             grpc_listen,
             mut listen,
             control,
+            rate_store,
         } => {
             init_tracing();
             // Tokens first: a bad one is refused before anything is opened.
@@ -315,6 +369,7 @@ fn main() -> anyhow::Result<()> {
                 None => random_token(),
             };
             let seed = load_seed(config.as_deref())?;
+            let rate_store = rate_store.effective(&seed.server.rate_store);
             let key = master_key(&data_dir, true)?;
             let mut server = seed.server.clone();
             server.listen = up_listen(listen.listen.take(), config.is_some(), &seed.server);
@@ -374,6 +429,7 @@ fn main() -> anyhow::Result<()> {
                 empty_config(server)?,
                 ConfigSource::ControlPlane(Box::new(sync)),
                 listen,
+                rate_store,
             )
         }
         Command::Dataplane {
@@ -383,6 +439,7 @@ fn main() -> anyhow::Result<()> {
             control_plane_ca,
             cache_dir,
             listen,
+            rate_store,
         } => {
             init_tracing();
             match (config, control_plane) {
@@ -393,7 +450,8 @@ fn main() -> anyhow::Result<()> {
                         server.listen = l.clone();
                     }
                     warn_if_open(&server);
-                    run_dataplane_ready(cfg, ConfigSource::File(path), listen)
+                    let rate_store = rate_store.effective(&cfg.server.rate_store);
+                    run_dataplane_ready(cfg, ConfigSource::File(path), listen, rate_store)
                 }
                 (None, Some(url)) => {
                     let token = token_from_env("SLUICE_DATAPLANE_TOKEN")?;
@@ -433,6 +491,7 @@ fn main() -> anyhow::Result<()> {
                         empty_config(server)?,
                         ConfigSource::ControlPlane(Box::new(sync)),
                         listen,
+                        rate_store.effective(&RateStoreSettings::default()),
                     )
                 }
                 (None, None) => anyhow::bail!("give --config FILE or --control-plane URL"),
@@ -527,22 +586,25 @@ fn run_dataplane_ready(
     cfg: RuntimeConfig,
     source: ConfigSource,
     listen: Listen,
+    rate_store: RateStoreSettings,
 ) -> anyhow::Result<()> {
-    start(ConfigStore::new(cfg, true), source, listen)
+    start(ConfigStore::new(cfg, true), source, listen, rate_store)
 }
 
 fn run_dataplane(
     initial: RuntimeConfig,
     source: ConfigSource,
     listen: Listen,
+    rate_store: RateStoreSettings,
 ) -> anyhow::Result<()> {
-    start(ConfigStore::new(initial, false), source, listen)
+    start(ConfigStore::new(initial, false), source, listen, rate_store)
 }
 
 fn start(
     store: std::sync::Arc<ConfigStore>,
     source: ConfigSource,
     listen: Listen,
+    rate_store: RateStoreSettings,
 ) -> anyhow::Result<()> {
     let server = server::build(DataPlaneOptions {
         store,
@@ -550,6 +612,7 @@ fn start(
         listen: listen.listen,
         ops_listen: listen.ops_listen,
         threads: listen.threads,
+        rate_store: Some(rate_store),
     })
     .context("building the data plane")?;
     server.run_forever()
@@ -569,5 +632,37 @@ mod tests {
             up_listen(Some("0.0.0.0:9000".into()), false, &seed),
             "0.0.0.0:9000"
         );
+    }
+
+    #[test]
+    fn rate_store_flags_override_the_config() {
+        assert_eq!(parse_rate_store("local"), Ok(RateStoreBackend::Local));
+        assert_eq!(
+            parse_rate_store("redis://127.0.0.1:6379/0"),
+            Ok(RateStoreBackend::Redis {
+                url: "redis://127.0.0.1:6379/0".into()
+            })
+        );
+        assert!(parse_rate_store("memcached://x").is_err());
+        assert!(parse_failure_mode("fail_sometimes").is_err());
+        let base = RateStoreSettings {
+            backend: RateStoreBackend::Redis {
+                url: "redis://cfg".into(),
+            },
+            ..RateStoreSettings::default()
+        };
+        let none = RateStoreArgs {
+            rate_store: None,
+            rate_store_failure_mode: None,
+        };
+        assert_eq!(none.effective(&base), base);
+        let flags = RateStoreArgs {
+            rate_store: Some(RateStoreBackend::Local),
+            rate_store_failure_mode: Some(FailureMode::FailClosed),
+        };
+        let eff = flags.effective(&base);
+        assert_eq!(eff.backend, RateStoreBackend::Local);
+        assert_eq!(eff.failure_mode, FailureMode::FailClosed);
+        assert_eq!(eff.timeout, base.timeout);
     }
 }

@@ -13,6 +13,7 @@ use sluice_route::AttemptOutcome;
 use sluice_translate::hub::{self, Protocol};
 use sluice_translate::{openai, UpstreamError};
 
+use crate::governance::{Denied, Exhausted, Refusal, Window};
 use crate::upstream::AttemptFailure;
 
 /// Everything that can fail a client request.
@@ -35,6 +36,29 @@ pub enum GatewayError {
     /// Missing or wrong client key.
     #[error("{0}")]
     Unauthorized(String),
+    /// The client's key or its team may not use the model asked for.
+    #[error("{message}")]
+    ModelNotAllowed {
+        /// The requested model.
+        model: String,
+        /// Human-readable problem.
+        message: String,
+    },
+    /// A scope's rate limit or budget refused the request: 429 with `Retry-After` and
+    /// the refusing scope's `x-ratelimit-*` headers.
+    #[error("{message}")]
+    Limited {
+        /// Which scope refused, why, and its windows.
+        refusal: Box<Refusal>,
+        /// Human-readable problem (names the scope and its limit, never a key secret).
+        message: String,
+    },
+    /// The shared rate store is unreachable and the failure mode is `fail_closed`.
+    #[error("the rate-limit store is unavailable; retry shortly")]
+    RateStoreUnavailable {
+        /// Seconds the client should wait.
+        retry_after: u64,
+    },
     /// Unknown path.
     #[error("{0}")]
     NotFound(String),
@@ -99,6 +123,9 @@ impl GatewayError {
             Self::InvalidRequest { .. } | Self::BackendUnavailable(_) => 400,
             Self::PayloadTooLarge { .. } => 413,
             Self::Unauthorized(_) => 401,
+            Self::ModelNotAllowed { .. } => 403,
+            Self::Limited { .. } => 429,
+            Self::RateStoreUnavailable { .. } => 503,
             Self::NotFound(_) | Self::ModelNotFound { .. } => 404,
             Self::MethodNotAllowed => 405,
             Self::Upstream { status, .. } => *status,
@@ -118,6 +145,12 @@ impl GatewayError {
             | Self::PayloadTooLarge { .. }
             | Self::MethodNotAllowed => "invalid_request_error",
             Self::Unauthorized(_) => "authentication_error",
+            Self::ModelNotAllowed { .. } => "permission_error",
+            Self::Limited { refusal, .. } => match refusal.reason {
+                Exhausted::Budget => "insufficient_quota",
+                reason => reason.as_str(),
+            },
+            Self::RateStoreUnavailable { .. } => "service_unavailable",
             Self::NotFound(_) | Self::ModelNotFound { .. } => "not_found_error",
             Self::Upstream { error_type, .. } => error_type,
             Self::Unavailable(_) => "service_unavailable",
@@ -136,6 +169,12 @@ impl GatewayError {
             }
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Unauthorized(_) => "unauthorized",
+            Self::ModelNotAllowed { .. } => "model_not_allowed",
+            Self::Limited { refusal, .. } if refusal.reason == Exhausted::Budget => {
+                "budget_exceeded"
+            }
+            Self::Limited { .. } => "rate_limit_exceeded",
+            Self::RateStoreUnavailable { .. } => "rate_store_unavailable",
             Self::NotFound(_) => "not_found",
             Self::ModelNotFound { .. } => "model_not_found",
             Self::Upstream { code: Some(c), .. } => c,
@@ -152,7 +191,7 @@ impl GatewayError {
     fn param(&self) -> Option<&str> {
         match self {
             Self::InvalidRequest { param, .. } => param.as_deref(),
-            Self::ModelNotFound { .. } => Some("model"),
+            Self::ModelNotFound { .. } | Self::ModelNotAllowed { .. } => Some("model"),
             Self::BackendUnavailable(_) => Some("backend"),
             _ => None,
         }
@@ -243,9 +282,88 @@ impl GatewayError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::Upstream { retry_after, .. } => *retry_after,
-            Self::Overloaded { retry_after, .. } => Some(*retry_after),
+            Self::Overloaded { retry_after, .. } | Self::RateStoreUnavailable { retry_after } => {
+                Some(*retry_after)
+            }
+            Self::Limited { refusal, .. } => refusal.retry_after.map(whole_seconds),
             _ => None,
         }
+    }
+
+    /// The headers the error is answered with: `retry-after` when there is one, and for a
+    /// limit's refusal the refusing scope's `x-ratelimit-*` headers (only the windows it
+    /// has), as OpenAI writes them.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let retry = self.retry_after();
+        let Self::Limited { refusal, .. } = self else {
+            return retry
+                .map(|s| vec![("retry-after", s.to_string())])
+                .unwrap_or_default();
+        };
+        let mut out = Vec::with_capacity(7);
+        if let Some(s) = retry {
+            out.push(("retry-after", s.to_string()));
+        }
+        let windows: [(Option<&Window>, [&'static str; 3]); 2] = [
+            (
+                refusal.requests.as_ref(),
+                [
+                    "x-ratelimit-limit-requests",
+                    "x-ratelimit-remaining-requests",
+                    "x-ratelimit-reset-requests",
+                ],
+            ),
+            (
+                refusal.tokens.as_ref(),
+                [
+                    "x-ratelimit-limit-tokens",
+                    "x-ratelimit-remaining-tokens",
+                    "x-ratelimit-reset-tokens",
+                ],
+            ),
+        ];
+        for (window, [limit, remaining, reset]) in windows {
+            if let Some(w) = window {
+                out.push((limit, w.limit.to_string()));
+                out.push((remaining, w.remaining.to_string()));
+                out.push((reset, reset_text(w.reset)));
+            }
+        }
+        out
+    }
+}
+
+/// Seconds to wait, rounded up, at least 1 (what `Retry-After` carries).
+fn whole_seconds(d: Duration) -> u64 {
+    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    s.max(1)
+}
+
+/// A reset time as OpenAI's `x-ratelimit-reset-*` headers write it (Go's duration
+/// format, to the millisecond): `20ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`.
+pub fn reset_text(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, frac) = (rest / 1000, rest % 1000);
+    let secs = if frac == 0 {
+        format!("{s}s")
+    } else {
+        let f = format!("{frac:03}");
+        format!("{s}.{}s", f.trim_end_matches('0'))
+    };
+    if h > 0 {
+        format!("{h}h{m}m{secs}")
+    } else if m > 0 {
+        format!("{m}m{secs}")
+    } else {
+        secs
     }
 }
 
@@ -269,6 +387,41 @@ impl From<UpstreamError> for GatewayError {
 }
 
 impl GatewayError {
+    /// A rate store's refusal. `limit` describes the refusing scope's limit that ran out
+    /// (`5 requests per minute`, `$10.00 per month`): the message names the scope kind and
+    /// name and that limit, never the key's secret.
+    pub fn denied(denied: Denied, limit: &str) -> Self {
+        let refusal = match denied {
+            Denied::StoreUnavailable { retry_after } => {
+                return Self::RateStoreUnavailable {
+                    retry_after: whole_seconds(retry_after),
+                }
+            }
+            Denied::Limited(r) => r,
+        };
+        let who = format!("{} '{}'", refusal.kind.as_str(), refusal.name);
+        let mut message = match refusal.reason {
+            Exhausted::Budget => format!("{who} has spent its budget of {limit}"),
+            Exhausted::Concurrency => {
+                format!("{who} is at its limit of {limit}")
+            }
+            Exhausted::Requests | Exhausted::Tokens => {
+                format!("{who} is over its rate limit of {limit}")
+            }
+        };
+        match refusal.retry_after {
+            Some(d) => message.push_str(&format!("; retry in {}s", whole_seconds(d))),
+            None if refusal.reason == Exhausted::Budget => {
+                message.push_str("; its window never resets")
+            }
+            None => {}
+        }
+        Self::Limited {
+            refusal: Box::new(refusal),
+            message,
+        }
+    }
+
     /// Every candidate is ejected (recent failures or an upstream `Retry-After`): a 503
     /// that tells the client how long the shortest ejection lasts.
     pub fn all_ejected(retry_after: Option<Duration>) -> Self {
@@ -483,5 +636,151 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_735_689_600), "2025-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    fn refusal(reason: Exhausted) -> Refusal {
+        Refusal {
+            kind: sluice_model::ScopeKind::Key,
+            name: "alice".into(),
+            reason,
+            retry_after: Some(Duration::from_millis(12_300)),
+            requests: Some(Window {
+                limit: 5,
+                remaining: 0,
+                reset: Duration::from_millis(12_300),
+            }),
+            tokens: None,
+        }
+    }
+
+    #[test]
+    fn reset_times_are_written_like_openai() {
+        assert_eq!(reset_text(Duration::ZERO), "0s");
+        assert_eq!(reset_text(Duration::from_millis(20)), "20ms");
+        assert_eq!(reset_text(Duration::from_secs(1)), "1s");
+        assert_eq!(reset_text(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(reset_text(Duration::from_secs(360)), "6m0s");
+        assert_eq!(reset_text(Duration::from_millis(61_250)), "1m1.25s");
+        assert_eq!(reset_text(Duration::from_secs(3723)), "1h2m3s");
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(2001)), 3);
+        assert_eq!(whole_seconds(Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn rate_limits_are_429_with_the_scope_headers() {
+        let e = GatewayError::denied(
+            Denied::Limited(refusal(Exhausted::Requests)),
+            "5 requests per minute",
+        );
+        assert_eq!(e.status(), 429);
+        assert_eq!(e.retry_after(), Some(13));
+        let headers = e.headers();
+        let get = |k: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("retry-after"), Some("13"));
+        assert_eq!(get("x-ratelimit-limit-requests"), Some("5"));
+        assert_eq!(get("x-ratelimit-remaining-requests"), Some("0"));
+        assert_eq!(get("x-ratelimit-reset-requests"), Some("12.3s"));
+        // Only the windows the refusing scope has.
+        assert_eq!(get("x-ratelimit-limit-tokens"), None);
+        assert_eq!(headers.len(), 4);
+
+        let v: serde_json::Value = serde_json::from_slice(&e.envelope("r")).unwrap();
+        assert_eq!(v["error"]["code"], "rate_limit_exceeded");
+        assert_eq!(v["error"]["type"], "requests");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("key 'alice'") && msg.contains("5 requests per minute"),
+            "{msg}"
+        );
+
+        let anthropic: serde_json::Value =
+            serde_json::from_slice(&e.body_for(Protocol::Anthropic, "r")).unwrap();
+        assert_eq!(anthropic["type"], "error");
+        assert_eq!(anthropic["error"]["type"], "rate_limit_error");
+        let gemini: serde_json::Value =
+            serde_json::from_slice(&e.body_for(Protocol::Gemini, "r")).unwrap();
+        assert_eq!(gemini["error"]["status"], "RESOURCE_EXHAUSTED");
+        assert_eq!(gemini["error"]["code"], 429);
+        let responses: serde_json::Value =
+            serde_json::from_slice(&e.body_for(Protocol::OpenAiResponses, "r")).unwrap();
+        assert_eq!(responses["error"]["code"], "rate_limit_exceeded");
+
+        let mut tokens = refusal(Exhausted::Tokens);
+        tokens.tokens = Some(Window {
+            limit: 1000,
+            remaining: 10,
+            reset: Duration::from_millis(20),
+        });
+        let e = GatewayError::denied(Denied::Limited(tokens), "1000 tokens per minute");
+        assert_eq!(e.error_type(), "tokens");
+        let headers = e.headers();
+        assert!(headers.contains(&("x-ratelimit-reset-tokens", "20ms".to_owned())));
+        assert!(headers.contains(&("x-ratelimit-remaining-tokens", "10".to_owned())));
+        assert_eq!(headers.len(), 7);
+
+        let e = GatewayError::denied(
+            Denied::Limited(refusal(Exhausted::Concurrency)),
+            "1 requests in flight",
+        );
+        assert_eq!(
+            (e.status(), e.code(), e.error_type()),
+            (429, "rate_limit_exceeded", "concurrency")
+        );
+    }
+
+    #[test]
+    fn budgets_are_429_insufficient_quota() {
+        let mut r = refusal(Exhausted::Budget);
+        r.requests = None;
+        r.retry_after = None;
+        let e = GatewayError::denied(Denied::Limited(r), "$1.00 in total");
+        assert_eq!(e.status(), 429);
+        assert_eq!(e.code(), "budget_exceeded");
+        assert_eq!(e.error_type(), "insufficient_quota");
+        // A window that never ends: no Retry-After.
+        assert!(e.headers().is_empty());
+        let mut r = refusal(Exhausted::Budget);
+        r.requests = None;
+        r.retry_after = Some(Duration::from_secs(3600));
+        let e = GatewayError::denied(Denied::Limited(r), "$1.00 per day");
+        assert_eq!(e.headers(), vec![("retry-after", "3600".to_owned())]);
+        let anthropic: serde_json::Value =
+            serde_json::from_slice(&e.body_for(Protocol::Anthropic, "r")).unwrap();
+        assert_eq!(anthropic["error"]["type"], "rate_limit_error");
+    }
+
+    #[test]
+    fn store_unavailable_is_503() {
+        let e = GatewayError::denied(
+            Denied::StoreUnavailable {
+                retry_after: Duration::from_millis(500),
+            },
+            "",
+        );
+        assert_eq!((e.status(), e.code()), (503, "rate_store_unavailable"));
+        assert_eq!(e.headers(), vec![("retry-after", "1".to_owned())]);
+        let gemini: serde_json::Value =
+            serde_json::from_slice(&e.body_for(Protocol::Gemini, "r")).unwrap();
+        assert_eq!(gemini["error"]["status"], "UNAVAILABLE");
+    }
+
+    #[test]
+    fn model_not_allowed_is_403() {
+        let e = GatewayError::ModelNotAllowed {
+            model: "gpt-4o".into(),
+            message: "this API key may not use the model `gpt-4o`".into(),
+        };
+        assert_eq!((e.status(), e.code()), (403, "model_not_allowed"));
+        let v: serde_json::Value = serde_json::from_slice(&e.envelope("r")).unwrap();
+        assert_eq!(v["error"]["param"], "model");
+        let anthropic: serde_json::Value =
+            serde_json::from_slice(&e.body_for(Protocol::Anthropic, "r")).unwrap();
+        assert_eq!(anthropic["error"]["type"], "permission_error");
     }
 }

@@ -42,19 +42,24 @@ pub struct AppState {
     pub(crate) usage: Option<tokio::sync::mpsc::Sender<sluice_proto::UsageRecord>>,
     /// Shared admission budgets (connections, requests, buffered body bytes).
     pub(crate) admission: Arc<admission::Admission>,
+    /// Limits and budgets of keys, teams, routes and providers, in the rate store chosen
+    /// at start-up (changing `rate_store` needs a restart).
+    pub(crate) governor: governance::Governor,
 }
 
 impl AppState {
     /// State serving from `config`.
     #[cfg(test)]
     pub(crate) fn new(config: Arc<ConfigStore>) -> Arc<Self> {
-        Self::with_usage(config, None)
+        Self::with_usage(config, None, &sluice_model::RateStoreSettings::default())
     }
 
-    /// State that also reports usage records to `usage`.
+    /// State that also reports usage records to `usage`, counting limits in the rate
+    /// store `rate_store` names.
     pub(crate) fn with_usage(
         config: Arc<ConfigStore>,
         usage: Option<tokio::sync::mpsc::Sender<sluice_proto::UsageRecord>>,
+        rate_store: &sluice_model::RateStoreSettings,
     ) -> Arc<Self> {
         Arc::new(Self {
             config,
@@ -62,6 +67,7 @@ impl AppState {
             upstream: UpstreamClient::new(),
             usage,
             admission: admission::Admission::new(),
+            governor: governance::Governor::new(rate_store),
         })
     }
 }

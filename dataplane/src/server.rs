@@ -45,6 +45,10 @@ pub struct DataPlaneOptions {
     pub ops_listen: Option<String>,
     /// Worker threads (0: one per core).
     pub threads: usize,
+    /// Where limits and budgets are counted, read once at start-up: `None` takes the
+    /// initial config's `[server]` settings. A reload does not change the store (that
+    /// needs a restart).
+    pub rate_store: Option<sluice_model::RateStoreSettings>,
 }
 
 /// Builds the Pingora server with every data-plane service.
@@ -78,7 +82,11 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
         }
         _ => (None, None),
     };
-    let state = AppState::with_usage(opts.store.clone(), usage_tx);
+    let rate_store = opts
+        .rate_store
+        .clone()
+        .unwrap_or_else(|| cfg.server.rate_store.clone());
+    let state = AppState::with_usage(opts.store.clone(), usage_tx, &rate_store);
     let mut proxy = Service::new("proxy".to_string(), ProxyApp::new(state.clone()));
     // Pingora's default per-connection read buffer is 64 KiB, zero-filled at accept: at
     // thousands of open streams that alone is ~40 KiB of RSS each. Requests are parsed into
@@ -116,6 +124,10 @@ pub fn build(opts: DataPlaneOptions) -> anyhow::Result<Server> {
         }
         ConfigSource::Fixed => {}
     }
-    tracing::info!(%listen, %ops_listen, auth = cfg.server.auth.as_str(), "sluice data plane starting");
+    let store_name = match &rate_store.backend {
+        sluice_model::RateStoreBackend::Local => "local",
+        sluice_model::RateStoreBackend::Redis { .. } => "redis",
+    };
+    tracing::info!(%listen, %ops_listen, auth = cfg.server.auth.as_str(), rate_store = store_name, failure_mode = rate_store.failure_mode.as_str(), "sluice data plane starting");
     Ok(server)
 }

@@ -13,8 +13,9 @@ use arc_swap::ArcSwap;
 pub use sluice_model::file::{self, load_file, parse_config, ConfigError};
 pub use sluice_model::{
     client_key_hash, default_prefix_rules, listens_beyond_loopback, mask_secret, AuthMode, BaseUrl,
-    BuildFnv, Endpoint, Fnv, HealthCheck, Limits, PrefixRule, Protocol, Provider, ProviderKind,
-    Route, RuntimeConfig, Secret, ServerSettings, SharedConfig, Strategy, Target, WireConventions,
+    BuildFnv, Endpoint, FailureMode, Fnv, HealthCheck, Limits, PrefixRule, Protocol, Provider,
+    ProviderKind, RateStoreBackend, RateStoreSettings, Route, RuntimeConfig, Secret,
+    ServerSettings, SharedConfig, Strategy, Target, WireConventions,
 };
 
 /// The live configuration: one snapshot, swapped whole.

@@ -7,12 +7,12 @@
 
 use super::attempt::{self, AttemptEnd};
 use super::downstream::Downstream as Session;
+use super::govern;
 use super::plan::{AttemptPlan, Failures};
 use super::RequestCtx;
 use crate::chat_request::ClientRequest;
 use crate::config::RuntimeConfig;
 use crate::error::GatewayError;
-use crate::resolve::resolve;
 use crate::AppState;
 
 /// Serves one request of any surface. `Err` only when nothing was written to the client yet.
@@ -23,11 +23,19 @@ pub async fn serve(
     cfg: &RuntimeConfig,
     req: ClientRequest,
 ) -> Result<(), GatewayError> {
-    let res = resolve(cfg, &req)?;
+    let res = govern::resolve_allowed(cfg, rctx, &req)?;
     rctx.route = res.route.clone();
+    govern::admit_request(state, cfg, rctx, &req, &res, true).await?;
     let mut plan = AttemptPlan::new(state, cfg, &res, &req, rctx.start)?;
     let mut failures = Failures::default();
     while let Some(next) = plan.next(state, cfg, &mut failures) {
+        if let Err(e) = govern::admit_provider(state, cfg, rctx, &req, next.provider, true).await {
+            // A provider over its limits is skipped like an ejected one.
+            drop(next);
+            plan.skipped();
+            failures.failed(e);
+            continue;
+        }
         match attempt::run(state, session, rctx, &req, next).await {
             AttemptEnd::Served => return Ok(()),
             AttemptEnd::Failed(e) if e.retryable() => failures.failed(e.error),

@@ -16,7 +16,6 @@ use crate::chat_request::ClientRequest;
 use crate::config::RuntimeConfig;
 use crate::error::{AttemptError, GatewayError};
 use crate::provider;
-use crate::resolve::resolve;
 use crate::routing::Outcome;
 use crate::AppState;
 
@@ -28,7 +27,7 @@ pub async fn serve(
     cfg: &RuntimeConfig,
     req: ClientRequest,
 ) -> Result<(), GatewayError> {
-    let res = resolve(cfg, &req)?;
+    let res = super::govern::resolve_allowed(cfg, rctx, &req)?;
     rctx.route = res.route.clone();
     for candidate in res.candidates.iter().chain(&res.fallbacks) {
         let Some(p) = cfg.providers.get(candidate.provider) else {

@@ -9,13 +9,13 @@ use sluice_translate::embeddings::EmbeddingsRequest;
 
 use super::attempt::{error_answer, failed, record, AttemptEnd};
 use super::downstream::Downstream as Session;
+use super::govern;
 use super::plan::{Attempt, AttemptPlan, Failures};
 use super::{whole, RequestCtx};
 use crate::chat_request::ClientRequest;
 use crate::config::RuntimeConfig;
 use crate::error::{AttemptError, GatewayError};
 use crate::provider;
-use crate::resolve::resolve;
 use crate::routing::Outcome;
 use crate::AppState;
 
@@ -28,11 +28,18 @@ pub async fn serve(
     req: ClientRequest,
     emb: EmbeddingsRequest,
 ) -> Result<(), GatewayError> {
-    let res = resolve(cfg, &req)?;
+    let res = govern::resolve_allowed(cfg, rctx, &req)?;
     rctx.route = res.route.clone();
+    govern::admit_request(state, cfg, rctx, &req, &res, false).await?;
     let mut plan = AttemptPlan::new(state, cfg, &res, &req, rctx.start)?;
     let mut failures = Failures::default();
     while let Some(next) = plan.next(state, cfg, &mut failures) {
+        if let Err(e) = govern::admit_provider(state, cfg, rctx, &req, next.provider, false).await {
+            drop(next);
+            plan.skipped();
+            failures.failed(e);
+            continue;
+        }
         match run(state, session, rctx, &req, &emb, next).await {
             AttemptEnd::Served => return Ok(()),
             AttemptEnd::Failed(e) if e.retryable() => failures.failed(e.error),

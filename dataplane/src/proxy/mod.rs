@@ -12,6 +12,7 @@ pub mod chat;
 mod count_tokens;
 pub mod downstream;
 mod embeddings;
+mod govern;
 mod local;
 pub mod models;
 mod plan;
@@ -39,7 +40,9 @@ use crate::admission::{lazy_deadline, BodyDeadline, BodyPermit, InflightPermit, 
 use crate::chat_request::{ChatRequest, ClientRequest};
 use crate::config::{AuthMode, Limits, Protocol, RuntimeConfig};
 use crate::error::GatewayError;
+use crate::governance::{Estimate, Ticket};
 use crate::{metrics, AppState};
+use sluice_model::{ClientKey, Team};
 use sluice_translate::openai::RequestLimits;
 
 /// Per-request state, created when the request head has arrived.
@@ -73,6 +76,18 @@ pub struct RequestCtx {
     /// The client's `anthropic-beta` header (forwarded to Anthropic upstreams on
     /// passthrough).
     pub anthropic_beta: Option<String>,
+    /// The client key the request presented, when it is a governed key (not auth `none`
+    /// or the legacy hash list).
+    pub key: Option<Arc<ClientKey>>,
+    /// The key's team.
+    pub team: Option<Arc<Team>>,
+    /// What the request's key, team and route scopes reserved (an empty ticket when none
+    /// of them has limits).
+    pub ticket: Ticket,
+    /// What the current attempt's provider reserved.
+    pub provider_ticket: Option<Ticket>,
+    /// The tokens reserved at admission (computed once, when a scope needs it).
+    pub estimate: Option<Estimate>,
     _inflight: Option<metrics::InflightGuard>,
     /// This request's share of the in-flight cap.
     _admitted: Option<InflightPermit>,
@@ -143,22 +158,6 @@ fn query_param<'q>(query: &'q str, name: &str) -> Option<std::borrow::Cow<'q, st
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy())
     })
-}
-
-/// Whether the request carries an accepted client key. Fails closed: in `keys` mode an
-/// empty key set accepts nobody.
-fn authorized(cfg: &RuntimeConfig, session: &Downstream, surface: Protocol) -> bool {
-    if cfg.server.auth == AuthMode::None {
-        return true;
-    }
-    let Some(presented) = presented_key(session.req_header(), surface) else {
-        return false;
-    };
-    let hash = crate::config::client_key_hash(&presented);
-    cfg.server
-        .client_key_hashes
-        .iter()
-        .fold(false, |ok, k| ok | constant_time_eq(k, &hash))
 }
 
 /// Compares secrets without leaking where they differ.
@@ -458,10 +457,12 @@ impl SluiceProxy {
                 .request(&cfg.server.limits)
                 .map_err(|_| overloaded("requests in flight"))?,
         );
-        if !authorized(&cfg, session, ctx.surface) {
-            return Err(GatewayError::Unauthorized(
-                "missing or invalid API key".into(),
-            ));
+        if cfg.server.auth != AuthMode::None {
+            let presented = presented_key(session.req_header(), ctx.surface);
+            if let Some((key, team)) = govern::authenticate(&cfg, presented.as_deref())? {
+                ctx.key = Some(key);
+                ctx.team = team;
+            }
         }
         let limits = RequestLimits::from(&cfg.server.limits);
         match endpoint {
@@ -581,6 +582,11 @@ impl SluiceProxy {
             surface: Protocol::OpenAi,
             json_array: false,
             anthropic_beta: None,
+            key: None,
+            team: None,
+            ticket: Ticket::empty(),
+            provider_ticket: None,
+            estimate: None,
             _inflight: None,
             _admitted: None,
             _body: None,
@@ -626,11 +632,16 @@ impl SluiceProxy {
     /// Records request metrics and the usage record once the response is complete.
     /// Metric labels only ever carry configured names (anything else is `other`), and
     /// usage-record fields are capped, so no client can grow the data plane's state.
-    fn record(&self, ctx: &RequestCtx) {
+    fn record(&self, ctx: &mut RequestCtx) {
         if !ctx.is_chat {
             return;
         }
         let cfg = self.state.config.load();
+        let usage = ctx.usage.as_ref().map(govern::token_usage);
+        let cost = usage
+            .as_ref()
+            .map_or(0, |u| govern::cost_nanousd(&cfg, ctx.model.as_deref(), u));
+        govern::settle(ctx, usage.as_ref(), cost);
         let provider = ctx.provider.as_deref().unwrap_or("-");
         let model = ctx.model.as_deref().unwrap_or("-");
         let route = ctx.route_label();
@@ -655,7 +666,16 @@ impl SluiceProxy {
                 u.completion_tokens,
             );
         }
+        if cost > 0 {
+            metrics::cost(
+                route,
+                provider,
+                model_label,
+                sluice_model::nanousd_to_usd(cost),
+            );
+        }
         if let Some(tx) = &self.state.usage {
+            let (key_id, team, user) = govern::owner(ctx);
             let latency = ctx.start.elapsed();
             let rec = sluice_proto::UsageRecord {
                 unix_ms: std::time::SystemTime::now()
@@ -673,7 +693,14 @@ impl SluiceProxy {
                 completion_tokens: ctx.usage.map_or(0, |u| u.completion_tokens),
                 attempts: ctx.attempts,
                 stream: ctx.stream,
-                ..Default::default()
+                key_id: capped(key_id),
+                team: capped(team),
+                user: capped(user),
+                cache_read_tokens: usage.map_or(0, |u| u.cache_read),
+                cache_write_tokens: usage.map_or(0, |u| u.cache_write),
+                reasoning_tokens: usage.map_or(0, |u| u.reasoning),
+                cost_nanousd: cost,
+                surface: ctx.surface.as_str().to_owned(),
             };
             // Never block a request on reporting: drop the record when the queue is full.
             let _ = tx.try_send(rec);
@@ -742,7 +769,7 @@ impl SluiceProxy {
         let mut ds = Downstream::new(session, write_timeout);
         let mut ctx = Self::new_ctx();
         self.serve_request(&mut ds, &mut ctx).await;
-        self.record(&ctx);
+        self.record(&mut ctx);
         drop(ctx);
         ds.finish(!self.shutting_down.load(Ordering::Relaxed)).await
     }

@@ -99,6 +99,12 @@ impl AttemptPlan {
         })
     }
 
+    /// The attempt [`AttemptPlan::next`] returned was not made (its provider is over its
+    /// limits): it does not count against the attempt budget, like an ejected candidate.
+    pub fn skipped(&mut self) {
+        self.made = self.made.saturating_sub(1);
+    }
+
     /// The next attempt, walking the plan (cycling when retries exceed candidates). `None`
     /// when the budget is spent or the deadline passed (recorded in `failures`).
     pub fn next<'a>(

@@ -77,10 +77,7 @@ pub async fn send_error(
     provider: Option<&str>,
     surface: Protocol,
 ) -> Result<()> {
-    let mut extra = Vec::new();
-    if let Some(s) = err.retry_after() {
-        extra.push(("retry-after", s.to_string()));
-    }
+    let extra = err.headers();
     send_body(
         session,
         err.status(),

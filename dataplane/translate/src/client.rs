@@ -289,6 +289,29 @@ impl ClientRequest {
         }
     }
 
+    /// The most output tokens the request allows, as its surface spells it:
+    /// `max_completion_tokens` or `max_tokens` (OpenAI Chat, Anthropic),
+    /// `max_output_tokens` (Responses), `generationConfig.maxOutputTokens` (Gemini).
+    /// Reuses what the boundary parse read: a span lookup for OpenAI Chat (whose parse
+    /// validated the value already), the hub form for the other surfaces, and the top
+    /// level for requests that were only scanned.
+    pub fn max_output_tokens(&self) -> Option<u64> {
+        let uint = |raw: Option<&[u8]>| {
+            raw.and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        match &self.form {
+            Form::Chat(chat) => uint(chat.raw_field("max_completion_tokens"))
+                .or_else(|| uint(chat.raw_field("max_tokens"))),
+            Form::Parsed {
+                hub: Some(Ok(hub)), ..
+            } => hub.max_tokens,
+            Form::Parsed { .. } => ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+                .into_iter()
+                .find_map(|k| uint(self.raw_field(k))),
+        }
+    }
+
     /// The raw JSON text of a top-level member, if present.
     pub fn raw_field(&self, key: &str) -> Option<&[u8]> {
         match &self.form {
@@ -706,5 +729,64 @@ mod tests {
             serde_json::from_slice(&gemini.upstream_body(Protocol::Anthropic, "c").unwrap())
                 .unwrap();
         assert_eq!(anthropic["stream"], true);
+    }
+
+    #[test]
+    fn output_token_maximum_on_every_surface() {
+        let chat = |b: &'static str| {
+            ClientRequest::from_chat(
+                ChatRequest::parse(Bytes::from_static(b.as_bytes()), limits()).unwrap(),
+            )
+        };
+        assert_eq!(
+            chat(r#"{"model":"m","max_tokens":7,"messages":[{"role":"user","content":"hi"}]}"#)
+                .max_output_tokens(),
+            Some(7)
+        );
+        assert_eq!(
+            chat(r#"{"model":"m","max_tokens":7,"max_completion_tokens":9,"messages":[{"role":"user","content":"hi"}]}"#)
+                .max_output_tokens(),
+            Some(9)
+        );
+        assert_eq!(
+            chat(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+                .max_output_tokens(),
+            None
+        );
+        let parse = |p: Protocol, b: &'static str, model: Option<&str>| {
+            ClientRequest::parse(p, Bytes::from_static(b.as_bytes()), model, None, &limits())
+                .unwrap()
+        };
+        assert_eq!(
+            parse(
+                Protocol::Anthropic,
+                r#"{"model":"c","max_tokens":11,"messages":[{"role":"user","content":"hi"}]}"#,
+                None
+            )
+            .max_output_tokens(),
+            Some(11)
+        );
+        assert_eq!(
+            parse(
+                Protocol::OpenAiResponses,
+                r#"{"model":"r","max_output_tokens":12,"input":"hi"}"#,
+                None
+            )
+            .max_output_tokens(),
+            Some(12)
+        );
+        assert_eq!(
+            parse(
+                Protocol::Gemini,
+                r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"maxOutputTokens":13}}"#,
+                Some("g")
+            )
+            .max_output_tokens(),
+            Some(13)
+        );
+        assert_eq!(
+            scan(Protocol::Anthropic, r#"{"model":"c","max_tokens":14}"#).max_output_tokens(),
+            Some(14)
+        );
     }
 }
