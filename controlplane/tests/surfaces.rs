@@ -212,6 +212,7 @@ async fn orchestrator_providers_health_stats_logs() {
         completion_tokens: 5,
         attempts: 1,
         stream: false,
+        ..Default::default()
     };
     s.app
         .usage
