@@ -206,7 +206,7 @@ async fn validation_errors_name_the_field() {
     rejects(&s, "POST", keys, json!({"limits": {"rpm": 0}}), "limits.rpm").await;
     rejects(&s, "POST", keys, json!({"limits": {"rpm": -1}}), "limits.rpm").await;
     rejects(&s, "POST", keys, json!({"limits": {"tpm_counts": "both"}}), "limits.tpm_counts").await;
-    rejects(&s, "POST", keys, json!({"limits": {"burst": 1}}), "limits").await;
+    rejects(&s, "POST", keys, json!({"limits": {"burst": 1}}), "limits.burst").await;
     rejects(&s, "POST", keys, json!({"budget": {"limit_usd": 1.0, "soft_limit_usd": 2.0}}), "budget.soft_limit_usd").await;
     rejects(&s, "POST", keys, json!({"budget": {"limit_usd": 0.0}}), "budget.limit_usd").await;
     rejects(&s, "POST", keys, json!({"budget": {"limit_usd": 1.0, "window": "week"}}), "budget.window").await;

@@ -170,6 +170,18 @@ impl Store {
             budget_marks: load_named_tree::<BudgetMark>(&budget_marks, "budget mark")?,
             key_digest_secret_sealed,
         };
+        if state.key_digest_secret(&master).is_err() && state.keys.values().all(|k| k.is_legacy())
+        {
+            // Sealed under another master key, but no key depends on it: start a new one
+            // rather than refuse a store that holds no secret of value.
+            tracing::warn!("key digest secret sealed under another master key; replaced (no client key used it)");
+            let secret: [u8; 32] = rand::random();
+            state.key_digest_secret_sealed = master.seal(&secret);
+            meta.insert(
+                META_KEY_DIGEST_SECRET,
+                state.key_digest_secret_sealed.as_bytes(),
+            )?;
+        }
         // Stores from before the flag existed: a key id was ever handed out.
         state.client_keys_seen |= !state.keys.is_empty() || state.next_ids.key > 1;
         state.fix_next_ids();
