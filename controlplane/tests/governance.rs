@@ -176,16 +176,14 @@ async fn teams_and_keys_crud_with_the_secret_shown_once() {
     assert_eq!(c, 409, "{v}");
     // PUT replaces a team.
     let (c, v) = s
-        .call(
-            "PUT",
-            "/v1/admin/teams/ml",
-            Some(json!({"enabled": false})),
-        )
+        .call("PUT", "/v1/admin/teams/ml", Some(json!({"enabled": false})))
         .await;
     assert_eq!(c, 200, "{v}");
     assert_eq!(v["enabled"], false);
     assert!(v["budget"].is_null());
-    let (c, _) = s.call("DELETE", &format!("/v1/admin/keys/{id}"), None).await;
+    let (c, _) = s
+        .call("DELETE", &format!("/v1/admin/keys/{id}"), None)
+        .await;
     assert_eq!(c, 204);
     let (c, _) = s.call("DELETE", "/v1/admin/teams/ml", None).await;
     assert_eq!(c, 204);
@@ -203,29 +201,155 @@ async fn validation_errors_name_the_field() {
     create_team(&s, json!({"name": "ml"})).await;
     let keys = "/v1/admin/keys";
     rejects(&s, "POST", keys, json!({"team": "nope"}), "team").await;
-    rejects(&s, "POST", keys, json!({"limits": {"rpm": 0}}), "limits.rpm").await;
-    rejects(&s, "POST", keys, json!({"limits": {"rpm": -1}}), "limits.rpm").await;
-    rejects(&s, "POST", keys, json!({"limits": {"tpm_counts": "both"}}), "limits.tpm_counts").await;
-    rejects(&s, "POST", keys, json!({"limits": {"burst": 1}}), "limits.burst").await;
-    rejects(&s, "POST", keys, json!({"budget": {"limit_usd": 1.0, "soft_limit_usd": 2.0}}), "budget.soft_limit_usd").await;
-    rejects(&s, "POST", keys, json!({"budget": {"limit_usd": 0.0}}), "budget.limit_usd").await;
-    rejects(&s, "POST", keys, json!({"budget": {"limit_usd": 1.0, "window": "week"}}), "budget.window").await;
-    rejects(&s, "POST", keys, json!({"expires_at": "2001-01-01T00:00:00Z"}), "expires_at").await;
-    rejects(&s, "POST", keys, json!({"expires_at": "tomorrow"}), "expires_at").await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"limits": {"rpm": 0}}),
+        "limits.rpm",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"limits": {"rpm": -1}}),
+        "limits.rpm",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"limits": {"tpm_counts": "both"}}),
+        "limits.tpm_counts",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"limits": {"burst": 1}}),
+        "limits.burst",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"budget": {"limit_usd": 1.0, "soft_limit_usd": 2.0}}),
+        "budget.soft_limit_usd",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"budget": {"limit_usd": 0.0}}),
+        "budget.limit_usd",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"budget": {"limit_usd": 1.0, "window": "week"}}),
+        "budget.window",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"expires_at": "2001-01-01T00:00:00Z"}),
+        "expires_at",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"expires_at": "tomorrow"}),
+        "expires_at",
+    )
+    .await;
     let many: Vec<String> = (0..1001).map(|i| format!("m{i}")).collect();
-    rejects(&s, "POST", keys, json!({"allowed_models": many}), "allowed_models").await;
-    rejects(&s, "POST", keys, json!({"metadata": {"x": "y".repeat(17 * 1024)}}), "metadata").await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"allowed_models": many}),
+        "allowed_models",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        keys,
+        json!({"metadata": {"x": "y".repeat(17 * 1024)}}),
+        "metadata",
+    )
+    .await;
     rejects(&s, "POST", keys, json!({"metadata": [1]}), "metadata").await;
     rejects(&s, "POST", keys, json!({"name": ""}), "name").await;
-    rejects(&s, "POST", "/v1/admin/teams", json!({"name": "a b"}), "name").await;
-    rejects(&s, "POST", "/v1/admin/teams", json!({"name": "t", "budget": {"limit_usd": -1.0}}), "budget.limit_usd").await;
-    rejects(&s, "PUT", "/v1/admin/teams/ml", json!({"name": "other"}), "name").await;
-    rejects(&s, "PUT", "/v1/admin/prices/gpt-x", json!({"input": -1.0, "output": 1.0}), "input").await;
-    rejects(&s, "PUT", "/v1/admin/prices/gpt-x", json!({"output": 1.0}), "input").await;
-    rejects(&s, "POST", "/v1/admin/providers", json!({"name": "p", "kind": "echo", "limits": {"max_concurrent": 0}}), "limits.max_concurrent").await;
+    rejects(
+        &s,
+        "POST",
+        "/v1/admin/teams",
+        json!({"name": "a b"}),
+        "name",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        "/v1/admin/teams",
+        json!({"name": "t", "budget": {"limit_usd": -1.0}}),
+        "budget.limit_usd",
+    )
+    .await;
+    rejects(
+        &s,
+        "PUT",
+        "/v1/admin/teams/ml",
+        json!({"name": "other"}),
+        "name",
+    )
+    .await;
+    rejects(
+        &s,
+        "PUT",
+        "/v1/admin/prices/gpt-x",
+        json!({"input": -1.0, "output": 1.0}),
+        "input",
+    )
+    .await;
+    rejects(
+        &s,
+        "PUT",
+        "/v1/admin/prices/gpt-x",
+        json!({"output": 1.0}),
+        "input",
+    )
+    .await;
+    rejects(
+        &s,
+        "POST",
+        "/v1/admin/providers",
+        json!({"name": "p", "kind": "echo", "limits": {"max_concurrent": 0}}),
+        "limits.max_concurrent",
+    )
+    .await;
     let (_, k) = s.call("POST", keys, None).await;
     let id = k["id"].as_u64().unwrap();
-    rejects(&s, "POST", &format!("/v1/admin/keys/{id}/rotate"), json!({"overlap_seconds": 99_999_999}), "overlap_seconds").await;
+    rejects(
+        &s,
+        "POST",
+        &format!("/v1/admin/keys/{id}/rotate"),
+        json!({"overlap_seconds": 99_999_999}),
+        "overlap_seconds",
+    )
+    .await;
     // Nothing was created by the refusals.
     let (_, v) = s.call("GET", keys, None).await;
     assert_eq!(v["keys"].as_array().unwrap().len(), 1);
@@ -251,7 +375,10 @@ async fn snapshot_carries_hmac_digests_rotation_overlap_and_revocation() {
     assert!(k.enabled);
     assert_eq!(k.limits.as_ref().unwrap().rpm, 5);
     assert_eq!(k.digests.len(), 1);
-    assert_eq!(k.digests[0].digest, hmac_hex(&snap.key_digest_secret, &plain));
+    assert_eq!(
+        k.digests[0].digest,
+        hmac_hex(&snap.key_digest_secret, &plain)
+    );
     assert_ne!(k.digests[0].digest, sha256_hex(&plain), "not bare SHA-256");
     assert_eq!(snap.teams[0].name, "ml");
     assert_eq!(snap.teams[0].limits.as_ref().unwrap().rpm, 10);
@@ -273,11 +400,20 @@ async fn snapshot_carries_hmac_digests_rotation_overlap_and_revocation() {
     let snap = s.app.store.snapshot();
     let k = &snap.keys[0];
     assert_eq!(k.digests.len(), 2, "{k:?}");
-    assert_eq!(k.digests[0].digest, hmac_hex(&snap.key_digest_secret, &new_plain));
+    assert_eq!(
+        k.digests[0].digest,
+        hmac_hex(&snap.key_digest_secret, &new_plain)
+    );
     assert_eq!(k.digests[0].expires_at_ms, 0);
-    assert_eq!(k.digests[1].digest, hmac_hex(&snap.key_digest_secret, &plain));
+    assert_eq!(
+        k.digests[1].digest,
+        hmac_hex(&snap.key_digest_secret, &plain)
+    );
     let end = k.digests[1].expires_at_ms;
-    assert!(end >= before + 600_000 && end <= now_ms() + 600_000, "{end}");
+    assert!(
+        end >= before + 600_000 && end <= now_ms() + 600_000,
+        "{end}"
+    );
     // No overlap: the old digest is gone at once.
     let (_, again) = s
         .call(
@@ -350,7 +486,9 @@ async fn digest_secret_survives_restart_and_backup_restore() {
     s2.stop().await;
     // Another master key cannot open it.
     let dir3 = tempfile::tempdir().unwrap();
-    assert!(sluice_controlplane::backup_restore(dir3.path(), &out, &MasterKey::generate()).is_err());
+    assert!(
+        sluice_controlplane::backup_restore(dir3.path(), &out, &MasterKey::generate()).is_err()
+    );
 }
 
 struct Node {
@@ -430,7 +568,10 @@ async fn ledger_crossing_sets_budget_marks_and_pushes_them() {
     // Soft thresholds of key (0.005) and team (0.008) crossed in one batch: one write.
     report(
         &s,
-        vec![usage("p", &id, "ml", 3_000_000), usage("p", &id, "ml", 3_000_000)],
+        vec![
+            usage("p", &id, "ml", 3_000_000),
+            usage("p", &id, "ml", 3_000_000),
+        ],
     )
     .await;
     assert_eq!(s.app.store.version(), v0 + 1);
@@ -439,7 +580,10 @@ async fn ledger_crossing_sets_budget_marks_and_pushes_them() {
     assert_eq!(b.spent_nanousd, 9_000_000);
     assert_eq!(b.exhausted_until_ms, 0);
     assert_eq!(b.window, "day");
-    assert_eq!(b.window_start_ms, sluice_model::BudgetWindow::Day.start_ms(now_ms()));
+    assert_eq!(
+        b.window_start_ms,
+        sluice_model::BudgetWindow::Day.start_ms(now_ms())
+    );
     let marks = &s.app.store.state().budget_marks;
     assert!(marks[&format!("key:{id}")].soft_alerted);
     assert!(marks["team:ml"].soft_alerted);
@@ -458,8 +602,14 @@ async fn ledger_crossing_sets_budget_marks_and_pushes_them() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("sluice_cp_budgets_soft_alert{scope=\"key\"} 1"), "{metrics}");
-    assert!(metrics.contains("sluice_cp_budgets_soft_alert{scope=\"team\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("sluice_cp_budgets_soft_alert{scope=\"key\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sluice_cp_budgets_soft_alert{scope=\"team\"} 1"),
+        "{metrics}"
+    );
 
     // The hard limit: exhausted until the end of the day, pushed.
     report(&s, vec![usage("p", &id, "ml", 2_000_000)]).await;
@@ -487,7 +637,12 @@ async fn ledger_crossing_sets_budget_marks_and_pushes_them() {
     assert_eq!(v["budget_status"]["exhausted"], false);
     let snap = snapshot_at_least(&mut node, s.app.store.version()).await;
     assert_eq!(snap.keys[0].budget.as_ref().unwrap().exhausted_until_ms, 0);
-    assert!(!s.app.store.state().budget_marks.contains_key(&format!("key:{id}")));
+    assert!(!s
+        .app
+        .store
+        .state()
+        .budget_marks
+        .contains_key(&format!("key:{id}")));
 
     // The ledger and marks are durable.
     let key = s.key.clone();
@@ -552,7 +707,14 @@ async fn price_overrides_crud_reach_the_snapshot() {
     assert_eq!(snap.prices[0].model, "my-model*");
     assert_eq!(snap.prices[0].cache_read, Some(0.15));
     assert_eq!(snap.prices[0].cache_write, None);
-    rejects(&s, "PUT", "/v1/admin/prices/a*b", json!({"input": 1.0, "output": 1.0}), "model").await;
+    rejects(
+        &s,
+        "PUT",
+        "/v1/admin/prices/a*b",
+        json!({"input": 1.0, "output": 1.0}),
+        "model",
+    )
+    .await;
     let (c, _) = s.call("DELETE", "/v1/admin/prices/my-model*", None).await;
     assert_eq!(c, 204);
     assert!(s.app.store.snapshot().prices.is_empty());
@@ -578,7 +740,10 @@ async fn effective_price_table_lists_defaults_and_overrides() {
     assert_eq!(c, 200, "{v}");
     let prices = v["prices"].as_array().unwrap();
     assert!(prices.iter().any(|p| p["source"] == "default"), "{v}");
-    let mini: Vec<&Value> = prices.iter().filter(|p| p["model"] == "gpt-4o-mini").collect();
+    let mini: Vec<&Value> = prices
+        .iter()
+        .filter(|p| p["model"] == "gpt-4o-mini")
+        .collect();
     assert_eq!(mini.len(), 1, "{v}");
     assert_eq!(mini[0]["source"], "override");
     assert_eq!(mini[0]["input"], 9.0);
@@ -619,7 +784,11 @@ async fn providers_and_routes_carry_limits_to_the_snapshot() {
         .await;
     assert_eq!(p["limits"]["rpm"], 100);
     let (_, p) = s
-        .call("PATCH", "/v1/admin/providers/p", Some(json!({"limits": {}})))
+        .call(
+            "PATCH",
+            "/v1/admin/providers/p",
+            Some(json!({"limits": {}})),
+        )
         .await;
     assert!(p["limits"].is_null(), "{p}");
     assert!(s.app.store.snapshot().providers[0].limits.is_none());
@@ -628,6 +797,13 @@ async fn providers_and_routes_carry_limits_to_the_snapshot() {
         .call("PATCH", "/v1/admin/routes/r", Some(json!({"retries": 1})))
         .await;
     assert_eq!(c, 200);
-    assert_eq!(s.app.store.snapshot().routes[0].limits.as_ref().unwrap().max_concurrent, 3);
+    assert_eq!(
+        s.app.store.snapshot().routes[0]
+            .limits
+            .as_ref()
+            .unwrap()
+            .max_concurrent,
+        3
+    );
     s.stop().await;
 }

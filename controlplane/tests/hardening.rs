@@ -88,7 +88,10 @@ async fn deleting_the_last_client_key_keeps_auth_on_with_an_empty_set() {
     let snap = s.app.store.snapshot();
     assert_eq!(snap.client_auth, "keys");
     assert_eq!(snap.keys.len(), 1);
-    assert!(snap.client_key_sha256.is_empty(), "new keys are HMAC digests");
+    assert!(
+        snap.client_key_sha256.is_empty(),
+        "new keys are HMAC digests"
+    );
     let id = k["id"].as_u64().unwrap();
     let (c, _) = s
         .call("DELETE", &format!("/v1/admin/keys/{id}"), None)

@@ -124,7 +124,12 @@ impl Ledger {
     /// Adds the cost of `entries` to their key's and team's counters (in the window of
     /// each request's own time), then brings the budget marks up to date with at most one
     /// store write.
-    pub fn record(&self, store: &Store, entries: &[UsageEntry], now_ms: u64) -> Result<(), ApiError> {
+    pub fn record(
+        &self,
+        store: &Store,
+        entries: &[UsageEntry],
+        now_ms: u64,
+    ) -> Result<(), ApiError> {
         let state = store.state();
         let mut sums: BTreeMap<String, u64> = BTreeMap::new();
         let mut touched = BTreeSet::new();
@@ -173,9 +178,8 @@ impl Ledger {
         let mut changed = false;
         for scope in scopes {
             let (budget, _) = scope_budget(state, scope);
-            let desired = budget.and_then(|b| {
-                evaluate(b, self.spent(scope, b.window(), now_ms), now_ms)
-            });
+            let desired =
+                budget.and_then(|b| evaluate(b, self.spent(scope, b.window(), now_ms), now_ms));
             let current = state.budget_marks.get(scope);
             if same_verdict(current, desired.as_ref()) {
                 continue;

@@ -84,9 +84,8 @@ pub struct KeyPatch {
 /// Parses an RFC 3339 time that must lie in the future (Unix ms).
 pub fn future_time(field: &str, text: &str, now: u64) -> Result<u64, ApiError> {
     use time::format_description::well_known::Rfc3339;
-    let t = time::OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
-        ApiError::field(field, format!("must be an RFC 3339 time ({e})"))
-    })?;
+    let t = time::OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| ApiError::field(field, format!("must be an RFC 3339 time ({e})")))?;
     let ms = u64::try_from(t.unix_timestamp_nanos() / 1_000_000)
         .map_err(|_| ApiError::field(field, "must be in the future"))?;
     if ms <= now {

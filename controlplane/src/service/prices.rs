@@ -108,7 +108,11 @@ pub fn entry(p: &PriceRecord) -> PriceEntry {
 }
 
 /// Sets the override of `model`.
-pub async fn put(store: &Arc<Store>, model: String, spec: PriceSpec) -> Result<PriceRecord, ApiError> {
+pub async fn put(
+    store: &Arc<Store>,
+    model: String,
+    spec: PriceSpec,
+) -> Result<PriceRecord, ApiError> {
     check_model(&model)?;
     let opt = |field: &str, v: Option<f64>| v.map(|v| check(field, v)).transpose();
     let rec = PriceRecord {

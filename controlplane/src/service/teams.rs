@@ -38,10 +38,7 @@ impl TeamSpec {
             enabled: self.enabled.unwrap_or(true),
             allowed_models: self.allowed_models,
             limits: policy::limits("limits", self.limits)?,
-            budget: self
-                .budget
-                .map(|b| b.to_record("budget"))
-                .transpose()?,
+            budget: self.budget.map(|b| b.to_record("budget")).transpose()?,
             metadata: policy::metadata("metadata", self.metadata)?,
             created_ms,
             updated_ms: now,

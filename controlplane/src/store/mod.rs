@@ -101,8 +101,8 @@ fn load_named_tree<T: serde::de::DeserializeOwned>(
     let mut out = std::collections::BTreeMap::new();
     for item in tree.iter() {
         let (k, v) = item?;
-        let name = String::from_utf8(k.to_vec())
-            .map_err(|_| anyhow::anyhow!("corrupt {what} key"))?;
+        let name =
+            String::from_utf8(k.to_vec()).map_err(|_| anyhow::anyhow!("corrupt {what} key"))?;
         let rec = serde_json::from_slice(&v)
             .map_err(|e| anyhow::anyhow!("corrupt {what} record `{name}`: {e}"))?;
         out.insert(name, rec);
@@ -170,8 +170,7 @@ impl Store {
             budget_marks: load_named_tree::<BudgetMark>(&budget_marks, "budget mark")?,
             key_digest_secret_sealed,
         };
-        if state.key_digest_secret(&master).is_err() && state.keys.values().all(|k| k.is_legacy())
-        {
+        if state.key_digest_secret(&master).is_err() && state.keys.values().all(|k| k.is_legacy()) {
             // Sealed under another master key, but no key depends on it: start a new one
             // rather than refuse a store that holds no secret of value.
             tracing::warn!("key digest secret sealed under another master key; replaced (no client key used it)");
@@ -420,25 +419,25 @@ impl Store {
             &self.budget_marks,
         )
             .transaction(|(p, r, k, m, t, pr, bm)| {
-            apply_ops(p, &provider_ops)?;
-            apply_ops(r, &route_ops)?;
-            apply_ops(k, &key_ops)?;
-            apply_named_ops(t, &team_ops)?;
-            apply_named_ops(pr, &price_ops)?;
-            apply_named_ops(bm, &mark_ops)?;
-            if let Some(sealed) = &secret {
-                m.insert(META_KEY_DIGEST_SECRET, sealed.as_bytes())?;
-            }
-            m.insert(META_NEXT_IDS, next_ids.as_slice())?;
-            m.insert(META_VERSION, &version[..])?;
-            if next.client_keys_seen {
-                m.insert(META_CLIENT_KEYS_SEEN, &b"1"[..])?;
-            }
-            if let Some(e) = epoch {
-                m.insert(META_EPOCH, e.as_bytes())?;
-            }
-            Ok::<_, ConflictableTransactionError<ApiError>>(())
-        })?;
+                apply_ops(p, &provider_ops)?;
+                apply_ops(r, &route_ops)?;
+                apply_ops(k, &key_ops)?;
+                apply_named_ops(t, &team_ops)?;
+                apply_named_ops(pr, &price_ops)?;
+                apply_named_ops(bm, &mark_ops)?;
+                if let Some(sealed) = &secret {
+                    m.insert(META_KEY_DIGEST_SECRET, sealed.as_bytes())?;
+                }
+                m.insert(META_NEXT_IDS, next_ids.as_slice())?;
+                m.insert(META_VERSION, &version[..])?;
+                if next.client_keys_seen {
+                    m.insert(META_CLIENT_KEYS_SEEN, &b"1"[..])?;
+                }
+                if let Some(e) = epoch {
+                    m.insert(META_EPOCH, e.as_bytes())?;
+                }
+                Ok::<_, ConflictableTransactionError<ApiError>>(())
+            })?;
         self.db.flush()?;
         Ok(())
     }

@@ -8,7 +8,7 @@ use super::records::{BudgetMark, BudgetRecord, LimitsRecord};
 use crate::error::ApiError;
 
 /// Largest requests-per-minute limit.
-pub const MAX_RPM: u32 = 100_000_000;
+pub const MAX_RPM: u32 = 1_000_000;
 /// Largest tokens-per-minute limit.
 pub const MAX_TPM: u64 = 1_000_000_000_000;
 /// Largest concurrency limit.
@@ -126,7 +126,9 @@ pub fn metadata(field: &str, v: serde_json::Value) -> Result<serde_json::Value, 
         v @ serde_json::Value::Object(_) => v,
         _ => return Err(ApiError::field(field, "must be a JSON object")),
     };
-    let size = serde_json::to_vec(&v).map(|b| b.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(&v)
+        .map(|b| b.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
         return Err(ApiError::field(
             field,

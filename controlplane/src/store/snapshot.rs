@@ -140,11 +140,7 @@ fn key_proto(state: &State, k: &ClientKeyRecord, now: u64) -> sluice_proto::Clie
         expires_at_ms: k.expires_at_ms.unwrap_or(0),
         allowed_models: k.allowed_models.clone(),
         limits: limits_proto(k.limits.as_ref()),
-        budget: budget_proto(
-            k.budget.as_ref(),
-            state.budget_marks.get(&k.scope()),
-            now,
-        ),
+        budget: budget_proto(k.budget.as_ref(), state.budget_marks.get(&k.scope()), now),
     }
 }
 
@@ -154,11 +150,7 @@ fn team_proto(state: &State, t: &TeamRecord, now: u64) -> sluice_proto::Team {
         enabled: t.enabled,
         allowed_models: t.allowed_models.clone(),
         limits: limits_proto(t.limits.as_ref()),
-        budget: budget_proto(
-            t.budget.as_ref(),
-            state.budget_marks.get(&t.scope()),
-            now,
-        ),
+        budget: budget_proto(t.budget.as_ref(), state.budget_marks.get(&t.scope()), now),
     }
 }
 

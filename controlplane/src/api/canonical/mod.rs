@@ -17,10 +17,10 @@ use utoipa_axum::routes;
 
 use super::surface::{Canonical, Failure, OpenAiErrorEnvelope};
 use super::{parse_id, parse_json, parse_optional_json};
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::service::providers::{self, ProviderRef};
 use crate::service::routes::{self as route_service, RouteRef};
-use crate::clock::now_ms;
 use crate::service::{keys, prices, teams, WriteMode};
 use crate::App;
 use types::{
@@ -449,10 +449,7 @@ async fn list_teams(State(app): State<Arc<App>>) -> Json<TeamList> {
         (status = 409, description = "Name taken", body = OpenAiErrorEnvelope),
         (status = 415, description = "Body not declared as JSON", body = OpenAiErrorEnvelope),
     ))]
-async fn create_team(
-    State(app): State<Arc<App>>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Team>)> {
+async fn create_team(State(app): State<Arc<App>>, body: Bytes) -> Result<(StatusCode, Json<Team>)> {
     let input: TeamInput = parse_json(&body)?;
     let t = teams::create(&app.store, input.into()).await?;
     Ok((StatusCode::CREATED, Json(team_view(&app, &t))))
@@ -499,10 +496,7 @@ async fn put_team(
         (status = 404, description = "No such team", body = OpenAiErrorEnvelope),
         (status = 409, description = "The team still has keys", body = OpenAiErrorEnvelope),
     ))]
-async fn delete_team(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-) -> Result<StatusCode> {
+async fn delete_team(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode> {
     teams::delete(&app.store, name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

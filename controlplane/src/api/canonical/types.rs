@@ -322,7 +322,7 @@ fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Requests per minute (sliding 60 s window), 1-100000000.
+    /// Requests per minute (sliding 60 s window), 1-1000000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpm: Option<u32>,
     /// Tokens per minute, 1-1000000000000.
