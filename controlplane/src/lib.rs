@@ -13,6 +13,7 @@ pub mod clock;
 pub mod dataplanes;
 pub mod error;
 pub mod grpc;
+pub mod ledger;
 pub mod metrics;
 pub mod service;
 pub mod store;
@@ -79,6 +80,8 @@ pub struct App {
     pub store: Arc<store::Store>,
     /// Usage records.
     pub usage: usage::UsageLog,
+    /// Spend per budget scope and window.
+    pub ledger: ledger::Ledger,
     /// Known data planes and their health.
     pub dataplanes: dataplanes::Registry,
     /// Counters.
@@ -126,9 +129,11 @@ impl App {
         )?;
         let usage = usage::UsageLog::open(store.db())?;
         let dataplanes = dataplanes::Registry::open(store.db())?;
+        let ledger = ledger::Ledger::open(store.db())?;
         Ok(Arc::new(Self {
             store: Arc::new(store),
             usage,
+            ledger,
             dataplanes,
             metrics: Default::default(),
             selectors: Default::default(),

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::api::surface::SurfaceKind;
+use crate::store::policy::current_mark;
+use crate::store::records::State;
 
 /// Push-latency histogram bucket bounds, in seconds.
 const BUCKETS: [f64; 10] = [
@@ -14,6 +16,56 @@ const BUCKETS: [f64; 10] = [
 
 /// Status classes (the `code` label).
 const CLASSES: [&str; 4] = ["2xx", "4xx", "5xx", "other"];
+
+/// Budgets past their thresholds, by scope kind (from the ledger's marks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BudgetGauges {
+    /// Keys past their soft limit.
+    pub soft_keys: usize,
+    /// Teams past their soft limit.
+    pub soft_teams: usize,
+    /// Keys at their hard limit.
+    pub exhausted_keys: usize,
+    /// Teams at their hard limit.
+    pub exhausted_teams: usize,
+}
+
+impl BudgetGauges {
+    /// Counts the marks of `state` that belong to their budget's current window.
+    pub fn of(state: &State, now_ms: u64) -> Self {
+        let mut g = Self::default();
+        for (scope, mark) in &state.budget_marks {
+            let (budget, is_key) = if let Some(id) = scope.strip_prefix("key:") {
+                let b = id
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|id| state.keys.get(&id))
+                    .and_then(|k| k.budget.as_ref());
+                (b, true)
+            } else if let Some(name) = scope.strip_prefix("team:") {
+                (state.teams.get(name).and_then(|t| t.budget.as_ref()), false)
+            } else {
+                (None, false)
+            };
+            let Some(budget) = budget else { continue };
+            if current_mark(Some(mark), budget, now_ms).is_none() {
+                continue;
+            }
+            let exhausted = mark.exhausted_until_ms > now_ms;
+            match is_key {
+                true => {
+                    g.soft_keys += usize::from(mark.soft_alerted);
+                    g.exhausted_keys += usize::from(exhausted);
+                }
+                false => {
+                    g.soft_teams += usize::from(mark.soft_alerted);
+                    g.exhausted_teams += usize::from(exhausted);
+                }
+            }
+        }
+        g
+    }
+}
 
 /// Counters and the push-latency histogram.
 #[derive(Debug, Default)]
@@ -72,9 +124,11 @@ impl Metrics {
         }
     }
 
-    /// Renders the text exposition.
-    pub fn render(&self, connected: usize, version: u64) -> String {
+    /// Renders the text exposition; `budgets` is where the ledger's budgets stand.
+    pub fn render(&self, connected: usize, version: u64, budgets: &BudgetGauges) -> String {
         let mut out = String::new();
+        let _ = writeln!(out, "# HELP sluice_cp_budgets_soft_alert Budgets past their soft limit in the current window, by scope kind.\n# TYPE sluice_cp_budgets_soft_alert gauge\nsluice_cp_budgets_soft_alert{{scope=\"key\"}} {}\nsluice_cp_budgets_soft_alert{{scope=\"team\"}} {}", budgets.soft_keys, budgets.soft_teams);
+        let _ = writeln!(out, "# HELP sluice_cp_budgets_exhausted Budgets at their hard limit in the current window, by scope kind.\n# TYPE sluice_cp_budgets_exhausted gauge\nsluice_cp_budgets_exhausted{{scope=\"key\"}} {}\nsluice_cp_budgets_exhausted{{scope=\"team\"}} {}", budgets.exhausted_keys, budgets.exhausted_teams);
         let _ = writeln!(out, "# HELP sluice_cp_connected_dataplanes Data planes with an open Sync stream.\n# TYPE sluice_cp_connected_dataplanes gauge\nsluice_cp_connected_dataplanes {connected}");
         let _ = writeln!(out, "# HELP sluice_cp_config_version Current configuration version.\n# TYPE sluice_cp_config_version gauge\nsluice_cp_config_version {version}");
         let _ = writeln!(out, "# HELP sluice_cp_api_requests_total Admin API requests.\n# TYPE sluice_cp_api_requests_total counter");

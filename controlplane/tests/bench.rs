@@ -160,6 +160,7 @@ fn bench_build_and_validate_1000_providers_10000_routes() {
                     api_key_sealed: key.seal(plain.as_bytes()),
                     api_key_masked: "sk-…efgh".into(),
                 }],
+                limits: None,
                 created_ms: 0,
                 updated_ms: 0,
             },
@@ -184,6 +185,7 @@ fn bench_build_and_validate_1000_providers_10000_routes() {
                     })
                     .collect(),
                 layout: None,
+                limits: None,
                 created_ms: 0,
                 updated_ms: 0,
             },

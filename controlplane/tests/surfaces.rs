@@ -212,6 +212,7 @@ async fn orchestrator_providers_health_stats_logs() {
         completion_tokens: 5,
         attempts: 1,
         stream: false,
+        ..Default::default()
     };
     s.app
         .usage
@@ -577,7 +578,8 @@ async fn canonical_api_and_openapi() {
     assert!(v["keys"][0]["key"].is_null());
     assert!(!v.to_string().contains(&plain));
     let snap = s.app.store.snapshot();
-    assert_eq!(snap.client_key_sha256.len(), 1);
+    assert_eq!(snap.keys.len(), 1);
+    assert!(snap.client_key_sha256.is_empty());
     let (c, _) = s
         .call("DELETE", &format!("/v1/admin/keys/{kid}"), None)
         .await;

@@ -98,8 +98,11 @@ async fn healthz() -> impl IntoResponse {
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics
-            .render(app.dataplanes.connected(), app.store.version()),
+        app.metrics.render(
+            app.dataplanes.connected(),
+            app.store.version(),
+            &crate::metrics::BudgetGauges::of(&app.store.state(), crate::clock::now_ms()),
+        ),
     )
 }
 

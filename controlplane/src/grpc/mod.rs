@@ -20,6 +20,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::clock::now_ms;
 use crate::dataplanes::EndpointHealthInfo;
 use crate::usage::UsageEntry;
 use crate::App;
@@ -113,14 +114,28 @@ impl ConfigService for ConfigServer {
                 completion_tokens: r.completion_tokens,
                 attempts: r.attempts,
                 stream: r.stream,
+                key_id: r.key_id,
+                team: r.team,
+                user: r.user,
+                cache_read_tokens: r.cache_read_tokens,
+                cache_write_tokens: r.cache_write_tokens,
+                reasoning_tokens: r.reasoning_tokens,
+                cost_nanousd: r.cost_nanousd,
+                surface: r.surface,
             })
             .collect();
         let app = self.app.clone();
-        let accepted =
-            tokio::task::spawn_blocking(move || app.usage.append(app.store.db(), entries))
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-                .map_err(|e| Status::internal(format!("usage store: {e}")))?;
+        let accepted = tokio::task::spawn_blocking(move || {
+            // The ledger first: a batch whose spend is counted but whose records failed to
+            // store is better than records whose cost never reached the budgets.
+            if let Err(e) = app.ledger.record(&app.store, &entries, now_ms()) {
+                tracing::error!(error = %e, "spend ledger update failed");
+            }
+            app.usage.append(app.store.db(), entries)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::internal(format!("usage store: {e}")))?;
         Ok(Response::new(UsageAck { accepted }))
     }
 }

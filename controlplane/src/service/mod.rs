@@ -9,9 +9,11 @@
 
 pub mod health;
 pub mod keys;
+pub mod prices;
 pub mod providers;
 pub mod routes;
 pub mod stats;
+pub mod teams;
 
 #[cfg(test)]
 mod tests;

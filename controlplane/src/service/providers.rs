@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::WriteMode;
 use crate::error::ApiError;
 use crate::store::draft::{apply_provider, remove_provider, EndpointDraft, ProviderDraft};
-use crate::store::records::{ProviderRecord, State};
+use crate::store::records::{LimitsRecord, ProviderRecord, State};
 use crate::store::Store;
 
 /// How a surface addresses a provider.
@@ -84,6 +84,8 @@ pub struct ProviderPatch {
     pub pace_ms: Option<u64>,
     /// Endpoint changes.
     pub endpoints: Option<EndpointsPatch>,
+    /// Rate limits (`Some(None)` removes them).
+    pub limits: Option<Option<LimitsRecord>>,
 }
 
 impl ProviderPatch {
@@ -115,6 +117,9 @@ impl ProviderPatch {
         }
         if let Some(v) = self.pace_ms {
             draft.pace_ms = v;
+        }
+        if let Some(v) = self.limits {
+            draft.limits = v;
         }
         match self.endpoints {
             Some(EndpointsPatch::All(endpoints)) => draft.endpoints = endpoints,

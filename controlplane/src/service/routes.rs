@@ -11,7 +11,7 @@ use super::WriteMode;
 use crate::api::select::{self, Choice};
 use crate::error::ApiError;
 use crate::store::draft::{apply_route, RouteDraft};
-use crate::store::records::{RouteLayout, RouteRecord, State, TargetRecord};
+use crate::store::records::{LimitsRecord, RouteLayout, RouteRecord, State, TargetRecord};
 use crate::store::Store;
 use crate::App;
 
@@ -117,6 +117,8 @@ pub struct RoutePatch {
     pub targets: Option<Vec<TargetSpec>>,
     /// The provider-management API's view of the route (mode, config, nodes as posted).
     pub layout: Option<RouteLayout>,
+    /// Rate limits (`Some(None)` removes them).
+    pub limits: Option<Option<LimitsRecord>>,
 }
 
 impl RoutePatch {
@@ -143,6 +145,9 @@ impl RoutePatch {
         if self.layout.is_some() {
             draft.layout = self.layout;
         }
+        if let Some(v) = self.limits {
+            draft.limits = v;
+        }
         Ok(())
     }
 }
@@ -155,6 +160,7 @@ fn new_draft() -> RouteDraft {
         enabled: true,
         targets: Vec::new(),
         layout: None,
+        limits: None,
     }
 }
 
@@ -228,6 +234,7 @@ pub async fn update_with(
                 draft.retries = DEFAULT_RETRIES;
                 draft.enabled = true;
                 draft.layout = None;
+                draft.limits = None;
             }
             patch.apply_to(s, &mut draft)?;
             let id = apply_route(s, Some(id), draft)?;

@@ -22,6 +22,8 @@ pub struct UsageTotals {
     pub latency_sum_ms: u64,
     /// Prompt plus completion tokens.
     pub tokens: u64,
+    /// Recorded cost (nano-US-dollars).
+    pub cost_nanousd: u64,
 }
 
 impl UsageTotals {
@@ -34,6 +36,12 @@ impl UsageTotals {
         self.tokens = self
             .tokens
             .saturating_add(e.prompt_tokens.saturating_add(e.completion_tokens));
+        self.cost_nanousd = self.cost_nanousd.saturating_add(e.cost_nanousd);
+    }
+
+    /// Recorded cost, US dollars.
+    pub fn cost_usd(&self) -> f64 {
+        sluice_model::nanousd_to_usd(self.cost_nanousd)
     }
 
     /// Requests that were not answered 2xx/3xx.

@@ -231,7 +231,9 @@ fn usage_totals_round_to_hundredths_and_pages_round_up() {
         ok: 2,
         latency_sum_ms: 100,
         tokens: 0,
+        cost_nanousd: 1_500_000_000,
     };
+    assert_eq!(t.cost_usd(), 1.5);
     assert_eq!(
         (t.failed(), t.success_rate(), t.avg_latency_ms()),
         (1, 66.67, 33.33)

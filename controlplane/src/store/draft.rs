@@ -5,8 +5,9 @@
 use sluice_model::validate::{self, Invalid};
 use sluice_model::{infer_kind, mask_secret, BaseUrl, MasterKey, ProviderKind, Strategy};
 
+use super::policy;
 use super::records::{
-    EndpointRecord, ProviderRecord, RouteLayout, RouteRecord, State, TargetRecord,
+    EndpointRecord, LimitsRecord, ProviderRecord, RouteLayout, RouteRecord, State, TargetRecord,
 };
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -69,6 +70,8 @@ pub struct ProviderDraft {
     pub pace_ms: u64,
     /// Endpoints.
     pub endpoints: Vec<EndpointDraft>,
+    /// Rate limits (the provider's own quota across every data plane).
+    pub limits: Option<LimitsRecord>,
 }
 
 impl ProviderDraft {
@@ -105,6 +108,7 @@ impl ProviderDraft {
             timeout_ms: validate::DEFAULT_TIMEOUT_MS,
             pace_ms: 0,
             endpoints: Vec::new(),
+            limits: None,
         }
     }
 
@@ -128,6 +132,7 @@ impl ProviderDraft {
                     api_key: KeyInput::Keep,
                 })
                 .collect(),
+            limits: rec.limits.clone(),
         }
     }
 }
@@ -184,6 +189,7 @@ pub fn apply_provider(
     }
     validate::weight(draft.weight).map_err(|p| invalid("weight", p))?;
     validate::timeout_ms(draft.timeout_ms).map_err(|p| invalid("timeout_ms", p))?;
+    let limits = policy::limits("limits", draft.limits)?;
     for (i, m) in draft.models.iter().enumerate() {
         validate::model(m).map_err(|p| invalid(format!("models[{i}]"), p))?;
     }
@@ -237,6 +243,7 @@ pub fn apply_provider(
             timeout_ms: draft.timeout_ms,
             pace_ms: draft.pace_ms.min(validate::MAX_PACE_MS),
             endpoints,
+            limits,
             created_ms,
             updated_ms: now,
         },
@@ -282,6 +289,8 @@ pub struct RouteDraft {
     pub targets: Vec<TargetRecord>,
     /// Route mode, client config and nodes as the provider-management API was given them.
     pub layout: Option<RouteLayout>,
+    /// Rate limits of the route.
+    pub limits: Option<LimitsRecord>,
 }
 
 impl RouteDraft {
@@ -294,6 +303,7 @@ impl RouteDraft {
             enabled: rec.enabled,
             targets: rec.targets.clone(),
             layout: rec.layout.clone(),
+            limits: rec.limits.clone(),
         }
     }
 }
@@ -314,6 +324,7 @@ pub fn apply_route(state: &mut State, id: Option<u64>, draft: RouteDraft) -> Res
         .parse()
         .map_err(|e: sluice_model::RouteError| ApiError::field("strategy", e.to_string()))?;
     validate::retries(draft.retries).map_err(|p| invalid("retries", p))?;
+    let limits = policy::limits("limits", draft.limits)?;
     if draft.targets.is_empty() {
         return Err(ApiError::field(
             "targets",
@@ -349,6 +360,7 @@ pub fn apply_route(state: &mut State, id: Option<u64>, draft: RouteDraft) -> Res
             enabled: draft.enabled,
             targets: draft.targets,
             layout: draft.layout,
+            limits,
             created_ms,
             updated_ms: now,
         },

@@ -7,6 +7,7 @@
 //! version, refreshes the JSON backup atomically and wakes the broadcaster.
 
 pub mod draft;
+pub mod policy;
 pub mod records;
 pub mod snapshot;
 
@@ -24,12 +25,16 @@ use tokio::sync::watch;
 use crate::backup;
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use records::{ClientKeyRecord, EndpointRecord, ProviderRecord, RouteRecord, State, TargetRecord};
+use records::{
+    BudgetMark, ClientKeyRecord, EndpointRecord, PriceRecord, ProviderRecord, RouteRecord, State,
+    TargetRecord, TeamRecord,
+};
 
 const META_VERSION: &[u8] = b"version";
 const META_NEXT_IDS: &[u8] = b"next_ids";
 const META_EPOCH: &[u8] = b"epoch";
 const META_CLIENT_KEYS_SEEN: &[u8] = b"client_keys_seen";
+const META_KEY_DIGEST_SECRET: &[u8] = b"key_digest_secret";
 
 /// A new random snapshot epoch (128 bits, hex).
 fn new_epoch() -> String {
@@ -44,6 +49,9 @@ pub struct Store {
     routes: sled::Tree,
     keys: sled::Tree,
     meta: sled::Tree,
+    teams: sled::Tree,
+    prices: sled::Tree,
+    budget_marks: sled::Tree,
     master: MasterKey,
     client_auth: Option<AuthMode>,
     epoch: RwLock<Arc<str>>,
@@ -86,6 +94,22 @@ fn load_tree<T: serde::de::DeserializeOwned>(
     Ok(out)
 }
 
+fn load_named_tree<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    what: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, T>> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in tree.iter() {
+        let (k, v) = item?;
+        let name =
+            String::from_utf8(k.to_vec()).map_err(|_| anyhow::anyhow!("corrupt {what} key"))?;
+        let rec = serde_json::from_slice(&v)
+            .map_err(|e| anyhow::anyhow!("corrupt {what} record `{name}`: {e}"))?;
+        out.insert(name, rec);
+    }
+    Ok(out)
+}
+
 impl Store {
     /// Opens (or creates) the store under `data_dir` (`<data_dir>/db`, backup at
     /// `<data_dir>/backup.json`). `seed` is imported only when the store is empty.
@@ -111,6 +135,19 @@ impl Store {
         let routes = db.open_tree("routes")?;
         let keys = db.open_tree("client_keys")?;
         let meta = db.open_tree("meta")?;
+        let teams = db.open_tree("teams")?;
+        let prices = db.open_tree("prices")?;
+        let budget_marks = db.open_tree("budget_marks")?;
+        let key_digest_secret_sealed = match meta.get(META_KEY_DIGEST_SECRET)? {
+            Some(v) => String::from_utf8(v.to_vec())
+                .map_err(|_| anyhow::anyhow!("corrupt key digest secret"))?,
+            None => {
+                let secret: [u8; 32] = rand::random();
+                let sealed = master.seal(&secret);
+                meta.insert(META_KEY_DIGEST_SECRET, sealed.as_bytes())?;
+                sealed
+            }
+        };
         let mut state = State {
             version: match meta.get(META_VERSION)? {
                 Some(v) => u64::from_be_bytes(
@@ -128,8 +165,22 @@ impl Store {
             routes: load_tree(&routes, "route")?,
             keys: load_tree(&keys, "client key")?,
             client_keys_seen: meta.get(META_CLIENT_KEYS_SEEN)?.is_some(),
-            budget_marks: Default::default(),
+            teams: load_named_tree::<TeamRecord>(&teams, "team")?,
+            prices: load_named_tree::<PriceRecord>(&prices, "price")?,
+            budget_marks: load_named_tree::<BudgetMark>(&budget_marks, "budget mark")?,
+            key_digest_secret_sealed,
         };
+        if state.key_digest_secret(&master).is_err() && state.keys.values().all(|k| k.is_legacy()) {
+            // Sealed under another master key, but no key depends on it: start a new one
+            // rather than refuse a store that holds no secret of value.
+            tracing::warn!("key digest secret sealed under another master key; replaced (no client key used it)");
+            let secret: [u8; 32] = rand::random();
+            state.key_digest_secret_sealed = master.seal(&secret);
+            meta.insert(
+                META_KEY_DIGEST_SECRET,
+                state.key_digest_secret_sealed.as_bytes(),
+            )?;
+        }
         // Stores from before the flag existed: a key id was ever handed out.
         state.client_keys_seen |= !state.keys.is_empty() || state.next_ids.key > 1;
         state.fix_next_ids();
@@ -162,6 +213,9 @@ impl Store {
             routes,
             keys,
             meta,
+            teams,
+            prices,
+            budget_marks,
             state: RwLock::new(Arc::new(state)),
             snapshot: RwLock::new(Arc::new(snap)),
             writer: Mutex::new(()),
@@ -174,10 +228,15 @@ impl Store {
         };
         let empty = {
             let s = store.state();
-            s.providers.is_empty() && s.routes.is_empty() && s.keys.is_empty()
+            s.providers.is_empty()
+                && s.routes.is_empty()
+                && s.keys.is_empty()
+                && s.teams.is_empty()
+                && s.prices.is_empty()
         };
         if let (true, Some(seed)) = (empty, seed) {
-            let imported = state_from_snapshot(seed, &store.master)?;
+            let mut imported = state_from_snapshot(seed, &store.master)?;
+            imported.key_digest_secret_sealed = store.state().key_digest_secret_sealed.clone();
             store
                 .replace_all(imported)
                 .map_err(|e| anyhow::anyhow!("seed configuration rejected: {e}"))?;
@@ -215,15 +274,15 @@ impl Store {
     }
 
     /// Adds a new random client key named `name`; returns its id and the plaintext (shown
-    /// once; only its SHA-256 is stored).
+    /// once; only its HMAC digest under the store's digest secret is stored).
     pub fn add_client_key(&self, name: String) -> Result<(u64, String), ApiError> {
-        let (plain, record) = ClientKeyRecord::generate(name);
-        let id = self.mutate(move |s, _| {
+        self.mutate(move |s, key| {
+            let secret = s.key_digest_secret(key)?;
+            let (plain, record) = ClientKeyRecord::generate(name, &secret);
             let id = s.next_ids.key();
             s.keys.insert(id, ClientKeyRecord { id, ..record });
-            Ok(id)
-        })?;
-        Ok((id, plain))
+            Ok((id, plain))
+        })
     }
 
     /// The current snapshot (plaintext keys: in memory and in transit only).
@@ -286,6 +345,15 @@ impl Store {
     /// epoch starts (data planes accept the restored configuration whatever they applied
     /// before). Client auth stays `keys` if it was (`client_keys_seen` is sticky).
     pub fn replace_all(&self, mut incoming: State) -> Result<(), ApiError> {
+        if incoming.key_digest_secret_sealed.is_empty() {
+            // A backup from before digests: its keys are all legacy; keep our secret.
+            incoming.key_digest_secret_sealed = self.state().key_digest_secret_sealed.clone();
+        } else if incoming.key_digest_secret(&self.master).is_err() {
+            return Err(ApiError::field(
+                "key_digest_secret_sealed",
+                "cannot be decrypted with this master key",
+            ));
+        }
         for p in incoming.providers.values() {
             for (i, e) in p.endpoints.iter().enumerate() {
                 if !e.api_key_sealed.is_empty() && self.master.open(&e.api_key_sealed).is_err() {
@@ -334,22 +402,42 @@ impl Store {
         let provider_ops = diff(&current.providers, &next.providers)?;
         let route_ops = diff(&current.routes, &next.routes)?;
         let key_ops = diff(&current.keys, &next.keys)?;
+        let team_ops = diff_named(&current.teams, &next.teams)?;
+        let price_ops = diff_named(&current.prices, &next.prices)?;
+        let mark_ops = diff_named(&current.budget_marks, &next.budget_marks)?;
+        let secret = (current.key_digest_secret_sealed != next.key_digest_secret_sealed)
+            .then(|| next.key_digest_secret_sealed.clone());
         let next_ids = serde_json::to_vec(&next.next_ids).map_err(ApiError::internal)?;
         let version = next.version.to_be_bytes();
-        (&self.providers, &self.routes, &self.keys, &self.meta).transaction(|(p, r, k, m)| {
-            apply_ops(p, &provider_ops)?;
-            apply_ops(r, &route_ops)?;
-            apply_ops(k, &key_ops)?;
-            m.insert(META_NEXT_IDS, next_ids.as_slice())?;
-            m.insert(META_VERSION, &version[..])?;
-            if next.client_keys_seen {
-                m.insert(META_CLIENT_KEYS_SEEN, &b"1"[..])?;
-            }
-            if let Some(e) = epoch {
-                m.insert(META_EPOCH, e.as_bytes())?;
-            }
-            Ok::<_, ConflictableTransactionError<ApiError>>(())
-        })?;
+        (
+            &self.providers,
+            &self.routes,
+            &self.keys,
+            &self.meta,
+            &self.teams,
+            &self.prices,
+            &self.budget_marks,
+        )
+            .transaction(|(p, r, k, m, t, pr, bm)| {
+                apply_ops(p, &provider_ops)?;
+                apply_ops(r, &route_ops)?;
+                apply_ops(k, &key_ops)?;
+                apply_named_ops(t, &team_ops)?;
+                apply_named_ops(pr, &price_ops)?;
+                apply_named_ops(bm, &mark_ops)?;
+                if let Some(sealed) = &secret {
+                    m.insert(META_KEY_DIGEST_SECRET, sealed.as_bytes())?;
+                }
+                m.insert(META_NEXT_IDS, next_ids.as_slice())?;
+                m.insert(META_VERSION, &version[..])?;
+                if next.client_keys_seen {
+                    m.insert(META_CLIENT_KEYS_SEEN, &b"1"[..])?;
+                }
+                if let Some(e) = epoch {
+                    m.insert(META_EPOCH, e.as_bytes())?;
+                }
+                Ok::<_, ConflictableTransactionError<ApiError>>(())
+            })?;
         self.db.flush()?;
         Ok(())
     }
@@ -381,6 +469,45 @@ fn diff<T: PartialEq + serde::Serialize>(
         ops.push((id_key(*id), None));
     }
     Ok(ops)
+}
+
+/// `(name, Some(value))` to write, `(name, None)` to remove.
+type NamedOps = Vec<(String, Option<Vec<u8>>)>;
+
+fn diff_named<T: PartialEq + serde::Serialize>(
+    old: &std::collections::BTreeMap<String, T>,
+    new: &std::collections::BTreeMap<String, T>,
+) -> Result<NamedOps, ApiError> {
+    let mut ops = Vec::new();
+    for (name, rec) in new {
+        if old.get(name) != Some(rec) {
+            ops.push((
+                name.clone(),
+                Some(serde_json::to_vec(rec).map_err(ApiError::internal)?),
+            ));
+        }
+    }
+    for name in old.keys().filter(|n| !new.contains_key(*n)) {
+        ops.push((name.clone(), None));
+    }
+    Ok(ops)
+}
+
+fn apply_named_ops(
+    tree: &TransactionalTree,
+    ops: &NamedOps,
+) -> Result<(), ConflictableTransactionError<ApiError>> {
+    for (k, v) in ops {
+        match v {
+            Some(v) => {
+                tree.insert(k.as_bytes(), v.as_slice())?;
+            }
+            None => {
+                tree.remove(k.as_bytes())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn apply_ops(
@@ -423,6 +550,7 @@ pub fn state_from_snapshot(snap: &Snapshot, key: &MasterKey) -> anyhow::Result<S
                     p.timeout_ms
                 },
                 pace_ms: p.pace_ms,
+                limits: policy::limits_from_proto(p.limits.as_ref()),
                 endpoints: p
                     .endpoints
                     .iter()
@@ -472,6 +600,7 @@ pub fn state_from_snapshot(snap: &Snapshot, key: &MasterKey) -> anyhow::Result<S
                 enabled: true,
                 targets,
                 layout: None,
+                limits: policy::limits_from_proto(r.limits.as_ref()),
                 created_ms: now,
                 updated_ms: now,
             },
@@ -485,9 +614,37 @@ pub fn state_from_snapshot(snap: &Snapshot, key: &MasterKey) -> anyhow::Result<S
             ClientKeyRecord {
                 id,
                 name: format!("seed-{i}"),
-                sha256: h.clone(),
+                sha256: Some(h.clone()),
+                digest: None,
+                previous_digest: None,
+                previous_expires_ms: None,
                 masked: "****".into(),
+                team: None,
+                user: None,
+                enabled: true,
+                expires_at_ms: None,
+                allowed_models: Vec::new(),
+                limits: None,
+                budget: None,
+                metadata: serde_json::Value::Object(Default::default()),
+                revoked_ms: None,
                 created_ms: now,
+                updated_ms: now,
+            },
+        );
+    }
+    for p in &snap.prices {
+        state.prices.insert(
+            p.model.clone(),
+            PriceRecord {
+                model: p.model.clone(),
+                input: p.input,
+                output: p.output,
+                cache_read: p.cache_read,
+                cache_write: p.cache_write,
+                reasoning: p.reasoning,
+                per_request: p.per_request,
+                updated_ms: now,
             },
         );
     }

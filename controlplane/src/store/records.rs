@@ -47,6 +47,9 @@ pub struct ProviderRecord {
     pub pace_ms: u64,
     /// One or more endpoints.
     pub endpoints: Vec<EndpointRecord>,
+    /// Limits that keep every data plane under the provider's own quota.
+    #[serde(default)]
+    pub limits: Option<LimitsRecord>,
     /// Creation time (Unix ms).
     pub created_ms: u64,
     /// Last change (Unix ms).
@@ -107,46 +110,229 @@ pub struct RouteRecord {
     /// records and backups from older versions use the old field name (alias).
     #[serde(default, alias = "seed002")]
     pub layout: Option<RouteLayout>,
+    /// The route's rate limits.
+    #[serde(default)]
+    pub limits: Option<LimitsRecord>,
     /// Creation time (Unix ms).
     pub created_ms: u64,
     /// Last change (Unix ms).
     pub updated_ms: u64,
 }
 
-/// A client API key: only its SHA-256 and a masked prefix are stored.
+/// Rate limits of a key, team, route or provider as stored; `None` fields are unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsRecord {
+    /// Requests per minute.
+    #[serde(default)]
+    pub rpm: Option<u32>,
+    /// Tokens per minute.
+    #[serde(default)]
+    pub tpm: Option<u64>,
+    /// `input` | `output` | `total` (default `total`).
+    #[serde(default)]
+    pub tpm_counts: Option<String>,
+    /// Requests in flight at once.
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
+}
+
+impl LimitsRecord {
+    /// Whether no limit is set.
+    pub fn is_unlimited(&self) -> bool {
+        self.rpm.is_none() && self.tpm.is_none() && self.max_concurrent.is_none()
+    }
+}
+
+/// A spending budget as stored (money in nano-US-dollars so records compare exactly).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetRecord {
+    /// Hard stop.
+    pub limit_nanousd: u64,
+    /// Soft alert threshold (at most the hard stop).
+    #[serde(default)]
+    pub soft_nanousd: Option<u64>,
+    /// `day` | `month` | `total`.
+    pub window: String,
+}
+
+impl BudgetRecord {
+    /// The window (an unknown stored name counts as `month`, the default).
+    pub fn window(&self) -> sluice_model::BudgetWindow {
+        sluice_model::BudgetWindow::parse(&self.window).unwrap_or_default()
+    }
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// A client API key: only its HMAC-SHA256 digest under the store's digest secret and a
+/// masked prefix are stored (records from before digests keep their bare SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientKeyRecord {
     /// Numeric id.
     pub id: u64,
     /// Label.
     pub name: String,
-    /// Hex SHA-256 of the key.
-    pub sha256: String,
+    /// Hex SHA-256 of the key: legacy records only (created before digests).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Hex HMAC-SHA256 of the key under the store's digest secret.
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// The digest before the last rotation, accepted until [`Self::previous_expires_ms`].
+    #[serde(default)]
+    pub previous_digest: Option<String>,
+    /// End (Unix ms) of the rotation overlap.
+    #[serde(default)]
+    pub previous_expires_ms: Option<u64>,
     /// `sk-…abcd`.
     pub masked: String,
+    /// Owning team (a team name).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Owning user (free-form).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Accepted at all (false once revoked or disabled).
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Refused from this time on (Unix ms).
+    #[serde(default)]
+    pub expires_at_ms: Option<u64>,
+    /// Models (route or model names) it may use; empty allows all.
+    #[serde(default)]
+    pub allowed_models: Vec<String>,
+    /// Its rate limits.
+    #[serde(default)]
+    pub limits: Option<LimitsRecord>,
+    /// Its budget.
+    #[serde(default)]
+    pub budget: Option<BudgetRecord>,
+    /// Free-form JSON object (bounded size).
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+    /// When it was revoked (Unix ms).
+    #[serde(default)]
+    pub revoked_ms: Option<u64>,
     /// Creation time (Unix ms).
     pub created_ms: u64,
+    /// Last change (Unix ms).
+    #[serde(default)]
+    pub updated_ms: u64,
+}
+
+/// A new random client key (`sk-sluice-…`, 192 bits).
+pub fn generate_key_plaintext() -> String {
+    use base64::Engine;
+    let random: [u8; 24] = rand::random();
+    format!(
+        "sk-sluice-{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+    )
+}
+
+/// Hex HMAC-SHA256 of `plain` under `secret` (what records and snapshots carry).
+pub fn key_digest_hex(secret: &[u8; 32], plain: &str) -> String {
+    sluice_model::encode_hash(&sluice_model::key_digest(secret, plain))
 }
 
 impl ClientKeyRecord {
-    /// A new random client key (`sk-sluice-…`, 192 bits): the plaintext, shown once, and
-    /// its record (id 0 until stored).
-    pub fn generate(name: String) -> (String, Self) {
-        use base64::Engine;
-        let random: [u8; 24] = rand::random();
-        let plain = format!(
-            "sk-sluice-{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
-        );
+    /// A new random client key: the plaintext, shown once, and its record (id 0 until
+    /// stored) holding only the digest under `secret`.
+    pub fn generate(name: String, secret: &[u8; 32]) -> (String, Self) {
+        let plain = generate_key_plaintext();
+        let now = crate::clock::now_ms();
         let record = Self {
             id: 0,
             name,
-            sha256: sluice_model::encode_hash(&sluice_model::client_key_hash(&plain)),
+            sha256: None,
+            digest: Some(key_digest_hex(secret, &plain)),
+            previous_digest: None,
+            previous_expires_ms: None,
             masked: sluice_model::mask_secret(&plain),
-            created_ms: crate::clock::now_ms(),
+            team: None,
+            user: None,
+            enabled: true,
+            expires_at_ms: None,
+            allowed_models: Vec::new(),
+            limits: None,
+            budget: None,
+            metadata: serde_json::Value::Object(Default::default()),
+            revoked_ms: None,
+            created_ms: now,
+            updated_ms: now,
         };
         (plain, record)
     }
+
+    /// A record from before digests: only its bare SHA-256 is known.
+    pub fn is_legacy(&self) -> bool {
+        self.digest.is_none()
+    }
+
+    /// The budget scope id (`key:<id>`).
+    pub fn scope(&self) -> String {
+        format!("key:{}", self.id)
+    }
+}
+
+/// A team: keys sharing limits, a budget and a model allow-list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamRecord {
+    /// Unique name.
+    pub name: String,
+    /// Disabled teams' keys are refused.
+    pub enabled: bool,
+    /// Models its keys may use; empty allows all.
+    #[serde(default)]
+    pub allowed_models: Vec<String>,
+    /// Shared rate limits.
+    #[serde(default)]
+    pub limits: Option<LimitsRecord>,
+    /// Shared budget.
+    #[serde(default)]
+    pub budget: Option<BudgetRecord>,
+    /// Free-form JSON object (bounded size).
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+    /// Creation time (Unix ms).
+    pub created_ms: u64,
+    /// Last change (Unix ms).
+    pub updated_ms: u64,
+}
+
+impl TeamRecord {
+    /// The budget scope id (`team:<name>`).
+    pub fn scope(&self) -> String {
+        format!("team:{}", self.name)
+    }
+}
+
+/// A price override of one model (US dollars per million tokens).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceRecord {
+    /// Exact model name, or a prefix ending in `*`.
+    pub model: String,
+    /// Uncached prompt tokens.
+    pub input: f64,
+    /// Completion tokens.
+    pub output: f64,
+    /// Cache reads (default: `input`).
+    #[serde(default)]
+    pub cache_read: Option<f64>,
+    /// Cache writes (default: `input`).
+    #[serde(default)]
+    pub cache_write: Option<f64>,
+    /// Reasoning tokens (default: `output`).
+    #[serde(default)]
+    pub reasoning: Option<f64>,
+    /// US dollars per request.
+    #[serde(default)]
+    pub per_request: f64,
+    /// Last change (Unix ms).
+    #[serde(default)]
+    pub updated_ms: u64,
 }
 
 /// Id counters, one per resource.
@@ -199,6 +385,16 @@ pub struct State {
     pub routes: BTreeMap<u64, RouteRecord>,
     /// Client keys by id.
     pub keys: BTreeMap<u64, ClientKeyRecord>,
+    /// Teams by name.
+    #[serde(default)]
+    pub teams: BTreeMap<String, TeamRecord>,
+    /// Price overrides by model.
+    #[serde(default)]
+    pub prices: BTreeMap<String, PriceRecord>,
+    /// The key digest secret (32 bytes) sealed with the master key; empty only in backups
+    /// from before digests (the store then keeps its own).
+    #[serde(default)]
+    pub key_digest_secret_sealed: String,
     /// Whether a client key ever existed: client auth then stays `keys` (deny all) after
     /// the last key is deleted instead of silently turning off. Never goes back to `false`.
     #[serde(default)]
@@ -228,6 +424,18 @@ impl State {
     /// Provider by canonical name.
     pub fn provider_by_name(&self, name: &str) -> Option<&ProviderRecord> {
         self.providers.values().find(|p| p.name == name)
+    }
+
+    /// The key digest secret, opened with `key`.
+    pub fn key_digest_secret(
+        &self,
+        key: &sluice_model::MasterKey,
+    ) -> Result<[u8; 32], crate::error::ApiError> {
+        let bytes = key
+            .open(&self.key_digest_secret_sealed)
+            .map_err(|e| crate::error::ApiError::internal(format!("key digest secret: {e}")))?;
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| crate::error::ApiError::internal("key digest secret is not 32 bytes"))
     }
 
     /// Route by name.

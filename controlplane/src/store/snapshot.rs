@@ -2,9 +2,11 @@
 //! validation through the model's `config_from_snapshot`, exactly as a data plane converts it.
 
 use sluice_model::{config_from_snapshot, MasterKey, ServerSettings};
-use sluice_proto::{Endpoint, Provider, Route, Snapshot, Target};
+use sluice_proto::{Endpoint, KeyDigest, Provider, Route, Snapshot, Target};
 
-use super::records::State;
+use super::policy::{budget_proto, limits_proto};
+use super::records::{ClientKeyRecord, PriceRecord, State, TeamRecord};
+use crate::clock::now_ms;
 use crate::error::ApiError;
 
 /// The snapshot a data plane would receive for `state` (inactive routes left out).
@@ -35,6 +37,7 @@ pub fn build_snapshot(state: &State, key: &MasterKey) -> Result<Snapshot, ApiErr
             timeout_ms: p.timeout_ms,
             endpoints,
             pace_ms: p.pace_ms,
+            limits: limits_proto(p.limits.as_ref()),
             // Active checks are a data-plane file setting for now; the control plane's
             // providers rely on passive health.
             ..Default::default()
@@ -67,23 +70,100 @@ pub fn build_snapshot(state: &State, key: &MasterKey) -> Result<Snapshot, ApiErr
             strategy: r.strategy.clone(),
             retries: r.retries,
             targets,
-            limits: None,
+            limits: limits_proto(r.limits.as_ref()),
         });
     }
+    let now = now_ms();
+    // A state built outside a store (tests, benchmarks) may have no secret and then no
+    // digest keys either.
+    let secret = if state.key_digest_secret_sealed.is_empty() {
+        Vec::new()
+    } else {
+        state.key_digest_secret(key)?.to_vec()
+    };
     Ok(Snapshot {
         version: state.version,
         providers,
         routes,
-        client_key_sha256: state.keys.values().map(|k| k.sha256.clone()).collect(),
+        client_key_sha256: state
+            .keys
+            .values()
+            .filter(|k| k.is_legacy())
+            .filter_map(|k| k.sha256.clone())
+            .collect(),
         prefix_rules: Vec::new(),
         // The store replaces both with the operator's setting and its epoch.
         client_auth: state.implied_client_auth().as_str().to_string(),
         epoch: String::new(),
-        keys: Vec::new(),
-        teams: Vec::new(),
-        prices: Vec::new(),
-        key_digest_secret: Vec::new(),
+        keys: state
+            .keys
+            .values()
+            .filter(|k| !k.is_legacy())
+            .map(|k| key_proto(state, k, now))
+            .collect(),
+        teams: state
+            .teams
+            .values()
+            .map(|t| team_proto(state, t, now))
+            .collect(),
+        prices: state.prices.values().map(price_proto).collect(),
+        key_digest_secret: secret,
     })
+}
+
+/// A key as data planes see it: digests (the previous one with the end of its rotation
+/// overlap), owners, allow-list, limits, budget with the ledger's mark.
+fn key_proto(state: &State, k: &ClientKeyRecord, now: u64) -> sluice_proto::ClientKey {
+    let mut digests: Vec<KeyDigest> = k
+        .digest
+        .iter()
+        .map(|d| KeyDigest {
+            digest: d.clone(),
+            expires_at_ms: 0,
+        })
+        .collect();
+    if let (Some(d), Some(until)) = (&k.previous_digest, k.previous_expires_ms) {
+        if until > now {
+            digests.push(KeyDigest {
+                digest: d.clone(),
+                expires_at_ms: until,
+            });
+        }
+    }
+    sluice_proto::ClientKey {
+        id: k.id.to_string(),
+        name: k.name.clone(),
+        digests,
+        team: k.team.clone().unwrap_or_default(),
+        user: k.user.clone().unwrap_or_default(),
+        enabled: k.enabled,
+        expires_at_ms: k.expires_at_ms.unwrap_or(0),
+        allowed_models: k.allowed_models.clone(),
+        limits: limits_proto(k.limits.as_ref()),
+        budget: budget_proto(k.budget.as_ref(), state.budget_marks.get(&k.scope()), now),
+    }
+}
+
+fn team_proto(state: &State, t: &TeamRecord, now: u64) -> sluice_proto::Team {
+    sluice_proto::Team {
+        name: t.name.clone(),
+        enabled: t.enabled,
+        allowed_models: t.allowed_models.clone(),
+        limits: limits_proto(t.limits.as_ref()),
+        budget: budget_proto(t.budget.as_ref(), state.budget_marks.get(&t.scope()), now),
+    }
+}
+
+fn price_proto(p: &PriceRecord) -> sluice_proto::Price {
+    sluice_proto::Price {
+        model: p.model.clone(),
+        input: p.input,
+        output: p.output,
+        cache_read: p.cache_read,
+        cache_write: p.cache_write,
+        reasoning: p.reasoning,
+        per_request: p.per_request,
+    }
 }
 
 /// Builds and validates the snapshot of `state` exactly as a data plane would.

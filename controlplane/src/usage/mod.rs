@@ -14,7 +14,7 @@ pub const MAX_RECORDS: u64 = 100_000;
 pub const MAX_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
 
 /// One stored request record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageEntry {
     /// Key sequence (stable id for `/admin/logs`).
     #[serde(default)]
@@ -45,6 +45,30 @@ pub struct UsageEntry {
     pub attempts: u32,
     /// Streamed.
     pub stream: bool,
+    /// The client key's id (empty without keys).
+    #[serde(default)]
+    pub key_id: String,
+    /// The key's team.
+    #[serde(default)]
+    pub team: String,
+    /// The key's user.
+    #[serde(default)]
+    pub user: String,
+    /// Prompt tokens read from the provider's cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to the provider's cache.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    /// Completion tokens spent on reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: u64,
+    /// Cost from the price table (nano-US-dollars).
+    #[serde(default)]
+    pub cost_nanousd: u64,
+    /// The surface the client called.
+    #[serde(default)]
+    pub surface: String,
 }
 
 /// The usage tree with its retention bookkeeping.
@@ -153,6 +177,7 @@ mod tests {
             completion_tokens: 0,
             attempts: 1,
             stream: false,
+            ..Default::default()
         }
     }
 

@@ -238,7 +238,7 @@ pub struct ProviderStats {
     pub avg_response_time_ms: f64,
     /// Prompt plus completion tokens.
     pub total_tokens: u64,
-    /// Always 0 (no price table yet).
+    /// Cost of its recorded requests, US dollars (from the data planes' price table).
     pub total_cost: f64,
 }
 
@@ -254,7 +254,7 @@ impl From<ProviderUsage> for ProviderStats {
             success_rate: t.success_rate(),
             avg_response_time_ms: t.avg_latency_ms(),
             total_tokens: t.tokens,
-            total_cost: 0.0,
+            total_cost: t.cost_usd(),
         }
     }
 }
@@ -273,6 +273,8 @@ pub struct Stats {
     pub success_rate: f64,
     /// Mean latency.
     pub avg_response_time_ms: f64,
+    /// Cost of every recorded request in the window, US dollars.
+    pub total_cost: f64,
     /// Per provider, by name.
     pub providers: Vec<ProviderStats>,
     /// The window.
@@ -290,6 +292,7 @@ impl From<UsageStats> for Stats {
             failed_requests: t.failed(),
             success_rate: t.success_rate(),
             avg_response_time_ms: t.avg_latency_ms(),
+            total_cost: t.cost_usd(),
             providers: s.providers.into_iter().map(Into::into).collect(),
             hours: s.hours,
             timestamp: rfc3339(now_ms()),
@@ -332,6 +335,14 @@ pub struct RequestLog {
     pub attempts: u32,
     /// Streamed.
     pub stream: bool,
+    /// Cost, US dollars.
+    pub cost: f64,
+    /// The client key's id (empty without keys).
+    pub key_id: String,
+    /// The key's team.
+    pub team: String,
+    /// The key's user.
+    pub user: String,
 }
 
 impl From<(UsageEntry, Option<u64>)> for RequestLog {
@@ -348,6 +359,10 @@ impl From<(UsageEntry, Option<u64>)> for RequestLog {
             completion_tokens: e.completion_tokens,
             attempts: e.attempts,
             stream: e.stream,
+            cost: sluice_model::nanousd_to_usd(e.cost_nanousd),
+            key_id: e.key_id,
+            team: e.team,
+            user: e.user,
             request_id: e.request_id,
             node_id: e.node_id,
             route: e.route,
