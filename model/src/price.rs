@@ -100,6 +100,10 @@ pub struct PriceTable {
     entries: Vec<PriceEntry>,
     /// The configured overrides, as given (what snapshots and the admin API carry).
     overrides: Vec<PriceEntry>,
+    /// Exact model name → index into `entries` (looked up on every answered request).
+    exact: std::collections::HashMap<String, usize, crate::config::BuildFnv>,
+    /// Indexes of the `*` entries, longest prefix first: the first match is the longest.
+    prefixes: Vec<usize>,
 }
 
 /// `(model, input, output, cache_read, cache_write)`, US dollars per million tokens.
@@ -180,10 +184,30 @@ impl PriceTable {
             )
             .collect();
         entries.sort_by(|a, b| a.model.cmp(&b.model));
-        Self {
+        let mut table = Self {
             entries,
-            overrides: Vec::new(),
-        }
+            ..Self::default()
+        };
+        table.reindex();
+        table
+    }
+
+    /// Rebuilds the lookup indexes after `entries` changed.
+    fn reindex(&mut self) {
+        self.exact = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.model.ends_with('*'))
+            .map(|(i, e)| (e.model.clone(), i))
+            .collect();
+        self.prefixes = (0..self.entries.len())
+            .filter(|&i| self.entries.get(i).is_some_and(|e| e.model.ends_with('*')))
+            .collect();
+        let entries = &self.entries;
+        self.prefixes.sort_by_key(|&i| {
+            std::cmp::Reverse(entries.get(i).map_or(0, |e| e.model.len()))
+        });
     }
 
     /// The defaults with `overrides` applied (an override of the same `model` replaces the
@@ -201,6 +225,7 @@ impl PriceTable {
             }
         }
         table.entries.sort_by(|a, b| a.model.cmp(&b.model));
+        table.reindex();
         table
     }
 
@@ -208,16 +233,14 @@ impl PriceTable {
     /// (`models/` prefixes of Gemini names ignored).
     pub fn lookup(&self, model: &str) -> Option<&Price> {
         let model = model.strip_prefix("models/").unwrap_or(model);
-        let mut best: Option<&PriceEntry> = None;
-        for e in &self.entries {
-            if e.model == model {
-                return Some(&e.price);
-            }
-            if e.matches(model) && best.is_none_or(|b| e.model.len() > b.model.len()) {
-                best = Some(e);
-            }
+        if let Some(e) = self.exact.get(model).and_then(|&i| self.entries.get(i)) {
+            return Some(&e.price);
         }
-        best.map(|e| &e.price)
+        self.prefixes
+            .iter()
+            .filter_map(|&i| self.entries.get(i))
+            .find(|e| e.matches(model))
+            .map(|e| &e.price)
     }
 
     /// Every entry, defaults and overrides, sorted by model.
