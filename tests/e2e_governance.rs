@@ -538,6 +538,19 @@ fn error_code(r: &Resp) -> String {
         .to_string()
 }
 
+/// The budget spend of `scope` in Redis, nano-USD: the `sluice:{<scope>}:spend:<window>`
+/// counters summed.
+fn redis_spend(redis: &RedisServer, scope: &str) -> u64 {
+    redis
+        .keys(&format!("sluice:{{{scope}}}:spend:*"))
+        .iter()
+        .map(|k| match redis.command_reply(&["GET", k]) {
+            Reply::Bulk(Some(v)) => v.parse::<u64>().unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// Sum of `sluice_cost_usd_total` over the data planes.
 fn cost_metric(dps: &[&DataPlane]) -> f64 {
     dps.iter()
@@ -649,10 +662,16 @@ fn two_data_planes_share_limits_and_budgets_on_redis() {
         if r.status == 200 {
             answered += 1;
             successes += 1;
-            // The next request is admitted only after this one's cost is settled.
+            // The next request goes out once this one's cost is settled in Redis (the
+            // settle runs after the answer's last byte).
             wait_until(
                 || same_cost(cost_metric(&planes), successes as f64 * unit, successes),
                 "the answer's cost on the data planes' metrics",
+            );
+            let scope = format!("key:{budget_id}");
+            wait_until(
+                || redis_spend(&redis, &scope) == answered * unit_nano,
+                &format!("{answered} × {unit_nano} nano-USD in Redis's spend counter"),
             );
             continue;
         }
