@@ -538,6 +538,19 @@ fn error_code(r: &Resp) -> String {
         .to_string()
 }
 
+/// The budget spend of `scope` in Redis, nano-USD: the `sluice:{<scope>}:spend:<window>`
+/// counters summed.
+fn redis_spend(redis: &RedisServer, scope: &str) -> u64 {
+    redis
+        .keys(&format!("sluice:{{{scope}}}:spend:*"))
+        .iter()
+        .map(|k| match redis.command_reply(&["GET", k]) {
+            Reply::Bulk(Some(v)) => v.parse::<u64>().unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// Sum of `sluice_cost_usd_total` over the data planes.
 fn cost_metric(dps: &[&DataPlane]) -> f64 {
     dps.iter()
@@ -649,10 +662,16 @@ fn two_data_planes_share_limits_and_budgets_on_redis() {
         if r.status == 200 {
             answered += 1;
             successes += 1;
-            // The next request is admitted only after this one's cost is settled.
+            // The next request goes out once this one's cost is settled in Redis (the
+            // settle runs after the answer's last byte).
             wait_until(
                 || same_cost(cost_metric(&planes), successes as f64 * unit, successes),
                 "the answer's cost on the data planes' metrics",
+            );
+            let scope = format!("key:{budget_id}");
+            wait_until(
+                || redis_spend(&redis, &scope) == answered * unit_nano,
+                &format!("{answered} × {unit_nano} nano-USD in Redis's spend counter"),
             );
             continue;
         }
@@ -1091,4 +1110,163 @@ fn recorded_usage_is_read_as_each_provider_reports_it() {
     };
     let by_hand = (12.0 * 3.0 + 4096.0 * 0.3 + 2048.0 * 3.75 + 29.0 * 15.0) / 1e6 + 0.001;
     assert!(same_cost(p.cost_usd(&a), by_hand, 1));
+}
+
+// ------------------------------------------------------------------ TPM and concurrency
+
+/// A static data plane (local rate store) with one client key, `limits` as TOML lines
+/// under `[keys.limits]`, on a mock serving `rules`; every model priced at $1 per million
+/// tokens so `sluice_cost_usd_total` shows each settle.
+fn limited_gateway(mock: &Mock, models: &[&str], limits: &str, key: &str) -> Gateway {
+    let list: Vec<String> = models.iter().map(|m| format!("\"{m}\"")).collect();
+    let mut config = format!(
+        "env_providers = false\n[[providers]]\nname = \"up\"\nkind = \"openai\"\nmodels = [{}]\nbase_url = \"{}/v1\"\napi_key = \"sk-up-0123456789\"\n[[keys]]\nname = \"limited\"\nkey = \"{key}\"\n[keys.limits]\n{limits}\n",
+        list.join(", "),
+        mock.url()
+    );
+    for m in models {
+        config.push_str(&format!(
+            "[[prices]]\nmodel = \"{m}\"\ninput = 1.0\noutput = 1.0\n"
+        ));
+    }
+    Gateway::start(&config)
+}
+
+/// Waits until the wall clock is at least 15 s away from the next minute, so a short run
+/// of requests stays in one TPM minute (the sliding counter weighs the previous minute).
+fn wait_for_minute_room() {
+    wait_until(
+        || {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            ms % 60_000 < 45_000
+        },
+        "a wall clock 15 s away from the next minute",
+    );
+}
+
+/// TPM reserve-then-settle with streamed answers: each admission reserves prompt/4 +
+/// max_tokens, far more than the recording's usage; the settle from the stream's usage
+/// chunk gives the difference back, so the key admits as many requests as their REAL
+/// usage allows (a missing settle would admit one).
+#[test]
+fn tpm_reservations_are_settled_from_streamed_usage() {
+    let Some(fx) = fixtures() else { return };
+    const STREAM: &str = "openai/chat_stream_n3_choices.sse";
+    const MODEL: &str = "tpm-stream";
+    let actual = {
+        let text = std::fs::read_to_string(fx.join(STREAM)).unwrap();
+        let usage = sse_payloads(&text)
+            .into_iter()
+            .rev()
+            .find(|e| e["usage"].is_object())
+            .expect("a usage chunk");
+        let u = openai_chat_usage(&usage["usage"]);
+        u.input + u.output
+    };
+    let max_tokens = 20 * actual;
+    let body = json!({
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "hello"}],
+        "stream": true,
+        "max_tokens": max_tokens,
+    })
+    .to_string();
+    let estimate = body.len() as u64 / 4 + max_tokens;
+    // Room for the estimate on top of 3.5 settled answers: the 5th is refused.
+    let tpm = 3 * actual + actual / 2 + estimate;
+    let mock = Mock::with_scenario(
+        "tpm-upstream",
+        &json!({"rules": [{"model": MODEL, "fixture_stream": STREAM}]}).to_string(),
+    );
+    const KEY: &str = "sk-tpm-client-0123456789abcdef";
+    let gw = limited_gateway(
+        &mock,
+        &[MODEL],
+        &format!("tpm = {tpm}\ntpm_counts = \"total\""),
+        KEY,
+    );
+    let auth = format!("authorization: Bearer {KEY}");
+    wait_for_minute_room();
+    let mut answered = 0u64;
+    for i in 0..6 {
+        let r = gw.post_bytes("/v1/chat/completions", body.as_bytes(), &[&auth]);
+        if r.status == 200 {
+            answered += 1;
+            let cost = answered as f64 * actual as f64 / 1e6;
+            wait_until(
+                || same_cost(cost_of_model(&gw.metrics(), MODEL), cost, answered),
+                "the stream's settle (its cost on /metrics)",
+            );
+            continue;
+        }
+        assert_eq!(r.status, 429, "request {i}: {}", r.text());
+        assert_retry_after(&r, "tpm refusal");
+        assert_eq!(
+            r.header("x-ratelimit-limit-tokens"),
+            Some(tpm.to_string().as_str())
+        );
+        assert_eq!(error_code(&r), "rate_limit_exceeded", "{}", r.text());
+        assert_eq!(r.json()["error"]["type"], "tokens", "{}", r.text());
+        break;
+    }
+    assert_eq!(
+        answered, 4,
+        "settled at {actual} tokens each (reserved {estimate}) under tpm {tpm}"
+    );
+}
+
+/// `max_concurrent = 2`: two held streams take both slots, a third request is refused
+/// with 429 + Retry-After; closing one stream frees its slot.
+#[test]
+fn concurrency_limit_is_held_by_open_streams() {
+    const HELD: &str = "held-stream";
+    const QUICK: &str = "quick";
+    let mock = Mock::with_scenario(
+        "held-upstream",
+        &json!({"rules": [
+            {"model": HELD, "generate": {"chunks": 600}, "gap_ms": 100},
+            {"model": QUICK, "generate": {"chunks": 2}},
+        ]})
+        .to_string(),
+    );
+    const KEY: &str = "sk-conc-client-0123456789abcdef";
+    let gw = limited_gateway(&mock, &[HELD, QUICK], "max_concurrent = 2", KEY);
+    let body = json!({
+        "model": HELD,
+        "messages": [{"role": "user", "content": "hello"}],
+        "stream": true,
+    })
+    .to_string();
+    let hold = || Proc {
+        child: Command::new("curl")
+            .args(["-s", "-N", "--max-time", "120", "-X", "POST"])
+            .args(["-H", "content-type: application/json"])
+            .args(["-H", &format!("authorization: Bearer {KEY}")])
+            .args(["--data-binary", &body])
+            .arg(format!("{}/v1/chat/completions", gw.url()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("curl"),
+        name: "held stream".into(),
+    };
+    let first = hold();
+    let _second = hold();
+    wait_until(|| mock.requests() == 2, "both held streams at the upstream");
+    let r = chat_with_key(gw.port, KEY, QUICK, false);
+    assert_eq!(r.status, 429, "third while two are open: {}", r.text());
+    assert_retry_after(&r, "concurrency refusal");
+    drop(first);
+    wait_until(
+        || chat_with_key(gw.port, KEY, QUICK, false).status == 200,
+        "the closed stream's slot to be free again",
+    );
+    assert_eq!(
+        mock.requests(),
+        3,
+        "refused requests never reached the upstream"
+    );
 }

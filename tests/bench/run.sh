@@ -242,7 +242,7 @@ start_limited_sluice sluice_limits_local --rate-store local
 SLL=$LIM_PORT; SLL_OPS=$LIM_OPS
 if [ "$REDIS_OK" = 1 ]; then
   RP=$(free_port)
-  say "starting redis-server on $RP ($("$(redis_bin)" --version | awk '{print $3}'))"
+  say "starting redis-server on $RP ($("$(redis_bin)" --version | awk '{print $3}' | sed 's/^v=//'))"
   # Persistence off; a dependency like the upstream, so it is placed with the mocks.
   "$(redis_bin)" --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
     --dir "$TMP" >"$TMP/redis.out" 2>&1 &
