@@ -161,8 +161,7 @@ impl Ledger {
         }
         let mut scopes: BTreeSet<String> = state.budget_marks.keys().cloned().collect();
         scopes.extend(touched);
-        let mut probe = (*state).clone();
-        if self.reconcile(&mut probe, &scopes, now_ms) {
+        if !self.changes(&state, &scopes, now_ms).is_empty() {
             store.mutate(|s, _| {
                 self.reconcile(s, &scopes, now_ms);
                 Ok(())
@@ -171,29 +170,108 @@ impl Ledger {
         Ok(())
     }
 
-    /// Sets `state`'s marks of `scopes` to what the counters say at `now_ms`; returns
-    /// whether any verdict changed (a stale window, a threshold crossed, a budget gone or
-    /// raised).
-    pub fn reconcile(&self, state: &mut State, scopes: &BTreeSet<String>, now_ms: u64) -> bool {
-        let mut changed = false;
+    /// The marks of `scopes` whose verdict differs from what the counters say at
+    /// `now_ms` (a stale window, a threshold crossed, a budget gone or raised), with the
+    /// mark each should carry (`None`: remove it).
+    pub fn changes(
+        &self,
+        state: &State,
+        scopes: &BTreeSet<String>,
+        now_ms: u64,
+    ) -> Vec<(String, Option<BudgetMark>)> {
+        let mut out = Vec::new();
         for scope in scopes {
             let (budget, _) = scope_budget(state, scope);
             let desired =
                 budget.and_then(|b| evaluate(b, self.spent(scope, b.window(), now_ms), now_ms));
-            let current = state.budget_marks.get(scope);
-            if same_verdict(current, desired.as_ref()) {
-                continue;
+            if !same_verdict(state.budget_marks.get(scope), desired.as_ref()) {
+                out.push((scope.clone(), desired));
             }
-            changed = true;
-            match desired {
+        }
+        out
+    }
+
+    /// Brings `state`'s marks of `scopes` up to date; returns whether any changed.
+    pub fn reconcile(&self, state: &mut State, scopes: &BTreeSet<String>, now_ms: u64) -> bool {
+        let changes = self.changes(state, scopes, now_ms);
+        let changed = !changes.is_empty();
+        for (scope, mark) in changes {
+            match mark {
                 Some(m) => {
-                    state.budget_marks.insert(scope.clone(), m);
+                    state.budget_marks.insert(scope, m);
                 }
                 None => {
-                    state.budget_marks.remove(scope);
+                    state.budget_marks.remove(&scope);
                 }
             }
         }
         changed
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn budget(limit: u64, soft: Option<u64>, window: &str) -> BudgetRecord {
+        BudgetRecord {
+            limit_nanousd: limit,
+            soft_nanousd: soft,
+            window: window.into(),
+        }
+    }
+
+    #[test]
+    fn marks_follow_thresholds_and_windows() {
+        // 2026-12-02T17:30:00Z
+        let now = 1_796_232_600_000;
+        let b = budget(100, Some(50), "day");
+        assert_eq!(evaluate(&b, 49, now), None);
+        let soft = evaluate(&b, 50, now).unwrap();
+        assert!(soft.soft_alerted);
+        assert_eq!(soft.exhausted_until_ms, 0);
+        assert_eq!(soft.window_start_ms, 1_796_169_600_000);
+        let hard = evaluate(&b, 100, now).unwrap();
+        assert_eq!(hard.exhausted_until_ms, 1_796_256_000_000);
+        let total = evaluate(&budget(1, None, "total"), 1, now).unwrap();
+        assert_eq!(total.exhausted_until_ms, u64::MAX);
+        // More spend with the same verdict is no news; a new verdict or window is.
+        let later = evaluate(&b, 60, now).unwrap();
+        assert!(same_verdict(Some(&soft), Some(&later)));
+        assert!(!same_verdict(Some(&soft), Some(&hard)));
+        let tomorrow = evaluate(&b, 60, now + 86_400_000).unwrap();
+        assert!(!same_verdict(Some(&soft), Some(&tomorrow)));
+        assert!(!same_verdict(Some(&soft), None));
+    }
+
+    #[test]
+    fn spend_is_counted_per_scope_and_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let ledger = Ledger::open(&db).unwrap();
+        let now = 1_796_232_600_000;
+        let add = |scope: &str, window: BudgetWindow, at: u64, n: u64| {
+            let key = counter_key(scope, window, window.start_ms(at));
+            ledger
+                .tree
+                .fetch_and_update(key.as_bytes(), |old| {
+                    Some(decode(old).saturating_add(n).to_be_bytes().to_vec())
+                })
+                .unwrap();
+        };
+        add("key:1", BudgetWindow::Day, now, 5);
+        add("key:1", BudgetWindow::Day, now + 1000, 7);
+        add("key:1", BudgetWindow::Day, now + 86_400_000, 100);
+        add("key:2", BudgetWindow::Day, now, 1);
+        assert_eq!(ledger.spent("key:1", BudgetWindow::Day, now), 12);
+        assert_eq!(ledger.spent("key:1", BudgetWindow::Month, now), 0);
+        assert_eq!(
+            ledger.spent("key:1", BudgetWindow::Day, now + 86_400_000),
+            100
+        );
+        let s = ledger.standing("key:1", Some(&budget(10, Some(5), "day")), now);
+        assert_eq!(s.spent_nanousd, 12);
+        assert!(s.soft_alert && s.exhausted);
     }
 }
