@@ -205,9 +205,8 @@ impl PriceTable {
             .filter(|&i| self.entries.get(i).is_some_and(|e| e.model.ends_with('*')))
             .collect();
         let entries = &self.entries;
-        self.prefixes.sort_by_key(|&i| {
-            std::cmp::Reverse(entries.get(i).map_or(0, |e| e.model.len()))
-        });
+        self.prefixes
+            .sort_by_key(|&i| std::cmp::Reverse(entries.get(i).map_or(0, |e| e.model.len())));
     }
 
     /// The defaults with `overrides` applied (an override of the same `model` replaces the
