@@ -685,6 +685,7 @@ fn two_data_planes_share_limits_and_budgets_on_redis() {
         answered, crossing,
         "answered up to and including the request that crossed $0.01"
     );
+    let crossed_at = std::time::Instant::now();
     // Both planes refuse at once (the spend is in Redis).
     for dp in planes {
         let r = dp.chat(&budget_key, MODEL);
@@ -715,6 +716,11 @@ fn two_data_planes_share_limits_and_budgets_on_redis() {
         assert!(redis.ttl(k) > 0, "every key expires: {k}");
     }
     admin.wait_applied(&all);
+    // The README quotes this: how long the ledger's stop takes to reach every data plane.
+    eprintln!(
+        "budget stop through the ledger applied on every data plane {} ms after the crossing answer",
+        crossed_at.elapsed().as_millis()
+    );
     redis.flushall();
     for dp in planes {
         let r = dp.chat(&budget_key, MODEL);
